@@ -1,0 +1,704 @@
+import { EventEmitter } from 'node:events';
+import type { Duplex } from 'node:stream';
+import type * as TypedEmitterModule from 'typed-emitter';
+import {
+  QmpAbortError,
+  QmpBusyError,
+  QmpCommandError,
+  QmpDisconnectedError,
+  QmpError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from './errors.js';
+import {
+  EventHub,
+  type EventMatcher,
+  type EventStream,
+  type EventStreamOptions,
+  type QmpEvent,
+} from './events.js';
+import { LineSplitter } from './framing.js';
+import type { QmpCommandMap } from './generated/qemu-7.2.js';
+import { parseQmpJson, stringifyQmpJson } from './json.js';
+import { redactArguments } from './redact.js';
+import { QmpSchema, type SchemaInfo } from './schema.js';
+import { checkTimeout, resolveTimeout } from './timeouts.js';
+import { describeEndpoint, type MonitorEndpoint, openTransport } from './transport.js';
+import type {
+  CallOptions,
+  ExecuteOptions,
+  QmpCommandName,
+  QmpEventName,
+  QmpGreeting,
+  QmpTraceEntry,
+  QmpTypedEvent,
+  TimeoutPolicy,
+} from './types.js';
+
+export interface QmpClientOptions {
+  /** Deadline for the socket to connect. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Deadline for QEMU's greeting; past it, QmpBusyError. Default 5000 ms. */
+  greetingTimeoutMs?: number;
+  /** Per-command deadlines (see DEFAULT_COMMAND_TIMEOUTS). */
+  timeouts?: TimeoutPolicy;
+  /** Enable the `oob` capability when the server offers it. Default true. */
+  negotiateOob?: boolean;
+  /** Largest message accepted from the server. Default 16 MiB. */
+  maxMessageBytes?: number;
+  /** Events kept for `waitForEvent({ afterSeq })` look-back. Default 256. */
+  eventHistory?: number;
+  /** Receives every message in and out, secrets redacted. Keep it cheap. */
+  trace?: (entry: QmpTraceEntry) => void;
+  /** Aborts connecting and negotiation. */
+  signal?: AbortSignal;
+}
+
+export type QmpConnectOptions = MonitorEndpoint & QmpClientOptions;
+
+export type QmpClientEvents = {
+  /** Every event QEMU sends, in order. */
+  event: (event: QmpEvent) => void;
+  /** Once, when the connection ends for any reason (including close()). */
+  disconnect: (error: QmpDisconnectedError | QmpProtocolError) => void;
+};
+
+export interface WaitForEventOptions<E extends string> extends CallOptions {
+  filter?: (event: QmpTypedEvent<E>) => boolean;
+  /** Also accept an event already received whose seq is greater than this. */
+  afterSeq?: number;
+}
+
+export interface EventsOptions extends EventStreamOptions {
+  /** Only these event names (default: all). */
+  names?: readonly string[];
+  filter?: EventMatcher;
+}
+
+export interface HmpOptions extends CallOptions {
+  /** The CPU that `info registers` and friends refer to. */
+  cpuIndex?: number;
+}
+
+type ArgsParam<K extends QmpCommandName> =
+  Record<string, never> extends QmpCommandMap[K]['args']
+    ? [args?: QmpCommandMap[K]['args'], options?: ExecuteOptions]
+    : [args: QmpCommandMap[K]['args'], options?: ExecuteOptions];
+
+interface Call {
+  id: number;
+  command: string;
+  args: unknown;
+  line: string;
+  oob: boolean;
+  sent: boolean;
+  sentAt: number;
+  /** The caller has gone (timeout, abort): a late reply is dropped quietly. */
+  abandoned: boolean;
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+  cleanup: () => void;
+}
+
+const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+/** QMP_REQ_QUEUE_LEN_MAX in QEMU's monitor/qmp.c, and the spec's advice to clients. */
+const OOB_INBAND_WINDOW = 8;
+
+type ClientState = 'greeting' | 'negotiating' | 'ready' | 'closed';
+
+// typed-emitter ships CommonJS typings; reach its default export through the namespace.
+type TypedEmitter<E extends TypedEmitterModule.EventMap> = TypedEmitterModule.default<E>;
+const Emitter = EventEmitter as new () => TypedEmitter<QmpClientEvents>;
+
+/**
+ * A QMP client for one monitor socket.
+ *
+ * Commands are pipelined with ids: with `oob` negotiated up to 8 in-band commands are in
+ * flight (QEMU queues at most that many), otherwise one (QEMU reads no further until it
+ * answers), and later calls wait in a queue. Every call has a deadline and can be
+ * aborted; a call abandoned after sending keeps its slot until QEMU answers, and that
+ * late reply is dropped. When the connection ends, every pending call and every event
+ * stream ends with a typed error within the same tick.
+ */
+export class QmpClient extends Emitter {
+  readonly greeting: QmpGreeting;
+  /** The endpoint as shown in errors, e.g. `unix:/run/vm1.qmp`. */
+  readonly endpoint: string;
+
+  private state: ClientState = 'greeting';
+  private oobEnabled = false;
+  private nextId = 1;
+  private readonly queue: Call[] = [];
+  private queueHead = 0;
+  private readonly inflight = new Map<number, Call>();
+  private inbandInFlight = 0;
+  private readonly hub: EventHub;
+  private readonly splitter: LineSplitter;
+  private schemaPromise: Promise<QmpSchema> | undefined;
+  private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
+  private socketError: Error | undefined;
+  private closing = false;
+  private readonly closed: Promise<void>;
+  private greetingWaiter: { resolve: (g: QmpGreeting) => void; reject: (e: Error) => void } | undefined;
+
+  /** Connects, reads the greeting and negotiates capabilities; resolves when commands may be sent. */
+  static async connect(options: QmpConnectOptions): Promise<QmpClient> {
+    const connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs');
+    const greetingTimeoutMs = checkTimeout(options.greetingTimeoutMs ?? 5000, 'greetingTimeoutMs');
+    const socket = await openTransport(options, { timeoutMs: connectTimeoutMs, signal: options.signal });
+    const client = new QmpClient(socket, describeEndpoint(options), options);
+    try {
+      await client.handshake(greetingTimeoutMs, options.signal);
+    } catch (err) {
+      client.shutdown(err instanceof QmpProtocolError ? err : new Error('connection set-up failed'));
+      throw err;
+    }
+    return client;
+  }
+
+  private constructor(
+    private readonly socket: Duplex,
+    endpoint: string,
+    private readonly options: QmpClientOptions,
+  ) {
+    super();
+    this.endpoint = endpoint;
+    this.greeting = { version: { qemu: { major: 0, minor: 0, micro: 0 }, package: '' }, capabilities: [] };
+    this.hub = new EventHub(options.eventHistory ?? 256);
+    this.splitter = new LineSplitter(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, (line) =>
+      this.onLine(line),
+    );
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.state === 'closed') return;
+      try {
+        this.splitter.push(chunk);
+      } catch (err) {
+        this.shutdown(
+          err instanceof QmpProtocolError ? err : new QmpProtocolError(String(err), { cause: err }),
+        );
+      }
+    });
+    socket.on('error', (err) => {
+      this.socketError = err;
+    });
+    socket.on('close', () =>
+      this.shutdown(this.socketError ?? new Error('QEMU closed the monitor connection')),
+    );
+    // A half-closed socket (EOF) is the end: QEMU never half-closes a monitor.
+    socket.on('end', () => socket.destroy());
+  }
+
+  /** True when `oob` was negotiated: 8 in-band commands may be in flight and exec-oob is possible. */
+  get oob(): boolean {
+    return this.oobEnabled;
+  }
+
+  /** False once the connection has ended. */
+  get connected(): boolean {
+    return this.state === 'ready';
+  }
+
+  /** The seq of the newest event received (0 before any). */
+  get lastEventSeq(): number {
+    return this.hub.lastSeq;
+  }
+
+  /** Calls written and not yet answered (including abandoned ones), and calls queued behind them. */
+  get pendingCalls(): { inFlight: number; queued: number } {
+    return { inFlight: this.inflight.size, queued: this.queue.length - this.queueHead };
+  }
+
+  /**
+   * Runs a command and resolves with its `return` value; rejects with QmpCommandError
+   * when QEMU answers with an error. Commands the generated map knows are typed; any
+   * other name (a downstream or newer command) goes through the untyped overload.
+   */
+  execute<K extends QmpCommandName>(command: K, ...rest: ArgsParam<K>): Promise<QmpCommandMap[K]['returns']>;
+  execute<C extends string>(
+    command: C extends QmpCommandName ? never : C,
+    args?: Record<string, unknown>,
+    options?: ExecuteOptions,
+  ): Promise<unknown>;
+  async execute(command: string, args?: unknown, options: ExecuteOptions = {}): Promise<unknown> {
+    if (typeof command !== 'string' || command.length === 0) {
+      throw new QmpError('INVALID_ARGUMENT', 'execute() needs a command name');
+    }
+    if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
+      throw new QmpError('INVALID_ARGUMENT', `arguments of '${command}' must be an object`);
+    }
+    const timeoutMs = resolveTimeout(this.options.timeouts, command, options.timeoutMs);
+    if (options.oob) await this.checkOob(command);
+    const { until } = options;
+    if (!until) return this.call(command, args, timeoutMs, options.signal, options.oob === true);
+
+    // Arm the event wait before the command goes out: QEMU may emit it before replying.
+    const stopWaiting = new AbortController();
+    const filter = until.filter;
+    const waiter = this.hub.waitFor((e) => e.event === until.event && (!filter || filter(e)), {
+      subject: until.event,
+      timeoutMs,
+      signal: options.signal ? AbortSignal.any([options.signal, stopWaiting.signal]) : stopWaiting.signal,
+    });
+    waiter.catch(() => {}); // observed below; this only keeps an early rejection from being "unhandled"
+    try {
+      const result = await this.call(command, args, timeoutMs, options.signal, options.oob === true);
+      await waiter;
+      return result;
+    } finally {
+      stopWaiting.abort();
+    }
+  }
+
+  /** Runs an HMP command line through `human-monitor-command` and returns its text output. */
+  async hmp(commandLine: string, options: HmpOptions = {}): Promise<string> {
+    // A control character would end the line early and start another command.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
+    if (typeof commandLine !== 'string' || /[\x00-\x1f\x7f]/.test(commandLine)) {
+      throw new QmpError(
+        'INVALID_ARGUMENT',
+        `HMP command line must be one line without control characters: ${JSON.stringify(commandLine)}`,
+      );
+    }
+    const args: Record<string, unknown> = { 'command-line': commandLine };
+    if (options.cpuIndex !== undefined) args['cpu-index'] = options.cpuIndex;
+    const out = await this.call(
+      'human-monitor-command',
+      args,
+      resolveTimeout(this.options.timeouts, 'human-monitor-command', options.timeoutMs),
+      options.signal,
+      false,
+    );
+    return typeof out === 'string' ? out : '';
+  }
+
+  /** Resolves with the first matching event that arrives (or, with afterSeq, has arrived). */
+  waitForEvent<E extends QmpEventName>(
+    name: E | readonly E[],
+    options?: WaitForEventOptions<E>,
+  ): Promise<QmpTypedEvent<E>>;
+  waitForEvent(name: string | readonly string[], options?: WaitForEventOptions<string>): Promise<QmpEvent>;
+  waitForEvent(
+    name: string | readonly string[],
+    options: WaitForEventOptions<string> = {},
+  ): Promise<QmpEvent> {
+    const names = typeof name === 'string' ? [name] : name;
+    const filter = options.filter;
+    const subject = names.join(' or ');
+    const timeoutMs =
+      options.timeoutMs === undefined
+        ? (this.options.timeouts?.defaultMs ?? 10_000)
+        : checkTimeout(options.timeoutMs, 'timeoutMs');
+    return this.hub.waitFor((e) => names.includes(e.event) && (!filter || filter(e)), {
+      subject,
+      timeoutMs,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.afterSeq !== undefined ? { afterSeq: options.afterSeq } : {}),
+    });
+  }
+
+  /**
+   * An async-iterable stream of events with a bounded buffer (default 1000, policy
+   * 'drop-oldest'). It ends with QmpDisconnectedError when the connection does.
+   */
+  events(options: EventsOptions = {}): EventStream {
+    const { names, filter } = options;
+    const match: EventMatcher =
+      names || filter ? (e) => (!names || names.includes(e.event)) && (!filter || filter(e)) : () => true;
+    return this.hub.stream(match, options);
+  }
+
+  /** The binary's live `query-qmp-schema`, fetched once per connection. */
+  schema(options: CallOptions = {}): Promise<QmpSchema> {
+    if (!this.schemaPromise) {
+      const timeoutMs = resolveTimeout(this.options.timeouts, 'query-qmp-schema', options.timeoutMs);
+      this.schemaPromise = this.call('query-qmp-schema', undefined, timeoutMs, options.signal, false).then(
+        (entries) => new QmpSchema(entries as SchemaInfo[]),
+      );
+      this.schemaPromise.catch(() => {
+        this.schemaPromise = undefined;
+      });
+    }
+    return this.schemaPromise;
+  }
+
+  /** Round trip of `query-version` in ms: tells a hung QEMU from a slow command. */
+  async ping(options: CallOptions = {}): Promise<number> {
+    const start = performance.now();
+    await this.call('query-version', undefined, options.timeoutMs ?? 5000, options.signal, false);
+    return performance.now() - start;
+  }
+
+  /** Closes the connection. Pending calls reject with QmpDisconnectedError. */
+  async close(): Promise<void> {
+    if (this.state !== 'closed') {
+      this.closing = true;
+      this.socket.end();
+      const timer = setTimeout(() => this.socket.destroy(), 1000);
+      await this.closed;
+      clearTimeout(timer);
+    }
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private async handshake(greetingTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const greeting = await new Promise<QmpGreeting>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        reject(new QmpBusyError(this.endpoint, greetingTimeoutMs));
+      }, greetingTimeoutMs);
+      const onAbort = () => {
+        done();
+        reject(new QmpAbortError(`connecting to ${this.endpoint}`, signal?.reason));
+      };
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.greetingWaiter = undefined;
+      };
+      this.greetingWaiter = {
+        resolve: (g) => {
+          done();
+          resolve(g);
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+    (this as { greeting: QmpGreeting }).greeting = greeting;
+    this.state = 'negotiating';
+    const enable =
+      this.options.negotiateOob !== false && greeting.capabilities.includes('oob') ? ['oob'] : [];
+    try {
+      await this.call(
+        'qmp_capabilities',
+        enable.length ? { enable } : undefined,
+        greetingTimeoutMs,
+        signal,
+        false,
+      );
+    } catch (err) {
+      if (err instanceof QmpCommandError) {
+        throw new QmpError(
+          'NEGOTIATION_FAILED',
+          `${this.endpoint}: capability negotiation failed: ${err.desc}`,
+          { cause: err },
+        );
+      }
+      throw err;
+    }
+    this.oobEnabled = enable.length > 0;
+    this.state = 'ready';
+  }
+
+  private async checkOob(command: string): Promise<void> {
+    if (!this.oobEnabled) {
+      throw new QmpError(
+        'OOB_NOT_ALLOWED',
+        `${this.endpoint}: exec-oob needs the oob capability, which was not negotiated`,
+      );
+    }
+    const schema = await this.schema();
+    if (!schema.allowsOob(command)) {
+      throw new QmpError(
+        'OOB_NOT_ALLOWED',
+        `'${command}' is not marked allow-oob in this QEMU's schema; send it in-band`,
+      );
+    }
+  }
+
+  private call(
+    command: string,
+    args: unknown,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    oob: boolean,
+  ): Promise<unknown> {
+    if (this.state === 'closed' || this.closing) {
+      return Promise.reject(
+        new QmpDisconnectedError(
+          this.endpoint,
+          `cannot send '${command}': the connection is closed`,
+          this.closedWith,
+        ),
+      );
+    }
+    if (signal?.aborted) return Promise.reject(new QmpAbortError(`'${command}'`, signal.reason));
+    const id = this.nextId++;
+    const message: Record<string, unknown> = { [oob ? 'exec-oob' : 'execute']: command };
+    if (args !== undefined) message.arguments = args;
+    message.id = id;
+    let line: string;
+    try {
+      line = `${stringifyQmpJson(message)}\n`;
+    } catch (err) {
+      return Promise.reject(
+        new QmpError('INVALID_ARGUMENT', `arguments of '${command}' cannot be sent as JSON`, { cause: err }),
+      );
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const call: Call = {
+        id,
+        command,
+        args,
+        line,
+        oob,
+        sent: false,
+        sentAt: 0,
+        abandoned: false,
+        resolve,
+        reject,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      const giveUp = (error: Error) => {
+        call.cleanup();
+        call.abandoned = true;
+        // An unsent call simply never goes out; a sent one keeps its window slot until
+        // QEMU answers, because QEMU still holds it in its queue.
+        if (!call.sent) this.inflight.delete(id);
+        reject(error);
+      };
+      const onAbort = () => giveUp(new QmpAbortError(`'${command}'`, signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(
+          () =>
+            giveUp(
+              new QmpTimeoutError(
+                'reply',
+                timeoutMs,
+                command,
+                `${this.endpoint}: no reply to '${command}' within ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      this.inflight.set(id, call);
+      if (oob) this.write([call]);
+      else {
+        this.queue.push(call);
+        this.pump();
+      }
+    });
+  }
+
+  /** Sends queued in-band calls while the window has room. */
+  private pump(): void {
+    const window = this.oobEnabled ? OOB_INBAND_WINDOW : 1;
+    const batch: Call[] = [];
+    while (this.queueHead < this.queue.length && this.inbandInFlight < window) {
+      const call = this.queue[this.queueHead++]!;
+      if (call.abandoned) continue;
+      this.inbandInFlight++;
+      batch.push(call);
+    }
+    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+      this.queue.splice(0, this.queueHead);
+      this.queueHead = 0;
+    }
+    if (batch.length) this.write(batch);
+  }
+
+  private write(batch: Call[]): void {
+    const now = performance.now();
+    const trace = this.options.trace;
+    if (batch.length === 1) {
+      const call = batch[0]!;
+      call.sent = true;
+      call.sentAt = now;
+      this.socket.write(call.line);
+    } else {
+      // One write for the batch: fewer syscalls when many calls are released together.
+      for (const call of batch) {
+        call.sent = true;
+        call.sentAt = now;
+      }
+      this.socket.write(batch.map((c) => c.line).join(''));
+    }
+    if (trace) {
+      for (const call of batch) {
+        const args = redactArguments(call.command, call.args);
+        const message: Record<string, unknown> = {
+          [call.oob ? 'exec-oob' : 'execute']: call.command,
+          id: call.id,
+        };
+        if (args !== undefined) message.arguments = args;
+        trace({
+          direction: 'out',
+          kind: 'command',
+          id: call.id,
+          command: call.command,
+          bytes: Buffer.byteLength(call.line),
+          message,
+        });
+      }
+    }
+  }
+
+  private onLine(line: Buffer): void {
+    const text = line.toString('utf8');
+    let msg: unknown;
+    try {
+      msg = parseQmpJson(text);
+    } catch (err) {
+      throw new QmpProtocolError(`${this.endpoint} sent a line that is not JSON: ${snippet(text)}`, {
+        cause: err,
+      });
+    }
+    if (msg === null || typeof msg !== 'object' || Array.isArray(msg)) {
+      throw new QmpProtocolError(
+        `${this.endpoint} sent a JSON value that is not a QMP message: ${snippet(text)}`,
+      );
+    }
+    const m = msg as Record<string, unknown>;
+    if ('return' in m || 'error' in m) this.onReply(m, line.length);
+    else if (typeof m.event === 'string') this.onEvent(m, line.length);
+    else if ('QMP' in m && this.greetingWaiter) this.onGreeting(m, line.length);
+    else
+      this.options.trace?.({
+        direction: 'in',
+        kind: 'dropped',
+        bytes: line.length,
+        message: m,
+        note: 'unrecognised message',
+      });
+  }
+
+  private onGreeting(m: Record<string, unknown>, bytes: number): void {
+    const qmp = m.QMP as {
+      version?: { qemu?: Partial<QmpGreeting['version']['qemu']>; package?: string };
+      capabilities?: unknown;
+    };
+    const v = qmp?.version?.qemu ?? {};
+    const greeting: QmpGreeting = {
+      version: {
+        qemu: { major: Number(v.major ?? 0), minor: Number(v.minor ?? 0), micro: Number(v.micro ?? 0) },
+        package: String(qmp?.version?.package ?? ''),
+      },
+      capabilities: Array.isArray(qmp?.capabilities) ? qmp.capabilities.map(String) : [],
+    };
+    this.options.trace?.({ direction: 'in', kind: 'greeting', bytes, message: m });
+    this.greetingWaiter?.resolve(greeting);
+  }
+
+  private onEvent(m: Record<string, unknown>, bytes: number): void {
+    const timestamp = (m.timestamp as QmpEvent['timestamp']) ?? { seconds: -1, microseconds: -1 };
+    const event = this.hub.publish({ event: m.event as string, data: m.data, timestamp });
+    this.options.trace?.({ direction: 'in', kind: 'event', event: event.event, bytes, message: m });
+    this.emit('event', event);
+  }
+
+  private onReply(m: Record<string, unknown>, bytes: number): void {
+    const id = m.id;
+    if (id === undefined) {
+      if ('error' in m) {
+        const desc = (m.error as { desc?: string })?.desc ?? 'unknown error';
+        throw new QmpProtocolError(`${this.endpoint} could not parse a command (error without id): ${desc}`);
+      }
+      this.options.trace?.({ direction: 'in', kind: 'dropped', bytes, message: m, note: 'reply without id' });
+      return;
+    }
+    const call = typeof id === 'number' ? this.inflight.get(id) : undefined;
+    if (!call?.sent) {
+      this.options.trace?.({
+        direction: 'in',
+        kind: 'dropped',
+        bytes,
+        message: m,
+        note: 'reply with an unknown id',
+      });
+      return;
+    }
+    this.inflight.delete(call.id);
+    if (!call.oob) this.inbandInFlight--;
+    const durationMs = performance.now() - call.sentAt;
+    if (call.abandoned) {
+      this.options.trace?.({
+        direction: 'in',
+        kind: 'dropped',
+        id: call.id,
+        command: call.command,
+        bytes,
+        durationMs,
+        message: m,
+        note: 'late reply to a call that timed out or was aborted',
+      });
+    } else {
+      this.options.trace?.({
+        direction: 'in',
+        kind: 'reply',
+        id: call.id,
+        command: call.command,
+        bytes,
+        durationMs,
+        message: m,
+      });
+      call.cleanup();
+      if ('error' in m) {
+        const error = (m.error ?? {}) as { class?: string; desc?: string };
+        call.reject(
+          new QmpCommandError({
+            errorClass: error.class ?? 'GenericError',
+            desc: error.desc ?? '',
+            command: call.command,
+            arguments: redactArguments(call.command, call.args),
+            id: call.id,
+          }),
+        );
+      } else {
+        call.resolve(m.return);
+      }
+    }
+    if (this.queueHead < this.queue.length) this.pump();
+  }
+
+  /** Ends the connection: every pending call and event stream ends with the same error. */
+  private shutdown(cause: Error): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    const byClient = this.closing;
+    const error =
+      cause instanceof QmpProtocolError
+        ? cause
+        : new QmpDisconnectedError(
+            this.endpoint,
+            byClient ? 'the client closed the connection' : `the monitor connection ended (${cause.message})`,
+            cause,
+          );
+    this.closedWith = error;
+    this.greetingWaiter?.reject(error);
+    const calls = [...this.inflight.values()];
+    this.inflight.clear();
+    this.queue.length = 0;
+    this.queueHead = 0;
+    this.inbandInFlight = 0;
+    for (const call of calls) {
+      if (call.abandoned) continue;
+      call.cleanup();
+      // QEMU may exit before its reply to `quit` reaches us; the command did what it said.
+      if (call.command === 'quit' && call.sent) call.resolve({});
+      else call.reject(error);
+    }
+    this.hub.end(error);
+    this.socket.destroy();
+    this.emit('disconnect', error);
+  }
+}
+
+function snippet(text: string): string {
+  return JSON.stringify(text.length > 120 ? `${text.slice(0, 120)}…` : text);
+}

@@ -1,0 +1,272 @@
+import { QmpAbortError, QmpEventOverflowError, QmpTimeoutError } from './errors.js';
+import { Ring } from './ring.js';
+
+export interface QmpTimestamp {
+  seconds: number;
+  microseconds: number;
+}
+
+/**
+ * An event as QEMU sent it, plus `seq`: a client-assigned number that grows by one per
+ * event on this connection. Use it as a cursor (gaps show dropped events); QEMU's
+ * timestamp is wall-clock and may be -1/-1.
+ */
+export interface QmpEvent<Name extends string = string, Data = unknown> {
+  event: Name;
+  data: Data;
+  timestamp: QmpTimestamp;
+  seq: number;
+}
+
+export type EventMatcher = (event: QmpEvent) => boolean;
+
+/** What a subscriber does when its buffer is full: */
+export type OverflowPolicy =
+  /** discard the oldest buffered event (default); `dropped` counts them and `seq` shows the gap */
+  | 'drop-oldest'
+  /** discard the incoming event */
+  | 'drop-newest'
+  /** end the subscription with QmpEventOverflowError once the buffered events are read */
+  | 'error';
+
+export interface OverflowInfo {
+  policy: OverflowPolicy;
+  /** Total events this subscriber has lost so far. */
+  dropped: number;
+  capacity: number;
+}
+
+interface Subscriber {
+  deliver(event: QmpEvent): void;
+  end(error: Error): void;
+}
+
+/** Fans events out to subscribers; keeps a short history so a wait can look back by seq. */
+export class EventHub {
+  private seq = 0;
+  private readonly subscribers = new Set<Subscriber>();
+  private readonly history: Ring<QmpEvent>;
+  private endedWith: Error | undefined;
+
+  constructor(historySize: number) {
+    this.history = new Ring(Math.max(1, historySize));
+  }
+
+  /** The seq of the newest event received so far (0 before the first). */
+  get lastSeq(): number {
+    return this.seq;
+  }
+
+  publish(event: Omit<QmpEvent, 'seq'>): QmpEvent {
+    const full: QmpEvent = { ...event, seq: ++this.seq };
+    this.history.push(full);
+    for (const sub of this.subscribers) sub.deliver(full);
+    return full;
+  }
+
+  /** Ends every subscriber with `error`; later subscribers end at once. */
+  end(error: Error): void {
+    if (this.endedWith) return;
+    this.endedWith = error;
+    for (const sub of [...this.subscribers]) sub.end(error);
+    this.subscribers.clear();
+  }
+
+  stream(match: EventMatcher, options: EventStreamOptions = {}): EventStream {
+    return new EventStream(this, match, options);
+  }
+
+  /**
+   * Resolves with the first matching event. With `afterSeq`, events already received
+   * whose seq is greater count too, which closes the window between an earlier
+   * command and this call.
+   */
+  waitFor(match: EventMatcher, options: WaitOptions & { subject: string }): Promise<QmpEvent> {
+    return new Promise<QmpEvent>((resolve, reject) => {
+      if (options.afterSeq !== undefined) {
+        for (const past of this.history) {
+          if (past.seq > options.afterSeq && match(past)) return resolve(past);
+        }
+      }
+      let timer: NodeJS.Timeout | undefined;
+      const sub: Subscriber = {
+        deliver: (event) => {
+          if (!match(event)) return;
+          cleanup();
+          resolve(event);
+        },
+        end: (error) => {
+          cleanup();
+          reject(error);
+        },
+      };
+      const onAbort = () => {
+        cleanup();
+        reject(new QmpAbortError(`waiting for ${options.subject}`, options.signal?.reason));
+      };
+      const cleanup = () => {
+        if (timer) clearTimeout(timer);
+        options.signal?.removeEventListener('abort', onAbort);
+        this.detach(sub);
+      };
+      if (options.signal?.aborted) return onAbort();
+      if (!this.attach(sub)) return;
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(() => {
+          cleanup();
+          reject(
+            new QmpTimeoutError(
+              'event',
+              timeoutMs,
+              options.subject,
+              `no ${options.subject} event within ${timeoutMs} ms`,
+            ),
+          );
+        }, timeoutMs);
+      }
+    });
+  }
+
+  /** @internal Returns false (and ends the subscriber) when the hub has already ended. */
+  attach(sub: Subscriber): boolean {
+    if (this.endedWith) {
+      sub.end(this.endedWith);
+      return false;
+    }
+    this.subscribers.add(sub);
+    return true;
+  }
+
+  /** @internal */
+  detach(sub: Subscriber): void {
+    this.subscribers.delete(sub);
+  }
+}
+
+export interface WaitOptions {
+  /** Give up after this long (QmpTimeoutError, phase 'event'). Default: no deadline of its own. */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** Also accept events already received with a seq greater than this. */
+  afterSeq?: number;
+}
+
+export interface EventStreamOptions {
+  /** Buffered events at most before the overflow policy applies. Default 1000. */
+  bufferSize?: number;
+  overflow?: OverflowPolicy;
+  /** Called on every lost event (drop policies) or once (error policy). */
+  onOverflow?: (info: OverflowInfo) => void;
+  /** Ends the stream quietly when aborted. */
+  signal?: AbortSignal;
+}
+
+/**
+ * A bounded, async-iterable subscription. It ends quietly when the caller breaks out of
+ * `for await`, calls `close()` or aborts its signal, and ends with the connection's
+ * error (QmpDisconnectedError) when the monitor goes away, after the buffered events.
+ */
+export class EventStream implements AsyncIterableIterator<QmpEvent> {
+  private readonly buffer: Ring<QmpEvent>;
+  private readonly policy: OverflowPolicy;
+  private waiting: { resolve: (r: IteratorResult<QmpEvent>) => void; reject: (e: Error) => void } | undefined;
+  private endError: Error | undefined;
+  private ended = false;
+  private lost = 0;
+  private readonly sub: Subscriber;
+  private readonly onAbort = () => this.close();
+
+  constructor(
+    private readonly hub: EventHub,
+    private readonly match: EventMatcher,
+    private readonly options: EventStreamOptions,
+  ) {
+    const capacity = options.bufferSize ?? 1000;
+    if (!Number.isInteger(capacity) || capacity < 1) {
+      throw new RangeError(`bufferSize must be a positive integer, got ${capacity}`);
+    }
+    this.buffer = new Ring(capacity);
+    this.policy = options.overflow ?? 'drop-oldest';
+    this.sub = { deliver: (e) => this.deliver(e), end: (err) => this.finish(err) };
+    if (options.signal?.aborted) {
+      this.ended = true;
+      return;
+    }
+    if (hub.attach(this.sub)) options.signal?.addEventListener('abort', this.onAbort, { once: true });
+  }
+
+  /** Events this subscriber has lost to its overflow policy. */
+  get dropped(): number {
+    return this.lost;
+  }
+
+  /** Events buffered and not yet read. */
+  get pending(): number {
+    return this.buffer.length;
+  }
+
+  next(): Promise<IteratorResult<QmpEvent>> {
+    const event = this.buffer.shift();
+    if (event) return Promise.resolve({ value: event, done: false });
+    if (this.endError) return Promise.reject(this.endError);
+    if (this.ended) return Promise.resolve({ value: undefined, done: true });
+    return new Promise((resolve, reject) => {
+      this.waiting = { resolve, reject };
+    });
+  }
+
+  return(): Promise<IteratorResult<QmpEvent>> {
+    this.close();
+    return Promise.resolve({ value: undefined, done: true });
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  /** Stops the subscription; a pending `next()` resolves as done. */
+  close(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.unhook();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.resolve({ value: undefined, done: true });
+  }
+
+  private deliver(event: QmpEvent): void {
+    if (this.ended || !this.match(event)) return;
+    if (this.waiting) {
+      const waiting = this.waiting;
+      this.waiting = undefined;
+      waiting.resolve({ value: event, done: false });
+      return;
+    }
+    if (!this.buffer.full) {
+      this.buffer.push(event);
+      return;
+    }
+    this.lost++;
+    const info: OverflowInfo = { policy: this.policy, dropped: this.lost, capacity: this.buffer.capacity };
+    if (this.policy === 'drop-oldest') this.buffer.push(event);
+    else if (this.policy === 'error') this.finish(new QmpEventOverflowError(this.buffer.capacity));
+    this.options.onOverflow?.(info);
+  }
+
+  private finish(error: Error): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.endError = error;
+    this.unhook();
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    waiting?.reject(error);
+  }
+
+  private unhook(): void {
+    this.hub.detach(this.sub);
+    this.options.signal?.removeEventListener('abort', this.onAbort);
+  }
+}

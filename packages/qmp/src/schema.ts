@@ -1,0 +1,115 @@
+/**
+ * `query-qmp-schema` as QEMU returns it (docs/devel/qapi-code-gen.rst, "Client JSON
+ * Protocol introspection"). Type names other than builtins are masked per build, so only
+ * command and event names are stable.
+ */
+export interface SchemaInfoBase {
+  name: string;
+  'meta-type': string;
+  features?: string[];
+}
+export interface SchemaInfoBuiltin extends SchemaInfoBase {
+  'meta-type': 'builtin';
+  'json-type': 'string' | 'number' | 'int' | 'boolean' | 'null' | 'object' | 'array' | 'value';
+}
+export interface SchemaInfoEnum extends SchemaInfoBase {
+  'meta-type': 'enum';
+  /** Older QEMU lists values here... */
+  values?: string[];
+  /** ...newer QEMU here (both are accepted). */
+  members?: { name: string; features?: string[] }[];
+}
+export interface SchemaInfoArray extends SchemaInfoBase {
+  'meta-type': 'array';
+  'element-type': string;
+}
+export interface SchemaInfoObjectMember {
+  name: string;
+  type: string;
+  default?: null;
+  features?: string[];
+}
+export interface SchemaInfoObject extends SchemaInfoBase {
+  'meta-type': 'object';
+  members: SchemaInfoObjectMember[];
+  tag?: string;
+  variants?: { case: string; type: string }[];
+}
+export interface SchemaInfoAlternate extends SchemaInfoBase {
+  'meta-type': 'alternate';
+  members: { type: string }[];
+}
+export interface SchemaInfoCommand extends SchemaInfoBase {
+  'meta-type': 'command';
+  'arg-type': string;
+  'ret-type': string;
+  'allow-oob'?: boolean;
+}
+export interface SchemaInfoEvent extends SchemaInfoBase {
+  'meta-type': 'event';
+  'arg-type': string;
+}
+export type SchemaInfo =
+  | SchemaInfoBuiltin
+  | SchemaInfoEnum
+  | SchemaInfoArray
+  | SchemaInfoObject
+  | SchemaInfoAlternate
+  | SchemaInfoCommand
+  | SchemaInfoEvent;
+
+/** A binary's live schema with the look-ups a client needs. */
+export class QmpSchema {
+  readonly entries: readonly SchemaInfo[];
+  private readonly byName = new Map<string, SchemaInfo>();
+  private readonly commands = new Map<string, SchemaInfoCommand>();
+  private readonly events = new Map<string, SchemaInfoEvent>();
+
+  constructor(entries: readonly SchemaInfo[]) {
+    this.entries = entries;
+    for (const entry of entries) {
+      // Commands and events share no namespace with types, so keep them apart.
+      if (entry['meta-type'] === 'command') this.commands.set(entry.name, entry as SchemaInfoCommand);
+      else if (entry['meta-type'] === 'event') this.events.set(entry.name, entry as SchemaInfoEvent);
+      else this.byName.set(entry.name, entry);
+    }
+  }
+
+  get commandNames(): string[] {
+    return [...this.commands.keys()];
+  }
+
+  get eventNames(): string[] {
+    return [...this.events.keys()];
+  }
+
+  hasCommand(name: string): boolean {
+    return this.commands.has(name);
+  }
+
+  hasEvent(name: string): boolean {
+    return this.events.has(name);
+  }
+
+  command(name: string): SchemaInfoCommand | undefined {
+    return this.commands.get(name);
+  }
+
+  event(name: string): SchemaInfoEvent | undefined {
+    return this.events.get(name);
+  }
+
+  type(name: string): SchemaInfo | undefined {
+    return this.byName.get(name);
+  }
+
+  /** True when the command may be sent with exec-oob (`allow-oob` in introspection). */
+  allowsOob(name: string): boolean {
+    return this.commands.get(name)?.['allow-oob'] === true;
+  }
+
+  /** Enum values, from either introspection shape. */
+  static enumValues(info: SchemaInfoEnum): string[] {
+    return info.members ? info.members.map((m) => m.name) : (info.values ?? []);
+  }
+}

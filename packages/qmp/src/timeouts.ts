@@ -1,0 +1,53 @@
+import { QmpError } from './errors.js';
+import type { TimeoutPolicy } from './types.js';
+
+/**
+ * Commands that legitimately take longer than a query. Values follow what production
+ * clients settled on (Proxmox's QMPClient, incus): device and object changes wait on the
+ * main loop and block layer, block jobs and migration queries can stall for minutes.
+ */
+export const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<string, number>> = {
+  'query-qmp-schema': 30_000,
+  device_add: 60_000,
+  device_del: 60_000,
+  'blockdev-add': 60_000,
+  'blockdev-del': 60_000,
+  'object-add': 60_000,
+  'object-del': 60_000,
+  netdev_add: 60_000,
+  netdev_del: 60_000,
+  'query-migrate': 60_000,
+  migrate: 60_000,
+  'human-monitor-command': 60_000,
+  'drive-mirror': 600_000,
+  'blockdev-mirror': 600_000,
+  'block-commit': 600_000,
+  'query-block-jobs': 600_000,
+  'guest-fsfreeze-freeze': 3_600_000,
+};
+
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export function resolveTimeout(
+  policy: TimeoutPolicy | undefined,
+  command: string,
+  explicit?: number,
+): number {
+  if (explicit !== undefined) return checkTimeout(explicit, 'timeoutMs');
+  return (
+    policy?.commands?.[command] ??
+    DEFAULT_COMMAND_TIMEOUTS[command] ??
+    policy?.defaultMs ??
+    DEFAULT_TIMEOUT_MS
+  );
+}
+
+export function checkTimeout(ms: number, name: string): number {
+  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
+    throw new QmpError(
+      'INVALID_ARGUMENT',
+      `${name} must be a non-negative number of milliseconds (or Infinity), got ${String(ms)}`,
+    );
+  }
+  return ms;
+}

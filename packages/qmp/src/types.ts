@@ -1,0 +1,77 @@
+import type { QmpEvent } from './events.js';
+import type { QmpCommandMap, QmpEventMap } from './generated/qemu-7.2.js';
+
+/**
+ * A QAPI integer. Values within ±(2^53 - 1) arrive as `number`; larger ones (uint64
+ * addresses, byte counts) arrive as exact `bigint` instead of being rounded. Either may
+ * be passed as an argument.
+ */
+export type QmpInt = number | bigint;
+
+export interface QmpVersionTriple {
+  major: number;
+  minor: number;
+  micro: number;
+}
+
+export interface QmpGreeting {
+  version: { qemu: QmpVersionTriple; package: string };
+  /** What the server offers for negotiation; today only 'oob'. */
+  capabilities: string[];
+}
+
+export type QmpCommandName = keyof QmpCommandMap;
+export type QmpEventName = keyof QmpEventMap;
+export type QmpCommandArgs<K extends QmpCommandName> = QmpCommandMap[K]['args'];
+export type QmpCommandReturn<K extends QmpCommandName> = QmpCommandMap[K]['returns'];
+
+/** An event with its data typed when the name is known to the generated map. */
+export type QmpTypedEvent<E extends string> = E extends QmpEventName
+  ? QmpEvent<E, QmpEventMap[E]>
+  : QmpEvent<E>;
+
+export interface CallOptions {
+  /**
+   * Deadline for this call in ms, from the moment it is made (queueing included).
+   * Default: the client's timeout policy for the command. `Infinity` waits forever.
+   */
+  timeoutMs?: number;
+  signal?: AbortSignal;
+}
+
+export interface ExecuteOptions extends CallOptions {
+  /**
+   * Resolve only after the reply AND this event. The wait is armed before the command
+   * is sent, so an event that QEMU emits before its reply is not missed. The deadline
+   * covers both.
+   */
+  until?: { event: string; filter?: (event: QmpEvent) => boolean };
+  /** Send with exec-oob. Only for commands the live schema marks allow-oob. */
+  oob?: boolean;
+}
+
+export type QmpTraceKind = 'greeting' | 'command' | 'reply' | 'event' | 'dropped';
+
+/** One message in or out, for the `trace` hook. Secret-bearing arguments are redacted. */
+export interface QmpTraceEntry {
+  direction: 'in' | 'out';
+  kind: QmpTraceKind;
+  id?: number;
+  command?: string;
+  event?: string;
+  /** Size of the message on the wire. */
+  bytes: number;
+  /** For replies: time since the command was written. */
+  durationMs?: number;
+  /** The message, with secrets replaced by '<redacted>'. */
+  message: unknown;
+  /** Why a message was dropped. */
+  note?: string;
+}
+
+export interface TimeoutPolicy {
+  /** Per-command deadline when neither the call nor `commands` names one. Default 10 000 ms. */
+  defaultMs?: number;
+  /** Deadlines for particular commands, merged over DEFAULT_COMMAND_TIMEOUTS. */
+  commands?: Record<string, number>;
+}

@@ -1,0 +1,19 @@
+import { defineConfig } from 'vitest/config';
+
+// One config, a project per package that has tests. Real-peer tests start their own
+// peers (qemu-system-x86_64, sshd, ...); with CUJU_REQUIRE_PEERS=1 a missing peer fails.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: 'qmp',
+          root: './packages/qmp',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 30_000,
+          hookTimeout: 30_000,
+        },
+      },
+    ],
+  },
+});
