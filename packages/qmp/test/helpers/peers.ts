@@ -13,4 +13,8 @@ export function requirePeer(name: string, available: boolean, install: string): 
   return false;
 }
 
-export const hasQemu = requirePeer('qemu-system-x86_64', qemuAvailable(), 'run scripts/install-peers.sh (apt-get install qemu-system-x86)');
+export const hasQemu = requirePeer(
+  'qemu-system-x86_64',
+  qemuAvailable(),
+  'run scripts/install-peers.sh (apt-get install qemu-system-x86)',
+);

@@ -1,0 +1,48 @@
+#!/usr/bin/env bash
+# Installs the real peers the tests talk to, from Debian's packages, and only what is
+# missing. Idempotent and quiet when everything is present; says clearly what it could
+# not do. Later issues add openssh-server, libvirt and chromium to PEERS.
+set -euo pipefail
+
+# "command it provides|Debian package"
+PEERS=(
+  "qemu-system-x86_64|qemu-system-x86"
+  "socat|socat"
+)
+
+missing=()
+for peer in "${PEERS[@]}"; do
+  cmd=${peer%%|*}
+  pkg=${peer##*|}
+  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+fail() {
+  echo "install-peers: $*" >&2
+  echo "install-peers: missing packages: ${missing[*]}" >&2
+  exit 1
+}
+command -v apt-get >/dev/null 2>&1 || fail "apt-get not found: install the packages with your system's package manager"
+if [ "$(id -u)" -ne 0 ]; then
+  if command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then
+    SUDO=(sudo -n)
+  else
+    fail "not root and no password-less sudo: run 'sudo apt-get install ${missing[*]}'"
+  fi
+else
+  SUDO=()
+fi
+
+echo "install-peers: installing ${missing[*]}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+export DEBIAN_FRONTEND=noninteractive
+if ! { "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"; } >"$log" 2>&1; then
+  tail -n 20 "$log" >&2
+  fail "apt-get failed (output above)"
+fi
+for peer in "${PEERS[@]}"; do
+  cmd=${peer%%|*}
+  command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is still missing after installing ${peer##*|}"
+done
