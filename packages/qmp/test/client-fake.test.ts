@@ -4,6 +4,7 @@ import {
   QmpBusyError,
   QmpClient,
   QmpCommandError,
+  QmpConnectError,
   QmpDisconnectedError,
   type QmpError,
   QmpEventOverflowError,
@@ -12,6 +13,7 @@ import {
   type QmpTraceEntry,
 } from '../src/index.js';
 import { answerNothing, FakeQmpServer, sleep, tick } from './helpers/fake-qmp.js';
+import { freePort } from './helpers/net.js';
 
 async function connected(
   options: { capabilities?: string[]; trace?: QmpTraceEntry[]; maxMessageBytes?: number } = {},
@@ -395,5 +397,32 @@ describe('disconnect', () => {
     await expect(call).rejects.toSatisfy(
       (e: unknown) => e instanceof QmpDisconnectedError && /client closed/.test(e.message),
     );
+  });
+});
+
+describe('connecting', () => {
+  it('names the socket path when it does not exist', async () => {
+    const err = await QmpClient.connect({ path: '/nonexistent/vm1.qmp' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QmpConnectError);
+    expect(err).toMatchObject({ code: 'CONNECT_FAILED', endpoint: 'unix:/nonexistent/vm1.qmp' });
+    expect((err as Error).message).toMatch(/ENOENT/);
+  });
+
+  it('names the TCP address when nothing listens, and refuses a bad port before dialing', async () => {
+    const port = await freePort();
+    const err = await QmpClient.connect({ host: '127.0.0.1', port }).catch((e: unknown) => e);
+    expect(err).toMatchObject({ code: 'CONNECT_FAILED', endpoint: `tcp:127.0.0.1:${port}` });
+    expect((err as Error).message).toMatch(/ECONNREFUSED/);
+    await expect(QmpClient.connect({ host: '127.0.0.1', port: 70000 })).rejects.toThrow(
+      /port must be 1-65535/,
+    );
+  });
+
+  it('aborts connecting through the signal', async () => {
+    const server = new FakeQmpServer({ greet: false });
+    const ac = new AbortController();
+    const connecting = QmpClient.connect({ socket: server.clientSide, signal: ac.signal });
+    ac.abort();
+    await expect(connecting).rejects.toMatchObject({ name: 'AbortError', code: 'ABORTED' });
   });
 });

@@ -16,6 +16,7 @@ import {
   QmpTimeoutError,
   type QmpTraceEntry,
 } from '../src/index.js';
+import { freePort, waitForListener } from './helpers/net.js';
 import { hasQemu } from './helpers/peers.js';
 import { rejection, within } from './helpers/within.js';
 
@@ -62,6 +63,16 @@ describe.runIf(hasQemu)('QmpClient against a real qemu-system-x86_64', () => {
     expect(c.oob).toBe(true);
     const status = await c.execute('query-status');
     expect(status).toMatchObject({ status: 'prelaunch', running: false });
+  });
+
+  it('connects over TCP on loopback', async () => {
+    const port = await freePort();
+    await qemu({ qmp: false, extraArgs: ['-qmp', `tcp:127.0.0.1:${port},server=on,wait=off`] });
+    await waitForListener(port);
+    const c = await QmpClient.connect({ host: '127.0.0.1', port });
+    clients.push(c);
+    expect(c.endpoint).toBe(`tcp:127.0.0.1:${port}`);
+    expect(await c.execute('query-target')).toEqual({ arch: 'x86_64' });
   });
 
   it('answers 20+ read-only queries with well-formed, typed results', async () => {
