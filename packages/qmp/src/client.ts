@@ -128,7 +128,8 @@ export class QmpClient extends Emitter {
   private state: ClientState = 'greeting';
   private oobEnabled = false;
   private nextId = 1;
-  private readonly queue: Call[] = [];
+  /** Calls waiting for a window slot; slots before queueHead are cleared so answered calls can be freed. */
+  private readonly queue: (Call | undefined)[] = [];
   private queueHead = 0;
   private readonly inflight = new Map<number, Call>();
   private inbandInFlight = 0;
@@ -501,12 +502,16 @@ export class QmpClient extends Emitter {
     const window = this.oobEnabled ? OOB_INBAND_WINDOW : 1;
     const batch: Call[] = [];
     while (this.queueHead < this.queue.length && this.inbandInFlight < window) {
-      const call = this.queue[this.queueHead++]!;
+      const call = this.queue[this.queueHead]!;
+      this.queue[this.queueHead++] = undefined;
       if (call.abandoned) continue;
       this.inbandInFlight++;
       batch.push(call);
     }
-    if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+    if (this.queueHead === this.queue.length) {
+      this.queue.length = 0;
+      this.queueHead = 0;
+    } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
