@@ -22,7 +22,7 @@ import type { QmpCommandMap } from './generated/qemu-7.2.js';
 import { parseQmpJson, stringifyQmpJson } from './json.js';
 import { redactArguments } from './redact.js';
 import { QmpSchema, type SchemaInfo } from './schema.js';
-import { checkTimeout, resolveTimeout } from './timeouts.js';
+import { checkTimeout, DEFAULT_TIMEOUT_MS, resolveTimeout } from './timeouts.js';
 import { describeEndpoint, type MonitorEndpoint, openTransport } from './transport.js';
 import type {
   CallOptions,
@@ -288,7 +288,7 @@ export class QmpClient extends Emitter {
     const subject = names.join(' or ');
     const timeoutMs =
       options.timeoutMs === undefined
-        ? (this.options.timeouts?.defaultMs ?? 10_000)
+        ? (this.options.timeouts?.defaultMs ?? DEFAULT_TIMEOUT_MS)
         : checkTimeout(options.timeoutMs, 'timeoutMs');
     return this.hub.waitFor((e) => names.includes(e.event) && (!filter || filter(e)), {
       subject,
