@@ -8,6 +8,7 @@ set -euo pipefail
 PEERS=(
   "qemu-system-x86_64|qemu-system-x86"
   "socat|socat"
+  "nc|netcat-openbsd"
 )
 
 missing=()

@@ -19,6 +19,7 @@ import {
 } from './events.js';
 import { LineSplitter } from './framing.js';
 import type { QmpCommandMap } from './generated/qemu-7.2.js';
+import { assertHmpCommandLine } from './hmp/line.js';
 import { parseQmpJson, stringifyQmpJson } from './json.js';
 import { redactArguments } from './redact.js';
 import { QmpSchema, type SchemaInfo } from './schema.js';
@@ -254,13 +255,7 @@ export class QmpClient extends Emitter {
   /** Runs an HMP command line through `human-monitor-command` and returns its text output. */
   async hmp(commandLine: string, options: HmpOptions = {}): Promise<string> {
     // A control character would end the line early and start another command.
-    // biome-ignore lint/suspicious/noControlCharactersInRegex: that is the point
-    if (typeof commandLine !== 'string' || /[\x00-\x1f\x7f]/.test(commandLine)) {
-      throw new QmpError(
-        'INVALID_ARGUMENT',
-        `HMP command line must be one line without control characters: ${JSON.stringify(commandLine)}`,
-      );
-    }
+    assertHmpCommandLine(commandLine);
     const args: Record<string, unknown> = { 'command-line': commandLine };
     if (options.cpuIndex !== undefined) args['cpu-index'] = options.cpuIndex;
     const out = await this.call(

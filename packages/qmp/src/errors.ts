@@ -14,7 +14,8 @@ export type QmpErrorCode =
   | 'CLIENT_CLOSED'
   | 'OOB_NOT_ALLOWED'
   | 'EVENT_OVERFLOW'
-  | 'INVALID_ARGUMENT';
+  | 'INVALID_ARGUMENT'
+  | 'UNEXPECTED_OUTPUT';
 
 export class QmpError extends Error {
   readonly code: QmpErrorCode;
@@ -104,10 +105,11 @@ export class QmpDisconnectedError extends QmpError {
 export class QmpBusyError extends QmpError {
   readonly endpoint: string;
   readonly waitedMs: number;
-  constructor(endpoint: string, waitedMs: number) {
+  /** @param awaited what never came: 'QMP greeting' or 'HMP banner' */
+  constructor(endpoint: string, waitedMs: number, awaited = 'QMP greeting') {
     super(
       'MONITOR_BUSY',
-      `${endpoint}: no QMP greeting within ${waitedMs} ms; the monitor is probably serving another client ` +
+      `${endpoint}: no ${awaited} within ${waitedMs} ms; the monitor is probably serving another client ` +
         '(QEMU serves one client per monitor socket). Close the other client or use another monitor.',
     );
     this.endpoint = endpoint;
@@ -128,6 +130,31 @@ export class QmpConnectError extends QmpError {
     const why = cause instanceof Error ? cause.message : String(cause);
     super('CONNECT_FAILED', `cannot connect to QMP monitor ${endpoint}: ${why}`, { cause });
     this.endpoint = endpoint;
+  }
+}
+
+/**
+ * An HMP command line or argument was refused before anything was sent: it would have
+ * changed the command (a newline, a quote, a space inside a token, a value out of range).
+ * `argument` names the offending argument, when there is one.
+ */
+export class HmpArgumentError extends QmpError {
+  readonly command: string;
+  readonly argument: string | undefined;
+  constructor(command: string, argument: string | undefined, message: string) {
+    super('INVALID_ARGUMENT', `${command}${argument ? ` ${argument}` : ''}: ${message}`);
+    this.command = command;
+    this.argument = argument;
+  }
+}
+
+/** Monitor text did not have the shape a parser expects; `output` is the text as received. */
+export class HmpOutputError extends QmpError {
+  readonly output: string;
+  constructor(what: string, output: string) {
+    const shown = output.length > 200 ? `${output.slice(0, 200)}…` : output;
+    super('UNEXPECTED_OUTPUT', `expected ${what}, got ${JSON.stringify(shown)}`);
+    this.output = output;
   }
 }
 

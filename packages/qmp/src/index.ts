@@ -11,6 +11,8 @@ export type { GenerateTypesOptions } from './codegen.js';
 export { generateQmpTypes } from './codegen.js';
 export type { QmpErrorClass, QmpErrorCode, QmpTimeoutPhase } from './errors.js';
 export {
+  HmpArgumentError,
+  HmpOutputError,
   QmpAbortError,
   QmpBusyError,
   QmpCommandError,
@@ -25,6 +27,30 @@ export type { EventStreamOptions, OverflowInfo, OverflowPolicy, QmpEvent, QmpTim
 export { EventStream } from './events.js';
 export { LineSplitter } from './framing.js';
 export type { QmpCommandMap, QmpEventMap, QmpOobCommand } from './generated/qemu-7.2.js';
+export type { HmpClientOptions, HmpConnectOptions } from './hmp/client.js';
+export { HmpClient } from './hmp/client.js';
+export type { Hmp } from './hmp/hmp.js';
+export type { HmpValue } from './hmp/line.js';
+export { assertHmpCommandLine, hmpLine } from './hmp/line.js';
+export { QmpHmp } from './hmp/over-qmp.js';
+export type {
+  CujuFtMode,
+  CujuFtModeName,
+  GftStatus,
+  InfoMigrate,
+  InfoMigrateCapabilities,
+  InfoStatus,
+  InfoVersion,
+} from './hmp/parsers.js';
+export {
+  CUJU_FT_MODES,
+  parseCujuFtMode,
+  parseFtStarted,
+  parseInfoMigrate,
+  parseInfoMigrateCapabilities,
+  parseInfoStatus,
+  parseInfoVersion,
+} from './hmp/parsers.js';
 export { parseQmpJson, stringifyQmpJson } from './json.js';
 export { REDACTED, redactArguments } from './redact.js';
 export type * from './schema.js';

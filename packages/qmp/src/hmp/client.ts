@@ -1,0 +1,271 @@
+import type { Duplex } from 'node:stream';
+import {
+  QmpAbortError,
+  QmpBusyError,
+  QmpDisconnectedError,
+  QmpProtocolError,
+  QmpTimeoutError,
+} from '../errors.js';
+import { checkTimeout, DEFAULT_TIMEOUT_MS } from '../timeouts.js';
+import { describeEndpoint, type MonitorEndpoint, openTransport } from '../transport.js';
+import type { CallOptions } from '../types.js';
+import type { Hmp } from './hmp.js';
+import { assertHmpCommandLine } from './line.js';
+import { ReadlineFramer } from './readline.js';
+
+export interface HmpClientOptions {
+  /** Deadline for the socket to connect. Default 5000 ms. */
+  connectTimeoutMs?: number;
+  /** Deadline for the banner and first prompt; past it, QmpBusyError. Default 5000 ms. */
+  bannerTimeoutMs?: number;
+  /** Default per-command deadline. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Largest output accepted for one command. Default 16 MiB. */
+  maxOutputBytes?: number;
+  /** Aborts connecting. */
+  signal?: AbortSignal;
+}
+
+export type HmpConnectOptions = MonitorEndpoint & HmpClientOptions;
+
+interface Job {
+  line: string;
+  resolve: (text: string) => void;
+  reject: (err: Error) => void;
+  /** The caller has gone; its output, when it comes, is discarded. */
+  abandoned: boolean;
+  written: boolean;
+  cleanup: () => void;
+}
+
+/**
+ * A client for QEMU's readline monitor (`-mon chardev=...,mode=readline`), the monitor
+ * Cuju's scripts drive with `echo CMD | nc -U vm1.monitor`.
+ *
+ * One command at a time, as a person at the prompt: later calls queue. The result is
+ * what QEMU printed between the echo of the line and the next prompt. A command that
+ * times out or is aborted after it was written still runs in QEMU; the client waits for
+ * its prompt before writing the next command, so every command gets its own output.
+ */
+export class HmpClient implements Hmp {
+  /** The banner QEMU printed before the first prompt, e.g. `QEMU 7.2.22 monitor - type 'help' for more information`. */
+  readonly banner: string = '';
+  readonly endpoint: string;
+
+  private readonly framer: ReadlineFramer;
+  private readonly queue: Job[] = [];
+  private current: Job | undefined;
+  private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
+  private closing = false;
+  private socketError: Error | undefined;
+  private bannerWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private readonly closed: Promise<void>;
+
+  static async connect(options: HmpConnectOptions): Promise<HmpClient> {
+    const connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs');
+    const bannerTimeoutMs = checkTimeout(options.bannerTimeoutMs ?? 5000, 'bannerTimeoutMs');
+    const socket = await openTransport(options, { timeoutMs: connectTimeoutMs, signal: options.signal });
+    const client = new HmpClient(socket, describeEndpoint(options), options);
+    try {
+      await client.waitForBanner(bannerTimeoutMs, options.signal);
+    } catch (err) {
+      client.shutdown(err instanceof Error ? err : new Error(String(err)));
+      throw err;
+    }
+    return client;
+  }
+
+  private constructor(
+    private readonly socket: Duplex,
+    endpoint: string,
+    private readonly options: HmpClientOptions,
+  ) {
+    this.endpoint = endpoint;
+    this.framer = new ReadlineFramer(options.maxOutputBytes ?? 16 * 1024 * 1024, {
+      banner: (text) => {
+        (this as { banner: string }).banner = text;
+        this.bannerWaiter?.resolve();
+      },
+      output: (bytes) => this.finish(bytes.toString('utf8')),
+      unsolicited: () => {},
+    });
+    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
+    socket.on('data', (chunk: Buffer) => {
+      if (this.closedWith) return;
+      try {
+        this.framer.push(chunk);
+      } catch (err) {
+        this.shutdown(new QmpProtocolError(`${this.endpoint}: ${(err as Error).message}`, { cause: err }));
+      }
+    });
+    socket.on('error', (err) => {
+      this.socketError = err;
+    });
+    socket.on('end', () => socket.destroy());
+    socket.on('close', () =>
+      this.shutdown(this.socketError ?? new Error('QEMU closed the monitor connection')),
+    );
+  }
+
+  /** False once the connection has ended. */
+  get connected(): boolean {
+    return this.closedWith === undefined;
+  }
+
+  /**
+   * Runs one command line and resolves with its output. A line with a control character
+   * (CR, LF, ...) is refused with HmpArgumentError and nothing is sent.
+   */
+  run(line: string, options: CallOptions = {}): Promise<string> {
+    try {
+      assertHmpCommandLine(line);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    const timeoutMs = checkTimeout(
+      options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+      'timeoutMs',
+    );
+    if (this.closedWith || this.closing) {
+      return Promise.reject(
+        new QmpDisconnectedError(
+          this.endpoint,
+          `cannot run '${line}': the connection is closed`,
+          this.closedWith,
+        ),
+      );
+    }
+    const { signal } = options;
+    if (signal?.aborted) return Promise.reject(new QmpAbortError(`'${line}'`, signal.reason));
+    return new Promise<string>((resolve, reject) => {
+      let timer: NodeJS.Timeout | undefined;
+      const job: Job = {
+        line,
+        resolve,
+        reject,
+        abandoned: false,
+        written: false,
+        cleanup: () => {
+          if (timer) clearTimeout(timer);
+          signal?.removeEventListener('abort', onAbort);
+        },
+      };
+      const giveUp = (err: Error) => {
+        job.cleanup();
+        job.abandoned = true;
+        const queued = this.queue.indexOf(job);
+        if (queued !== -1) this.queue.splice(queued, 1);
+        reject(err);
+      };
+      const onAbort = () => giveUp(new QmpAbortError(`'${line}'`, signal?.reason));
+      signal?.addEventListener('abort', onAbort, { once: true });
+      if (Number.isFinite(timeoutMs)) {
+        timer = setTimeout(
+          () =>
+            giveUp(
+              new QmpTimeoutError(
+                'reply',
+                timeoutMs,
+                line,
+                `${this.endpoint}: no prompt after '${line}' within ${timeoutMs} ms`,
+              ),
+            ),
+          timeoutMs,
+        );
+      }
+      this.queue.push(job);
+      this.pump();
+    });
+  }
+
+  /** Closes the connection; queued and running commands reject with QmpDisconnectedError. */
+  async close(): Promise<void> {
+    if (this.closedWith) return;
+    this.closing = true;
+    this.socket.end();
+    const timer = setTimeout(() => this.socket.destroy(), 1000);
+    await this.closed;
+    clearTimeout(timer);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private waitForBanner(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        done();
+        reject(new QmpBusyError(this.endpoint, timeoutMs, 'HMP banner'));
+      }, timeoutMs);
+      const onAbort = () => {
+        done();
+        reject(new QmpAbortError(`connecting to ${this.endpoint}`, signal?.reason));
+      };
+      const done = () => {
+        clearTimeout(timer);
+        signal?.removeEventListener('abort', onAbort);
+        this.bannerWaiter = undefined;
+      };
+      this.bannerWaiter = {
+        resolve: () => {
+          done();
+          resolve();
+        },
+        reject: (e) => {
+          done();
+          reject(e);
+        },
+      };
+      if (signal?.aborted) onAbort();
+      else signal?.addEventListener('abort', onAbort, { once: true });
+    });
+  }
+
+  /** Writes the next queued command when the monitor sits at its prompt. */
+  private pump(): void {
+    if (this.current || !this.framer.idle || this.closedWith) return;
+    const job = this.queue.shift();
+    if (!job) return;
+    this.current = job;
+    job.written = true;
+    this.framer.commandWritten();
+    this.socket.write(`${job.line}\n`);
+  }
+
+  private finish(text: string): void {
+    const job = this.current;
+    this.current = undefined;
+    if (job && !job.abandoned) {
+      job.cleanup();
+      job.resolve(text);
+    }
+    this.pump();
+  }
+
+  private shutdown(cause: Error): void {
+    if (this.closedWith) return;
+    const error =
+      cause instanceof QmpProtocolError
+        ? cause
+        : new QmpDisconnectedError(
+            this.endpoint,
+            this.closing
+              ? 'the client closed the connection'
+              : `the monitor connection ended (${cause.message})`,
+            cause,
+          );
+    this.closedWith = error;
+    this.bannerWaiter?.reject(error);
+    const jobs = [...(this.current ? [this.current] : []), ...this.queue.splice(0)];
+    this.current = undefined;
+    for (const job of jobs) {
+      if (job.abandoned) continue;
+      job.cleanup();
+      // `quit` ends the connection instead of printing a prompt; that is its success.
+      if (job.written && job.line.trim() === 'quit') job.resolve('');
+      else job.reject(error);
+    }
+    this.socket.destroy();
+  }
+}

@@ -1,0 +1,188 @@
+import { HmpArgumentError } from '../errors.js';
+
+/**
+ * The one place where HMP command lines are built.
+ *
+ * `hmpLine(name, argsType, values)` takes the command's `args_type` string exactly as in
+ * QEMU's hmp-commands.hx (e.g. `detach:-d,blk:-b,inc:-i,cuju:-c,uri:s`) and refuses any
+ * value that would change the command QEMU parses (monitor/hmp.c monitor_parse_arguments):
+ *
+ * | type | value | rule |
+ * |---|---|---|
+ * | `-x` (flag) | boolean | `-x` is written when true; flags come first, in args_type order |
+ * | `i` | integer | QEMU rejects values with bits above 32 ("integer is for 32-bit values"), so 0 ... 4294967295 |
+ * | `l` | integer or bigint | -2^63 ... 2^63-1 |
+ * | `M`, `o` | non-negative integer | sizes (MiB, bytes) |
+ * | `T` | finite number | a double |
+ * | `b` | boolean, or 'on'/'off' | written as on/off |
+ * | `s`, `F`, `B` | string | one token: not empty, no whitespace (QEMU splits there), no quote (QEMU would parse a quoted string), no control character, not starting with '-' (it could be read as a flag) |
+ * | `S` | string | the rest of the line: no control character |
+ *
+ * A `?` after the type makes the argument optional; an optional argument may be left
+ * out only when every argument after it is left out too (HMP arguments are positional).
+ */
+export type HmpValue = string | number | bigint | boolean | undefined;
+
+interface ArgSpec {
+  name: string;
+  type: string;
+  optional: boolean;
+  flag: string | undefined;
+}
+
+const COMMAND_NAME = /^[A-Za-z0-9_-]+$/;
+// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
+const CONTROL = /[\x00-\x1f\x7f]/;
+const WHITESPACE = /\s/;
+const KNOWN_TYPES = new Set(['s', 'F', 'B', 'S', 'i', 'l', 'M', 'o', 'T', 'b']);
+
+/** Parses an args_type string; throws HmpArgumentError for one this builder does not know. */
+export function parseArgsType(command: string, argsType: string): ArgSpec[] {
+  if (argsType.trim() === '') return [];
+  return argsType.split(',').map((part) => {
+    const colon = part.indexOf(':');
+    if (colon <= 0) throw new HmpArgumentError(command, undefined, `malformed args_type entry '${part}'`);
+    const name = part.slice(0, colon);
+    let type = part.slice(colon + 1);
+    const optional = type.endsWith('?');
+    if (optional) type = type.slice(0, -1);
+    if (type.startsWith('-')) {
+      if (type.length !== 2) throw new HmpArgumentError(command, name, `malformed flag type '${type}'`);
+      return { name, type: '-', optional: true, flag: type };
+    }
+    if (!KNOWN_TYPES.has(type)) {
+      throw new HmpArgumentError(command, name, `args_type '${type}' is not supported by hmpLine`);
+    }
+    return { name, type, optional, flag: undefined };
+  });
+}
+
+/** Builds one HMP command line, or throws HmpArgumentError naming what was wrong. */
+export function hmpLine(
+  name: string,
+  argsType: string,
+  values: Readonly<Record<string, HmpValue>> = {},
+): string {
+  if (!COMMAND_NAME.test(name))
+    throw new HmpArgumentError(JSON.stringify(name), undefined, 'not a valid HMP command name');
+  const specs = parseArgsType(name, argsType);
+  const known = new Set(specs.map((s) => s.name));
+  for (const key of Object.keys(values)) {
+    if (!known.has(key)) {
+      const expected = specs.length ? specs.map((s) => s.name).join(', ') : 'none';
+      throw new HmpArgumentError(name, key, `unknown argument (expected: ${expected})`);
+    }
+  }
+  const flags: string[] = [];
+  const positional: string[] = [];
+  let omitted: string | undefined;
+  for (const spec of specs) {
+    const value = values[spec.name];
+    if (spec.flag) {
+      if (value === undefined || value === false) continue;
+      if (value !== true)
+        throw new HmpArgumentError(
+          name,
+          spec.name,
+          `flag ${spec.flag} takes true or false, got ${describe(value)}`,
+        );
+      flags.push(spec.flag);
+      continue;
+    }
+    if (value === undefined) {
+      if (!spec.optional) throw new HmpArgumentError(name, spec.name, 'is required');
+      omitted ??= spec.name;
+      continue;
+    }
+    if (omitted) {
+      throw new HmpArgumentError(
+        name,
+        spec.name,
+        `cannot be given while the earlier optional argument '${omitted}' is left out`,
+      );
+    }
+    positional.push(formatValue(name, spec, value));
+  }
+  return [name, ...flags, ...positional].join(' ');
+}
+
+/** Refuses a whole command line that contains a control character (it would end the line early). */
+export function assertHmpCommandLine(line: string): void {
+  if (typeof line !== 'string' || line.trim() === '') {
+    throw new HmpArgumentError('HMP', undefined, `expected a command line, got ${describe(line)}`);
+  }
+  if (CONTROL.test(line)) {
+    throw new HmpArgumentError(
+      'HMP',
+      undefined,
+      `the line ${JSON.stringify(line)} contains a control character; it would end the line early and start another command`,
+    );
+  }
+}
+
+function formatValue(command: string, spec: ArgSpec, value: HmpValue): string {
+  const fail = (why: string): never => {
+    throw new HmpArgumentError(command, spec.name, why);
+  };
+  switch (spec.type) {
+    case 'i': {
+      if (typeof value !== 'number' || !Number.isInteger(value))
+        fail(`must be an integer, got ${describe(value)}`);
+      if ((value as number) < 0 || (value as number) > 0xffffffff)
+        fail(`must be 0 to 4294967295 (HMP 'i'), got ${String(value)}`);
+      return String(value);
+    }
+    case 'l': {
+      const big =
+        typeof value === 'bigint'
+          ? value
+          : typeof value === 'number' && Number.isSafeInteger(value)
+            ? BigInt(value)
+            : undefined;
+      if (big === undefined) return fail(`must be an integer, got ${describe(value)}`);
+      if (big < -(2n ** 63n) || big >= 2n ** 63n) fail(`must fit in 64 bits, got ${String(value)}`);
+      return big.toString();
+    }
+    case 'M':
+    case 'o': {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+        fail(`must be a non-negative integer, got ${describe(value)}`);
+      }
+      return String(value);
+    }
+    case 'T': {
+      if (typeof value !== 'number' || !Number.isFinite(value))
+        fail(`must be a finite number, got ${describe(value)}`);
+      return String(value);
+    }
+    case 'b': {
+      if (value === true || value === 'on') return 'on';
+      if (value === false || value === 'off') return 'off';
+      return fail(`must be true/false or 'on'/'off', got ${describe(value)}`);
+    }
+    case 'S': {
+      if (typeof value !== 'string') return fail(`must be a string, got ${describe(value)}`);
+      if (CONTROL.test(value)) fail(`contains a control character: ${JSON.stringify(value)}`);
+      return value;
+    }
+    default: {
+      // s, F, B: one token.
+      if (typeof value !== 'string') return fail(`must be a string, got ${describe(value)}`);
+      if (value === '') fail('must not be empty');
+      if (CONTROL.test(value)) fail(`contains a control character: ${JSON.stringify(value)}`);
+      if (WHITESPACE.test(value))
+        fail(`contains whitespace, where HMP would split it into two arguments: ${JSON.stringify(value)}`);
+      if (/["']/.test(value))
+        fail(`contains a quote, which HMP would parse as a quoted string: ${JSON.stringify(value)}`);
+      if (value.startsWith('-'))
+        fail(`starts with '-', which HMP could read as a flag: ${JSON.stringify(value)}`);
+      return value;
+    }
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'bigint') return `${value}n`;
+  return String(value);
+}

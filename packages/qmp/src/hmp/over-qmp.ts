@@ -1,0 +1,20 @@
+import type { QmpClient } from '../client.js';
+import type { CallOptions } from '../types.js';
+import type { Hmp } from './hmp.js';
+
+/** HMP through `human-monitor-command` on a QMP connection: the same text a readline monitor prints. */
+export class QmpHmp implements Hmp {
+  constructor(readonly qmp: QmpClient) {}
+
+  get endpoint(): string {
+    return this.qmp.endpoint;
+  }
+
+  run(line: string, options: CallOptions = {}): Promise<string> {
+    return this.qmp.hmp(line, options);
+  }
+
+  close(): Promise<void> {
+    return this.qmp.close();
+  }
+}
