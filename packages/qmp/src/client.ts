@@ -1,6 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type * as TypedEmitterModule from 'typed-emitter';
+import { closeSocket, noSettler, type Settler, withDeadline } from './deadline.js';
 import {
   QmpAbortError,
   QmpBusyError,
@@ -96,9 +97,7 @@ interface Call {
   sentAt: number;
   /** The caller has gone (timeout, abort): a late reply is dropped quietly. */
   abandoned: boolean;
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
-  cleanup: () => void;
+  settle: Settler<unknown>;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -141,7 +140,7 @@ export class QmpClient extends Emitter {
   private socketError: Error | undefined;
   private closing = false;
   private readonly closed: Promise<void>;
-  private greetingWaiter: { resolve: (g: QmpGreeting) => void; reject: (e: Error) => void } | undefined;
+  private greetingWaiter: Settler<QmpGreeting> | undefined;
 
   /** Connects, reads the greeting and negotiates capabilities; resolves when commands may be sent. */
   static async connect(options: QmpConnectOptions): Promise<QmpClient> {
@@ -329,10 +328,7 @@ export class QmpClient extends Emitter {
   async close(): Promise<void> {
     if (this.state !== 'closed') {
       this.closing = true;
-      this.socket.end();
-      const timer = setTimeout(() => this.socket.destroy(), 1000);
-      await this.closed;
-      clearTimeout(timer);
+      await closeSocket(this.socket, this.closed);
     }
   }
 
@@ -343,32 +339,18 @@ export class QmpClient extends Emitter {
   // ---- internals -------------------------------------------------------------
 
   private async handshake(greetingTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    const greeting = await new Promise<QmpGreeting>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        done();
-        reject(new QmpBusyError(this.endpoint, greetingTimeoutMs));
-      }, greetingTimeoutMs);
-      const onAbort = () => {
-        done();
-        reject(new QmpAbortError(`connecting to ${this.endpoint}`, signal?.reason));
-      };
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.greetingWaiter = undefined;
-      };
-      this.greetingWaiter = {
-        resolve: (g) => {
-          done();
-          resolve(g);
-        },
-        reject: (e) => {
-          done();
-          reject(e);
-        },
-      };
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
+    const greeting = await withDeadline<QmpGreeting>(
+      {
+        timeoutMs: greetingTimeoutMs,
+        signal,
+        timeoutError: () => new QmpBusyError(this.endpoint, greetingTimeoutMs),
+        abortError: (reason) => new QmpAbortError(`connecting to ${this.endpoint}`, reason),
+      },
+      (settler) => {
+        this.greetingWaiter = settler;
+      },
+    ).finally(() => {
+      this.greetingWaiter = undefined;
     });
     (this as { greeting: QmpGreeting }).greeting = greeting;
     this.state = 'negotiating';
@@ -428,7 +410,6 @@ export class QmpClient extends Emitter {
         ),
       );
     }
-    if (signal?.aborted) return Promise.reject(new QmpAbortError(`'${command}'`, signal.reason));
     const id = this.nextId++;
     const message: Record<string, unknown> = { [oob ? 'exec-oob' : 'execute']: command };
     if (args !== undefined) message.arguments = args;
@@ -441,55 +422,46 @@ export class QmpClient extends Emitter {
         new QmpError('INVALID_ARGUMENT', `arguments of '${command}' cannot be sent as JSON`, { cause: err }),
       );
     }
-    return new Promise<unknown>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const call: Call = {
-        id,
-        command,
-        args,
-        line,
-        oob,
-        sent: false,
-        sentAt: 0,
-        abandoned: false,
-        resolve,
-        reject,
-        cleanup: () => {
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+    const call: Call = {
+      id,
+      command,
+      args,
+      line,
+      oob,
+      sent: false,
+      sentAt: 0,
+      abandoned: false,
+      settle: noSettler(),
+    };
+    return withDeadline<unknown>(
+      {
+        timeoutMs,
+        signal,
+        timeoutError: () =>
+          new QmpTimeoutError(
+            'reply',
+            timeoutMs,
+            command,
+            `${this.endpoint}: no reply to '${command}' within ${timeoutMs} ms`,
+          ),
+        abortError: (reason) => new QmpAbortError(`'${command}'`, reason),
+        onGiveUp: () => {
+          call.abandoned = true;
+          // An unsent call simply never goes out; a sent one keeps its window slot until
+          // QEMU answers, because QEMU still holds it in its queue.
+          if (!call.sent) this.inflight.delete(id);
         },
-      };
-      const giveUp = (error: Error) => {
-        call.cleanup();
-        call.abandoned = true;
-        // An unsent call simply never goes out; a sent one keeps its window slot until
-        // QEMU answers, because QEMU still holds it in its queue.
-        if (!call.sent) this.inflight.delete(id);
-        reject(error);
-      };
-      const onAbort = () => giveUp(new QmpAbortError(`'${command}'`, signal?.reason));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(
-          () =>
-            giveUp(
-              new QmpTimeoutError(
-                'reply',
-                timeoutMs,
-                command,
-                `${this.endpoint}: no reply to '${command}' within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      this.inflight.set(id, call);
-      if (oob) this.write([call]);
-      else {
-        this.queue.push(call);
-        this.pump();
-      }
-    });
+      },
+      (settler) => {
+        call.settle = settler;
+        this.inflight.set(id, call);
+        if (oob) this.write([call]);
+        else {
+          this.queue.push(call);
+          this.pump();
+        }
+      },
+    );
   }
 
   /** Sends queued in-band calls while the window has room. */
@@ -647,10 +619,9 @@ export class QmpClient extends Emitter {
         durationMs,
         message: m,
       });
-      call.cleanup();
       if ('error' in m) {
         const error = (m.error ?? {}) as { class?: string; desc?: string };
-        call.reject(
+        call.settle.reject(
           new QmpCommandError({
             errorClass: error.class ?? 'GenericError',
             desc: error.desc ?? '',
@@ -660,7 +631,7 @@ export class QmpClient extends Emitter {
           }),
         );
       } else {
-        call.resolve(m.return);
+        call.settle.resolve(m.return);
       }
     }
     if (this.queueHead < this.queue.length) this.pump();
@@ -688,10 +659,9 @@ export class QmpClient extends Emitter {
     this.inbandInFlight = 0;
     for (const call of calls) {
       if (call.abandoned) continue;
-      call.cleanup();
       // QEMU may exit before its reply to `quit` reaches us; the command did what it said.
-      if (call.command === 'quit' && call.sent) call.resolve({});
-      else call.reject(error);
+      if (call.command === 'quit' && call.sent) call.settle.resolve({});
+      else call.settle.reject(error);
     }
     this.hub.end(error);
     this.socket.destroy();

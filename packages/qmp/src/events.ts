@@ -1,3 +1,4 @@
+import { withDeadline } from './deadline.js';
 import { QmpAbortError, QmpEventOverflowError, QmpTimeoutError } from './errors.js';
 import { Ring } from './ring.js';
 
@@ -82,51 +83,42 @@ export class EventHub {
    * command and this call.
    */
   waitFor(match: EventMatcher, options: WaitOptions & { subject: string }): Promise<QmpEvent> {
-    return new Promise<QmpEvent>((resolve, reject) => {
-      if (options.afterSeq !== undefined) {
-        for (const past of this.history) {
-          if (past.seq > options.afterSeq && match(past)) return resolve(past);
-        }
+    if (options.afterSeq !== undefined) {
+      for (const past of this.history) {
+        if (past.seq > options.afterSeq && match(past)) return Promise.resolve(past);
       }
-      let timer: NodeJS.Timeout | undefined;
-      const sub: Subscriber = {
-        deliver: (event) => {
-          if (!match(event)) return;
-          cleanup();
-          resolve(event);
+    }
+    const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
+    let sub: Subscriber | undefined;
+    return withDeadline<QmpEvent>(
+      {
+        timeoutMs,
+        signal: options.signal,
+        timeoutError: () =>
+          new QmpTimeoutError(
+            'event',
+            timeoutMs,
+            options.subject,
+            `no ${options.subject} event within ${timeoutMs} ms`,
+          ),
+        abortError: (reason) => new QmpAbortError(`waiting for ${options.subject}`, reason),
+        onGiveUp: () => {
+          if (sub) this.detach(sub);
         },
-        end: (error) => {
-          cleanup();
-          reject(error);
-        },
-      };
-      const onAbort = () => {
-        cleanup();
-        reject(new QmpAbortError(`waiting for ${options.subject}`, options.signal?.reason));
-      };
-      const cleanup = () => {
-        if (timer) clearTimeout(timer);
-        options.signal?.removeEventListener('abort', onAbort);
-        this.detach(sub);
-      };
-      if (options.signal?.aborted) return onAbort();
-      if (!this.attach(sub)) return;
-      options.signal?.addEventListener('abort', onAbort, { once: true });
-      const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(() => {
-          cleanup();
-          reject(
-            new QmpTimeoutError(
-              'event',
-              timeoutMs,
-              options.subject,
-              `no ${options.subject} event within ${timeoutMs} ms`,
-            ),
-          );
-        }, timeoutMs);
-      }
-    });
+      },
+      (settler) => {
+        const waiter: Subscriber = {
+          deliver: (event) => {
+            if (!match(event)) return;
+            this.detach(waiter);
+            settler.resolve(event);
+          },
+          end: (error) => settler.reject(error),
+        };
+        sub = waiter;
+        this.attach(waiter);
+      },
+    );
   }
 
   /** @internal Returns false (and ends the subscriber) when the hub has already ended. */

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream';
+import { closeSocket, noSettler, type Settler, withDeadline } from '../deadline.js';
 import {
   QmpAbortError,
   QmpBusyError,
@@ -30,12 +31,10 @@ export type HmpConnectOptions = MonitorEndpoint & HmpClientOptions;
 
 interface Job {
   line: string;
-  resolve: (text: string) => void;
-  reject: (err: Error) => void;
+  settle: Settler<string>;
   /** The caller has gone; its output, when it comes, is discarded. */
   abandoned: boolean;
   written: boolean;
-  cleanup: () => void;
 }
 
 /**
@@ -58,7 +57,7 @@ export class HmpClient implements Hmp {
   private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
   private closing = false;
   private socketError: Error | undefined;
-  private bannerWaiter: { resolve: () => void; reject: (e: Error) => void } | undefined;
+  private bannerWaiter: Settler<void> | undefined;
   private readonly closed: Promise<void>;
 
   static async connect(options: HmpConnectOptions): Promise<HmpClient> {
@@ -84,7 +83,7 @@ export class HmpClient implements Hmp {
     this.framer = new ReadlineFramer(options.maxOutputBytes ?? 16 * 1024 * 1024, {
       banner: (text) => {
         (this as { banner: string }).banner = text;
-        this.bannerWaiter?.resolve();
+        this.bannerWaiter?.resolve(undefined);
       },
       output: (bytes) => this.finish(bytes.toString('utf8')),
       unsolicited: () => {},
@@ -135,91 +134,60 @@ export class HmpClient implements Hmp {
         ),
       );
     }
-    const { signal } = options;
-    if (signal?.aborted) return Promise.reject(new QmpAbortError(`'${line}'`, signal.reason));
-    return new Promise<string>((resolve, reject) => {
-      let timer: NodeJS.Timeout | undefined;
-      const job: Job = {
-        line,
-        resolve,
-        reject,
-        abandoned: false,
-        written: false,
-        cleanup: () => {
-          if (timer) clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
+    const job: Job = { line, settle: noSettler(), abandoned: false, written: false };
+    return withDeadline<string>(
+      {
+        timeoutMs,
+        signal: options.signal,
+        timeoutError: () =>
+          new QmpTimeoutError(
+            'reply',
+            timeoutMs,
+            line,
+            `${this.endpoint}: no prompt after '${line}' within ${timeoutMs} ms`,
+          ),
+        abortError: (reason) => new QmpAbortError(`'${line}'`, reason),
+        onGiveUp: () => {
+          job.abandoned = true;
+          const queued = this.queue.indexOf(job);
+          if (queued !== -1) this.queue.splice(queued, 1);
         },
-      };
-      const giveUp = (err: Error) => {
-        job.cleanup();
-        job.abandoned = true;
-        const queued = this.queue.indexOf(job);
-        if (queued !== -1) this.queue.splice(queued, 1);
-        reject(err);
-      };
-      const onAbort = () => giveUp(new QmpAbortError(`'${line}'`, signal?.reason));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      if (Number.isFinite(timeoutMs)) {
-        timer = setTimeout(
-          () =>
-            giveUp(
-              new QmpTimeoutError(
-                'reply',
-                timeoutMs,
-                line,
-                `${this.endpoint}: no prompt after '${line}' within ${timeoutMs} ms`,
-              ),
-            ),
-          timeoutMs,
-        );
-      }
-      this.queue.push(job);
-      this.pump();
-    });
+      },
+      (settler) => {
+        job.settle = settler;
+        this.queue.push(job);
+        this.pump();
+      },
+    );
   }
 
   /** Closes the connection; queued and running commands reject with QmpDisconnectedError. */
   async close(): Promise<void> {
     if (this.closedWith) return;
     this.closing = true;
-    this.socket.end();
-    const timer = setTimeout(() => this.socket.destroy(), 1000);
-    await this.closed;
-    clearTimeout(timer);
+    await closeSocket(this.socket, this.closed);
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private waitForBanner(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    return new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        done();
-        reject(new QmpBusyError(this.endpoint, timeoutMs, 'HMP banner'));
-      }, timeoutMs);
-      const onAbort = () => {
-        done();
-        reject(new QmpAbortError(`connecting to ${this.endpoint}`, signal?.reason));
-      };
-      const done = () => {
-        clearTimeout(timer);
-        signal?.removeEventListener('abort', onAbort);
-        this.bannerWaiter = undefined;
-      };
-      this.bannerWaiter = {
-        resolve: () => {
-          done();
-          resolve();
+  private async waitForBanner(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    try {
+      await withDeadline<void>(
+        {
+          timeoutMs,
+          signal,
+          timeoutError: () => new QmpBusyError(this.endpoint, timeoutMs, 'HMP banner'),
+          abortError: (reason) => new QmpAbortError(`connecting to ${this.endpoint}`, reason),
         },
-        reject: (e) => {
-          done();
-          reject(e);
+        (settler) => {
+          this.bannerWaiter = settler;
         },
-      };
-      if (signal?.aborted) onAbort();
-      else signal?.addEventListener('abort', onAbort, { once: true });
-    });
+      );
+    } finally {
+      this.bannerWaiter = undefined;
+    }
   }
 
   /** Writes the next queued command when the monitor sits at its prompt. */
@@ -236,10 +204,7 @@ export class HmpClient implements Hmp {
   private finish(text: string): void {
     const job = this.current;
     this.current = undefined;
-    if (job && !job.abandoned) {
-      job.cleanup();
-      job.resolve(text);
-    }
+    if (job && !job.abandoned) job.settle.resolve(text);
     this.pump();
   }
 
@@ -261,10 +226,9 @@ export class HmpClient implements Hmp {
     this.current = undefined;
     for (const job of jobs) {
       if (job.abandoned) continue;
-      job.cleanup();
       // `quit` ends the connection instead of printing a prompt; that is its success.
-      if (job.written && job.line.trim() === 'quit') job.resolve('');
-      else job.reject(error);
+      if (job.written && job.line.trim() === 'quit') job.settle.resolve('');
+      else job.settle.reject(error);
     }
     this.socket.destroy();
   }
