@@ -12,6 +12,7 @@ import {
   QmpTimeoutError,
 } from './errors.js';
 import {
+  type ArmedWait,
   EventHub,
   type EventMatcher,
   type EventStream,
@@ -21,7 +22,7 @@ import {
 import { LineSplitter } from './framing.js';
 import type { QmpCommandMap } from './generated/qemu-7.2.js';
 import { assertHmpCommandLine } from './hmp/line.js';
-import { parseQmpJson, stringifyQmpJson } from './json.js';
+import { assertSendable, parseQmpJson, stringifyQmpJson } from './json.js';
 import { redactArguments } from './redact.js';
 import { QmpSchema, type SchemaInfo } from './schema.js';
 import { checkTimeout, DEFAULT_TIMEOUT_MS, resolveTimeout } from './timeouts.js';
@@ -50,6 +51,12 @@ export interface QmpClientOptions {
   maxMessageBytes?: number;
   /** Events kept for `waitForEvent({ afterSeq })` look-back. Default 256. */
   eventHistory?: number;
+  /**
+   * Fetch `query-qmp-schema` while connecting. exec-oob needs the schema; fetched later,
+   * it is an in-band command, which waits when QEMU's main loop is stuck: exactly when
+   * an oob command is wanted. Default false.
+   */
+  fetchSchema?: boolean;
   /** Receives every message in and out, secrets redacted. Keep it cheap. */
   trace?: (entry: QmpTraceEntry) => void;
   /** Aborts connecting and negotiation. */
@@ -98,11 +105,17 @@ interface Call {
   /** The caller has gone (timeout, abort): a late reply is dropped quietly. */
   abandoned: boolean;
   settle: Settler<unknown>;
+  /** Runs just before the command is written (arms `until` waits). */
+  beforeWrite: (() => void) | undefined;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
-/** QMP_REQ_QUEUE_LEN_MAX in QEMU's monitor/qmp.c, and the spec's advice to clients. */
-const OOB_INBAND_WINDOW = 8;
+/**
+ * In-band commands in flight with oob. QEMU queues up to QMP_REQ_QUEUE_LEN_MAX (8) and
+ * stops reading the socket once the 8th is queued (monitor/qmp.c); with 7 it keeps
+ * reading, so an exec-oob command still gets through when the main loop is stuck.
+ */
+const OOB_INBAND_WINDOW = 7;
 
 type ClientState = 'greeting' | 'negotiating' | 'ready' | 'closed';
 
@@ -140,16 +153,26 @@ export class QmpClient extends Emitter {
   private socketError: Error | undefined;
   private closing = false;
   private readonly closed: Promise<void>;
+  /** The caller's trace hook, isolated: if it throws, the error surfaces asynchronously and the connection carries on. */
+  private readonly trace: ((entry: QmpTraceEntry) => void) | undefined;
   private greetingWaiter: Settler<QmpGreeting> | undefined;
 
   /** Connects, reads the greeting and negotiates capabilities; resolves when commands may be sent. */
   static async connect(options: QmpConnectOptions): Promise<QmpClient> {
     const connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs');
     const greetingTimeoutMs = checkTimeout(options.greetingTimeoutMs ?? 5000, 'greetingTimeoutMs');
+    // Every option is checked before a socket exists, so a bad one leaks nothing.
+    checkCount(options.maxMessageBytes, 'maxMessageBytes');
+    checkCount(options.eventHistory, 'eventHistory');
     const socket = await openTransport(options, { timeoutMs: connectTimeoutMs, signal: options.signal });
     const client = new QmpClient(socket, describeEndpoint(options), options);
     try {
       await client.handshake(greetingTimeoutMs, options.signal);
+      if (options.fetchSchema)
+        await client.schema({
+          timeoutMs: greetingTimeoutMs,
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
     } catch (err) {
       client.shutdown(err instanceof QmpProtocolError ? err : new Error('connection set-up failed'));
       throw err;
@@ -165,6 +188,8 @@ export class QmpClient extends Emitter {
     super();
     this.endpoint = endpoint;
     this.greeting = { version: { qemu: { major: 0, minor: 0, micro: 0 }, package: '' }, capabilities: [] };
+    const userTrace = options.trace;
+    this.trace = userTrace ? (entry) => isolate(() => userTrace(entry)) : undefined;
     this.hub = new EventHub(options.eventHistory ?? 256);
     this.splitter = new LineSplitter(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, (line) =>
       this.onLine(line),
@@ -205,9 +230,11 @@ export class QmpClient extends Emitter {
     return this.hub.lastSeq;
   }
 
-  /** Calls written and not yet answered (including abandoned ones), and calls queued behind them. */
+  /** Calls written and not yet answered (abandoned ones included: they hold their slot), and calls waiting to be written. */
   get pendingCalls(): { inFlight: number; queued: number } {
-    return { inFlight: this.inflight.size, queued: this.queue.length - this.queueHead };
+    let queued = 0;
+    for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]?.abandoned) queued++;
+    return { inFlight: this.inflight.size - queued, queued };
   }
 
   /**
@@ -229,25 +256,29 @@ export class QmpClient extends Emitter {
       throw new QmpError('INVALID_ARGUMENT', `arguments of '${command}' must be an object`);
     }
     const timeoutMs = resolveTimeout(this.options.timeouts, command, options.timeoutMs);
-    if (options.oob) await this.checkOob(command);
+    const deadline = performance.now() + timeoutMs;
+    const remaining = () => Math.max(0, deadline - performance.now());
+    const oob = options.oob === true;
+    if (oob) await this.checkOob(command, timeoutMs, options.signal);
     const { until } = options;
-    if (!until) return this.call(command, args, timeoutMs, options.signal, options.oob === true);
+    if (!until) return this.call(command, args, remaining(), options.signal, oob);
 
-    // Arm the event wait before the command goes out: QEMU may emit it before replying.
-    const stopWaiting = new AbortController();
     const filter = until.filter;
-    const waiter = this.hub.waitFor((e) => e.event === until.event && (!filter || filter(e)), {
-      subject: until.event,
-      timeoutMs,
-      signal: options.signal ? AbortSignal.any([options.signal, stopWaiting.signal]) : stopWaiting.signal,
-    });
-    waiter.catch(() => {}); // observed below; this only keeps an early rejection from being "unhandled"
+    let armed: ArmedWait | undefined;
     try {
-      const result = await this.call(command, args, timeoutMs, options.signal, options.oob === true);
-      await waiter;
+      const result = await this.call(command, args, remaining(), options.signal, oob, () => {
+        // Armed as the command is written, before QEMU can act on it: the event may come
+        // before the reply. Tie it to this command with `filter` where several could match.
+        armed = this.hub.arm((e) => e.event === until.event && (!filter || filter(e)), {
+          subject: until.event,
+          timeoutMs: remaining(),
+          ...(options.signal ? { signal: options.signal } : {}),
+        });
+      });
+      await armed?.promise;
       return result;
     } finally {
-      stopWaiting.abort();
+      armed?.cancel();
     }
   }
 
@@ -305,16 +336,36 @@ export class QmpClient extends Emitter {
 
   /** The binary's live `query-qmp-schema`, fetched once per connection. */
   schema(options: CallOptions = {}): Promise<QmpSchema> {
+    // One fetch serves every caller; each caller waits with its own deadline and signal,
+    // so one caller giving up does not fail the others.
     if (!this.schemaPromise) {
-      const timeoutMs = resolveTimeout(this.options.timeouts, 'query-qmp-schema', options.timeoutMs);
-      this.schemaPromise = this.call('query-qmp-schema', undefined, timeoutMs, options.signal, false).then(
+      const timeoutMs = resolveTimeout(this.options.timeouts, 'query-qmp-schema');
+      const fetching = this.call('query-qmp-schema', undefined, timeoutMs, undefined, false).then(
         (entries) => new QmpSchema(entries as SchemaInfo[]),
       );
-      this.schemaPromise.catch(() => {
-        this.schemaPromise = undefined;
+      fetching.catch(() => {
+        if (this.schemaPromise === fetching) this.schemaPromise = undefined;
       });
+      this.schemaPromise = fetching;
     }
-    return this.schemaPromise;
+    const shared = this.schemaPromise;
+    if (options.timeoutMs === undefined && !options.signal) return shared;
+    const timeoutMs = checkTimeout(options.timeoutMs ?? Number.POSITIVE_INFINITY, 'timeoutMs');
+    return withDeadline<QmpSchema>(
+      {
+        timeoutMs,
+        signal: options.signal,
+        timeoutError: () =>
+          new QmpTimeoutError(
+            'reply',
+            timeoutMs,
+            'query-qmp-schema',
+            `${this.endpoint}: no schema within ${timeoutMs} ms`,
+          ),
+        abortError: (reason) => new QmpAbortError("'query-qmp-schema'", reason),
+      },
+      (settler) => shared.then(settler.resolve, settler.reject),
+    );
   }
 
   /** Round trip of `query-version` in ms: tells a hung QEMU from a slow command. */
@@ -378,14 +429,14 @@ export class QmpClient extends Emitter {
     this.state = 'ready';
   }
 
-  private async checkOob(command: string): Promise<void> {
+  private async checkOob(command: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     if (!this.oobEnabled) {
       throw new QmpError(
         'OOB_NOT_ALLOWED',
         `${this.endpoint}: exec-oob needs the oob capability, which was not negotiated`,
       );
     }
-    const schema = await this.schema();
+    const schema = await this.schema({ timeoutMs, ...(signal ? { signal } : {}) });
     if (!schema.allowsOob(command)) {
       throw new QmpError(
         'OOB_NOT_ALLOWED',
@@ -400,6 +451,7 @@ export class QmpClient extends Emitter {
     timeoutMs: number,
     signal: AbortSignal | undefined,
     oob: boolean,
+    beforeWrite?: () => void,
   ): Promise<unknown> {
     if (this.state === 'closed' || this.closing) {
       return Promise.reject(
@@ -416,10 +468,15 @@ export class QmpClient extends Emitter {
     message.id = id;
     let line: string;
     try {
+      assertSendable(args, command);
       line = `${stringifyQmpJson(message)}\n`;
     } catch (err) {
       return Promise.reject(
-        new QmpError('INVALID_ARGUMENT', `arguments of '${command}' cannot be sent as JSON`, { cause: err }),
+        err instanceof QmpError
+          ? err
+          : new QmpError('INVALID_ARGUMENT', `arguments of '${command}' cannot be sent as JSON`, {
+              cause: err,
+            }),
       );
     }
     const call: Call = {
@@ -432,6 +489,7 @@ export class QmpClient extends Emitter {
       sentAt: 0,
       abandoned: false,
       settle: noSettler(),
+      beforeWrite,
     };
     return withDeadline<unknown>(
       {
@@ -449,7 +507,11 @@ export class QmpClient extends Emitter {
           call.abandoned = true;
           // An unsent call simply never goes out; a sent one keeps its window slot until
           // QEMU answers, because QEMU still holds it in its queue.
-          if (!call.sent) this.inflight.delete(id);
+          if (!call.sent) {
+            this.inflight.delete(id);
+            call.args = undefined; // nothing of an unsent call is kept (its arguments may hold secrets)
+            call.line = '';
+          }
         },
       },
       (settler) => {
@@ -486,8 +548,9 @@ export class QmpClient extends Emitter {
   }
 
   private write(batch: Call[]): void {
+    for (const call of batch) call.beforeWrite?.();
     const now = performance.now();
-    const trace = this.options.trace;
+    const trace = this.trace;
     if (batch.length === 1) {
       const call = batch[0]!;
       call.sent = true;
@@ -541,7 +604,7 @@ export class QmpClient extends Emitter {
     else if (typeof m.event === 'string') this.onEvent(m, line.length);
     else if ('QMP' in m && this.greetingWaiter) this.onGreeting(m, line.length);
     else
-      this.options.trace?.({
+      this.trace?.({
         direction: 'in',
         kind: 'dropped',
         bytes: line.length,
@@ -563,15 +626,15 @@ export class QmpClient extends Emitter {
       },
       capabilities: Array.isArray(qmp?.capabilities) ? qmp.capabilities.map(String) : [],
     };
-    this.options.trace?.({ direction: 'in', kind: 'greeting', bytes, message: m });
+    this.trace?.({ direction: 'in', kind: 'greeting', bytes, message: m });
     this.greetingWaiter?.resolve(greeting);
   }
 
   private onEvent(m: Record<string, unknown>, bytes: number): void {
     const timestamp = (m.timestamp as QmpEvent['timestamp']) ?? { seconds: -1, microseconds: -1 };
     const event = this.hub.publish({ event: m.event as string, data: m.data, timestamp });
-    this.options.trace?.({ direction: 'in', kind: 'event', event: event.event, bytes, message: m });
-    this.emit('event', event);
+    this.trace?.({ direction: 'in', kind: 'event', event: event.event, bytes, message: m });
+    isolate(() => this.emit('event', event));
   }
 
   private onReply(m: Record<string, unknown>, bytes: number): void {
@@ -581,12 +644,12 @@ export class QmpClient extends Emitter {
         const desc = (m.error as { desc?: string })?.desc ?? 'unknown error';
         throw new QmpProtocolError(`${this.endpoint} could not parse a command (error without id): ${desc}`);
       }
-      this.options.trace?.({ direction: 'in', kind: 'dropped', bytes, message: m, note: 'reply without id' });
+      this.trace?.({ direction: 'in', kind: 'dropped', bytes, message: m, note: 'reply without id' });
       return;
     }
     const call = typeof id === 'number' ? this.inflight.get(id) : undefined;
     if (!call?.sent) {
-      this.options.trace?.({
+      this.trace?.({
         direction: 'in',
         kind: 'dropped',
         bytes,
@@ -599,7 +662,7 @@ export class QmpClient extends Emitter {
     if (!call.oob) this.inbandInFlight--;
     const durationMs = performance.now() - call.sentAt;
     if (call.abandoned) {
-      this.options.trace?.({
+      this.trace?.({
         direction: 'in',
         kind: 'dropped',
         id: call.id,
@@ -610,7 +673,7 @@ export class QmpClient extends Emitter {
         note: 'late reply to a call that timed out or was aborted',
       });
     } else {
-      this.options.trace?.({
+      this.trace?.({
         direction: 'in',
         kind: 'reply',
         id: call.id,
@@ -659,13 +722,36 @@ export class QmpClient extends Emitter {
     this.inbandInFlight = 0;
     for (const call of calls) {
       if (call.abandoned) continue;
-      // QEMU may exit before its reply to `quit` reaches us; the command did what it said.
-      if (call.command === 'quit' && call.sent) call.settle.resolve({});
-      else call.settle.reject(error);
+      // QEMU may exit before its reply to `quit` reaches us: when QEMU ended the
+      // connection, the command did what it said.
+      if (call.command === 'quit' && call.sent && !byClient && !(cause instanceof QmpProtocolError)) {
+        call.settle.resolve({});
+      } else call.settle.reject(error);
     }
     this.hub.end(error);
     this.socket.destroy();
-    this.emit('disconnect', error);
+    isolate(() => this.emit('disconnect', error));
+  }
+}
+
+/**
+ * Runs user code (event listeners, the trace hook) so that a throw cannot corrupt the
+ * connection's state: the error is rethrown on its own tick, as Node does for a throwing
+ * listener outside any caller's stack.
+ */
+function isolate(fn: () => void): void {
+  try {
+    fn();
+  } catch (err) {
+    process.nextTick(() => {
+      throw err;
+    });
+  }
+}
+
+function checkCount(value: number | undefined, name: string): void {
+  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
+    throw new QmpError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`);
   }
 }
 

@@ -29,11 +29,11 @@ export interface DeadlineOptions {
 export function withDeadline<T>(options: DeadlineOptions, start: (settler: Settler<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     let done = false;
-    let timer: NodeJS.Timeout | undefined;
+    let stopTimer = () => {};
     const { signal } = options;
     const finish = () => {
       done = true;
-      if (timer) clearTimeout(timer);
+      stopTimer();
       signal?.removeEventListener('abort', onAbort);
     };
     const giveUp = (error: Error) => {
@@ -48,8 +48,7 @@ export function withDeadline<T>(options: DeadlineOptions, start: (settler: Settl
       return;
     }
     signal?.addEventListener('abort', onAbort, { once: true });
-    if (Number.isFinite(options.timeoutMs))
-      timer = setTimeout(() => giveUp(options.timeoutError()), options.timeoutMs);
+    stopTimer = startTimer(options.timeoutMs, () => giveUp(options.timeoutError()));
     try {
       start({
         resolve: (value) => {
@@ -67,6 +66,23 @@ export function withDeadline<T>(options: DeadlineOptions, start: (settler: Settl
       giveUp(err instanceof Error ? err : new Error(String(err)));
     }
   });
+}
+
+/** Node fires any setTimeout longer than this after 1 ms, so longer deadlines are chained. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+/** Calls `fn` after `ms` (Infinity: never; any length Node cannot time at once: in steps). Returns a cancel function. */
+export function startTimer(ms: number, fn: () => void): () => void {
+  if (!Number.isFinite(ms)) return () => {};
+  let timer: NodeJS.Timeout;
+  const arm = (left: number) => {
+    timer = setTimeout(
+      () => (left > MAX_TIMER_MS ? arm(left - MAX_TIMER_MS) : fn()),
+      Math.min(left, MAX_TIMER_MS),
+    );
+  };
+  arm(ms);
+  return () => clearTimeout(timer);
 }
 
 /** Ends a monitor socket politely (QEMU closes its side in turn), destroying it after 1 s. */

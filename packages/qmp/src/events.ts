@@ -61,7 +61,16 @@ export class EventHub {
   publish(event: Omit<QmpEvent, 'seq'>): QmpEvent {
     const full: QmpEvent = { ...event, seq: ++this.seq };
     this.history.push(full);
-    for (const sub of this.subscribers) sub.deliver(full);
+    for (const sub of this.subscribers) {
+      // A subscriber's filter is user code: if it throws, that subscriber ends with the
+      // error; the connection and the other subscribers carry on.
+      try {
+        sub.deliver(full);
+      } catch (err) {
+        this.detach(sub);
+        sub.end(err instanceof Error ? err : new Error(String(err)));
+      }
+    }
     return full;
   }
 
@@ -83,14 +92,24 @@ export class EventHub {
    * command and this call.
    */
   waitFor(match: EventMatcher, options: WaitOptions & { subject: string }): Promise<QmpEvent> {
+    return this.arm(match, options).promise;
+  }
+
+  /**
+   * Like waitFor, plus `cancel()`, which ends the wait without a signal of the caller's
+   * (the promise then rejects, and that rejection is already handled).
+   */
+  arm(match: EventMatcher, options: WaitOptions & { subject: string }): ArmedWait {
     if (options.afterSeq !== undefined) {
       for (const past of this.history) {
-        if (past.seq > options.afterSeq && match(past)) return Promise.resolve(past);
+        if (past.seq > options.afterSeq && match(past))
+          return { promise: Promise.resolve(past), cancel: () => {} };
       }
     }
     const timeoutMs = options.timeoutMs ?? Number.POSITIVE_INFINITY;
     let sub: Subscriber | undefined;
-    return withDeadline<QmpEvent>(
+    let cancel = () => {};
+    const promise = withDeadline<QmpEvent>(
       {
         timeoutMs,
         signal: options.signal,
@@ -116,9 +135,15 @@ export class EventHub {
           end: (error) => settler.reject(error),
         };
         sub = waiter;
+        cancel = () => {
+          this.detach(waiter);
+          settler.reject(new QmpAbortError(`waiting for ${options.subject}`, 'cancelled'));
+        };
         this.attach(waiter);
       },
     );
+    promise.catch(() => {});
+    return { promise, cancel: () => cancel() };
   }
 
   /** @internal Returns false (and ends the subscriber) when the hub has already ended. */
@@ -135,6 +160,11 @@ export class EventHub {
   detach(sub: Subscriber): void {
     this.subscribers.delete(sub);
   }
+}
+
+export interface ArmedWait {
+  promise: Promise<QmpEvent>;
+  cancel(): void;
 }
 
 export interface WaitOptions {
@@ -163,7 +193,11 @@ export interface EventStreamOptions {
 export class EventStream implements AsyncIterableIterator<QmpEvent> {
   private readonly buffer: Ring<QmpEvent>;
   private readonly policy: OverflowPolicy;
-  private waiting: { resolve: (r: IteratorResult<QmpEvent>) => void; reject: (e: Error) => void } | undefined;
+  /** Callers of next() waiting for an event, oldest first (several may wait at once). */
+  private readonly waiting: Array<{
+    resolve: (r: IteratorResult<QmpEvent>) => void;
+    reject: (e: Error) => void;
+  }> = [];
   private endError: Error | undefined;
   private ended = false;
   private lost = 0;
@@ -205,7 +239,7 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     if (this.endError) return Promise.reject(this.endError);
     if (this.ended) return Promise.resolve({ value: undefined, done: true });
     return new Promise((resolve, reject) => {
-      this.waiting = { resolve, reject };
+      this.waiting.push({ resolve, reject });
     });
   }
 
@@ -218,21 +252,19 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     return this;
   }
 
-  /** Stops the subscription; a pending `next()` resolves as done. */
+  /** Stops the subscription and drops what is buffered; pending `next()` calls resolve as done. */
   close(): void {
+    while (this.buffer.shift()) {}
     if (this.ended) return;
     this.ended = true;
     this.unhook();
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.resolve({ value: undefined, done: true });
+    for (const w of this.waiting.splice(0)) w.resolve({ value: undefined, done: true });
   }
 
   private deliver(event: QmpEvent): void {
     if (this.ended || !this.match(event)) return;
-    if (this.waiting) {
-      const waiting = this.waiting;
-      this.waiting = undefined;
+    const waiting = this.waiting.shift();
+    if (waiting) {
       waiting.resolve({ value: event, done: false });
       return;
     }
@@ -252,9 +284,7 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     this.ended = true;
     this.endError = error;
     this.unhook();
-    const waiting = this.waiting;
-    this.waiting = undefined;
-    waiting?.reject(error);
+    for (const w of this.waiting.splice(0)) w.reject(error);
   }
 
   private unhook(): void {

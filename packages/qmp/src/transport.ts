@@ -1,5 +1,6 @@
 import { createConnection, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { withDeadline } from './deadline.js';
 import { QmpAbortError, QmpConnectError, QmpTimeoutError } from './errors.js';
 
 /**
@@ -33,41 +34,36 @@ export function openTransport(endpoint: MonitorEndpoint, options: OpenTransportO
       return Promise.reject(new QmpConnectError(name, new RangeError(`port must be 1-65535, got ${port}`)));
     }
   }
-  return new Promise<Duplex>((resolve, reject) => {
-    const socket: Socket =
-      'path' in endpoint
-        ? createConnection({ path: endpoint.path })
-        : createConnection({ host: endpoint.host, port: endpoint.port, noDelay: true });
-    const settle = (err?: Error) => {
-      clearTimeout(timer);
-      options.signal?.removeEventListener('abort', onAbort);
-      socket.off('error', onError);
-      socket.off('connect', onConnect);
-      if (err) {
-        socket.destroy();
-        reject(err);
-      } else {
-        resolve(socket);
-      }
-    };
-    const onError = (err: Error) => settle(new QmpConnectError(name, err));
-    const onConnect = () => settle();
-    const onAbort = () => settle(new QmpAbortError(`connecting to ${name}`, options.signal?.reason));
-    const timer = setTimeout(
-      () =>
-        settle(
-          new QmpTimeoutError(
-            'connect',
-            options.timeoutMs,
-            name,
-            `connecting to ${name} took longer than ${options.timeoutMs} ms`,
-          ),
+  let socket: Socket | undefined;
+  return withDeadline<Duplex>(
+    {
+      timeoutMs: options.timeoutMs,
+      signal: options.signal,
+      timeoutError: () =>
+        new QmpTimeoutError(
+          'connect',
+          options.timeoutMs,
+          name,
+          `connecting to ${name} took longer than ${options.timeoutMs} ms`,
         ),
-      options.timeoutMs,
-    );
-    socket.once('error', onError);
-    socket.once('connect', onConnect);
-    if (options.signal?.aborted) onAbort();
-    else options.signal?.addEventListener('abort', onAbort, { once: true });
-  });
+      abortError: (reason) => new QmpAbortError(`connecting to ${name}`, reason),
+      onGiveUp: () => socket?.destroy(),
+    },
+    (settler) => {
+      const s =
+        'path' in endpoint
+          ? createConnection({ path: endpoint.path })
+          : createConnection({ host: endpoint.host, port: endpoint.port, noDelay: true });
+      socket = s;
+      const onError = (err: Error) => {
+        s.destroy();
+        settler.reject(new QmpConnectError(name, err));
+      };
+      s.once('error', onError);
+      s.once('connect', () => {
+        s.off('error', onError);
+        settler.resolve(s);
+      });
+    },
+  );
 }

@@ -76,7 +76,7 @@ describe('client framing against a server that splits and merges replies', () =>
       fc.asyncProperty(
         fc.array(fc.nat(), { maxLength: 30 }),
         fc.boolean(),
-        fc.integer({ min: 1, max: 8 }),
+        fc.integer({ min: 1, max: 7 }),
         async (cuts, crlf, n) => {
           const server = new FakeQmpServer({ greet: false, handler: answerNothing });
           // The greeting and the capabilities reply are split too.

@@ -104,7 +104,21 @@ const accepted: Array<[string, string, Record<string, HmpValue>, string]> = [
   ['opt', 'a:s,b:s?,c:i?', { a: 'x' }, 'opt x'],
   ['opt', 'a:s,b:s?,c:i?', { a: 'x', b: 'y' }, 'opt x y'],
   ['rest', 'text:S', { text: 'any words, even "quotes"' }, 'rest any words, even "quotes"'],
-  ['big', 'n:l', { n: -9223372036854775808n }, 'big -9223372036854775808'],
+  ['big', 'n:l', { n: -9223372036854775808n }, 'big (-9223372036854775808)'],
+  [
+    'calc_dirty_rate',
+    'dirty_ring:-r,dirty_bitmap:-b,calc_time:l,sample_pages_rate:l?',
+    { calc_time: 3, sample_pages_rate: -1 },
+    'calc_dirty_rate 3 (-1)',
+  ],
+  ['block_resize', 'device:B,size:o', { device: 'd0', size: 8192 }, 'block_resize d0 8192B'],
+  [
+    'pmemsave',
+    'val:l,size:i,filename:s',
+    { val: 0, size: 4096, filename: 'mem.bin' },
+    'pmemsave 0 4096 mem.bin',
+  ],
+  ['balloon', 'value:M', { value: 512 }, 'balloon 512'],
 ];
 
 const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
@@ -189,6 +203,33 @@ const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
   ],
   ['rest', 'text:S', { text: 'a\rquit' }, /text: contains a control character/],
   ['big', 'n:l', { n: 2n ** 63n }, /n: must fit in 64 bits/],
+  [
+    'pmemsave',
+    'val:l,size:i,filename:s',
+    { val: 0, size: 4096, filename: '/tmp/mem.bin' },
+    /filename: starts with an operator right after a number/,
+  ],
+  [
+    'pmemsave',
+    'val:l,size:i,filename:s',
+    { val: 0, size: 4096, filename: '+1' },
+    /filename: starts with an operator/,
+  ],
+  ['device_del', 'id:s', { id: 'x'.repeat(1024) }, /id: is longer than 1023 bytes/],
+  ['rest', 'force:-f,text:S', { text: '-f hi' }, /text: starts with '-'/],
+  ['balloon', 'value:M', { value: 2 ** 43 }, /value: must be an integer from 0 to 2\^43-1/],
+  [
+    'block_resize',
+    'device:B,size:o',
+    { device: 'd0', size: -1 },
+    /size: must be a non-negative integer \(bytes\)/,
+  ],
+  [
+    'set_password',
+    'protocol:s,password:s,display:-d,connected:s?',
+    { protocol: 'vnc', password: 'hunter2 x' },
+    /password: contains whitespace, where HMP would split it into two arguments: <redacted>$/,
+  ],
   ['info status', '', {}, /not a valid HMP command name/],
   ['x', 'fmt:/,addr:l', { addr: 0 }, /args_type '\/' is not supported/],
 ];

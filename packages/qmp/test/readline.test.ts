@@ -30,6 +30,7 @@ function run(
     },
     output: (o) => result.outputs.push(o.toString('utf8')),
     unsolicited: () => {},
+    candidate: () => {},
   });
   segments.forEach((segment, i) => {
     if (i > 0) framer.commandWritten();
@@ -39,6 +40,8 @@ function run(
       framer.push(segment.subarray(prev, p));
       prev = p;
     }
+    // The exchange is over and the socket quiet: the owner confirms the prompt.
+    framer.confirm();
     result.idleAfterEach.push(framer.idle);
   });
   return result;
@@ -82,23 +85,54 @@ describe('ReadlineFramer', () => {
   });
 
   it('does not take "(qemu) " inside a line for the prompt', () => {
+    const outputs: string[] = [];
     const framer = new ReadlineFramer(1 << 20, {
       banner: () => {},
       output: (o) => outputs.push(o.toString()),
       unsolicited: () => {},
+      candidate: () => {},
     });
-    const outputs: string[] = [];
     framer.push(Buffer.from(`${BANNER}\r\n(qemu) `));
+    framer.confirm();
     framer.commandWritten();
     framer.push(Buffer.from(`${echoOf('x')}say (qemu) `));
+    framer.confirm();
     expect(outputs).toEqual([]);
     framer.push(Buffer.from('done\r\n(qemu) '));
+    framer.confirm();
     expect(outputs).toEqual(['say (qemu) done\r\n']);
   });
 
-  it('refuses an output larger than the limit', () => {
-    const framer = new ReadlineFramer(100, { banner: () => {}, output: () => {}, unsolicited: () => {} });
+  it('withdraws a prompt candidate when more bytes follow before it is confirmed', () => {
+    const outputs: string[] = [];
+    const candidates: number[] = [];
+    const framer = new ReadlineFramer(1 << 20, {
+      banner: () => {},
+      output: (o) => outputs.push(o.toString()),
+      unsolicited: () => {},
+      candidate: (n) => candidates.push(n),
+    });
     framer.push(Buffer.from(`${BANNER}\r\n(qemu) `));
+    framer.confirm();
+    framer.commandWritten();
+    // A guest line that starts like a prompt, cut by a read right after "(qemu) ".
+    framer.push(Buffer.from(`${echoOf('ringbuf_read serial0 100')}guest\r\n(qemu) `));
+    expect(candidates).toHaveLength(2);
+    framer.push(Buffer.from('says hi\r\n(qemu) '));
+    framer.confirm();
+    expect(outputs).toEqual(['guest\r\n(qemu) says hi\r\n']);
+    expect(candidates).toHaveLength(3);
+  });
+
+  it('refuses an output larger than the limit', () => {
+    const framer = new ReadlineFramer(100, {
+      banner: () => {},
+      output: () => {},
+      unsolicited: () => {},
+      candidate: () => {},
+    });
+    framer.push(Buffer.from(`${BANNER}\r\n(qemu) `));
+    framer.confirm();
     framer.commandWritten();
     framer.push(Buffer.from(echoOf('info mtree')));
     expect(() => framer.push(Buffer.alloc(200, 0x61))).toThrow(/exceeded 100 bytes/);

@@ -1,17 +1,19 @@
 import type { Duplex } from 'node:stream';
 import { closeSocket, noSettler, type Settler, withDeadline } from '../deadline.js';
 import {
+  HmpArgumentError,
   QmpAbortError,
   QmpBusyError,
   QmpDisconnectedError,
   QmpProtocolError,
   QmpTimeoutError,
 } from '../errors.js';
+import { redactHmpLine } from '../redact.js';
 import { checkTimeout, DEFAULT_TIMEOUT_MS } from '../timeouts.js';
 import { describeEndpoint, type MonitorEndpoint, openTransport } from '../transport.js';
 import type { CallOptions } from '../types.js';
 import type { Hmp } from './hmp.js';
-import { assertHmpCommandLine } from './line.js';
+import { assertHmpCommandLine, MAX_READLINE_LINE_BYTES } from './line.js';
 import { ReadlineFramer } from './readline.js';
 
 export interface HmpClientOptions {
@@ -28,6 +30,11 @@ export interface HmpClientOptions {
 }
 
 export type HmpConnectOptions = MonitorEndpoint & HmpClientOptions;
+
+/** `quit` and its alias `q`: they end the connection instead of printing a prompt. */
+const QUIT = /^\s*(quit|q)\s*$/;
+const LARGE_READ_BYTES = 16 * 1024;
+const LARGE_READ_QUIET_MS = 10;
 
 interface Job {
   line: string;
@@ -87,6 +94,7 @@ export class HmpClient implements Hmp {
       },
       output: (bytes) => this.finish(bytes.toString('utf8')),
       unsolicited: () => {},
+      candidate: (lastRead) => this.confirmWhenQuiet(lastRead),
     });
     this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
     socket.on('data', (chunk: Buffer) => {
@@ -116,20 +124,30 @@ export class HmpClient implements Hmp {
    * (CR, LF, ...) is refused with HmpArgumentError and nothing is sent.
    */
   run(line: string, options: CallOptions = {}): Promise<string> {
+    let timeoutMs: number;
     try {
       assertHmpCommandLine(line);
+      if (Buffer.byteLength(line) > MAX_READLINE_LINE_BYTES) {
+        throw new HmpArgumentError(
+          'HMP',
+          undefined,
+          `the line is longer than ${MAX_READLINE_LINE_BYTES} bytes, where QEMU's readline cuts it`,
+        );
+      }
+      timeoutMs = checkTimeout(
+        options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
+        'timeoutMs',
+      );
     } catch (err) {
       return Promise.reject(err);
     }
-    const timeoutMs = checkTimeout(
-      options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-      'timeoutMs',
-    );
+    // Errors show the line, except a secret in it.
+    const shown = redactHmpLine(line);
     if (this.closedWith || this.closing) {
       return Promise.reject(
         new QmpDisconnectedError(
           this.endpoint,
-          `cannot run '${line}': the connection is closed`,
+          `cannot run '${shown}': the connection is closed`,
           this.closedWith,
         ),
       );
@@ -143,10 +161,10 @@ export class HmpClient implements Hmp {
           new QmpTimeoutError(
             'reply',
             timeoutMs,
-            line,
-            `${this.endpoint}: no prompt after '${line}' within ${timeoutMs} ms`,
+            shown,
+            `${this.endpoint}: no prompt after '${shown}' within ${timeoutMs} ms`,
           ),
-        abortError: (reason) => new QmpAbortError(`'${line}'`, reason),
+        abortError: (reason) => new QmpAbortError(`'${shown}'`, reason),
         onGiveUp: () => {
           job.abandoned = true;
           const queued = this.queue.indexOf(job);
@@ -190,6 +208,16 @@ export class HmpClient implements Hmp {
     }
   }
 
+  /**
+   * A prompt counts once nothing follows it. Bytes already in the kernel are read in the
+   * same event-loop turn, before setImmediate runs; after a large read (QEMU may have
+   * been blocked writing a big output) give it a few ms to continue.
+   */
+  private confirmWhenQuiet(lastRead: number): void {
+    if (lastRead >= LARGE_READ_BYTES) setTimeout(() => this.framer.confirm(), LARGE_READ_QUIET_MS);
+    else setImmediate(() => this.framer.confirm());
+  }
+
   /** Writes the next queued command when the monitor sits at its prompt. */
   private pump(): void {
     if (this.current || !this.framer.idle || this.closedWith) return;
@@ -227,7 +255,7 @@ export class HmpClient implements Hmp {
     for (const job of jobs) {
       if (job.abandoned) continue;
       // `quit` ends the connection instead of printing a prompt; that is its success.
-      if (job.written && job.line.trim() === 'quit') job.settle.resolve('');
+      if (job.written && QUIT.test(job.line)) job.settle.resolve('');
       else job.settle.reject(error);
     }
     this.socket.destroy();

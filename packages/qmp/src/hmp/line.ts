@@ -1,4 +1,5 @@
 import { HmpArgumentError } from '../errors.js';
+import { isSecretName, REDACTED, redactHmpLine } from '../redact.js';
 
 /**
  * The one place where HMP command lines are built.
@@ -11,15 +12,17 @@ import { HmpArgumentError } from '../errors.js';
  * |---|---|---|
  * | `-x` (flag) | boolean | `-x` is written when true; flags come first, in args_type order |
  * | `i` | integer | QEMU rejects values with bits above 32 ("integer is for 32-bit values"), so 0 ... 4294967295 |
- * | `l` | integer or bigint | -2^63 ... 2^63-1 |
- * | `M`, `o` | non-negative integer | sizes (MiB, bytes) |
+ * | `l` | integer or bigint | -2^63 ... 2^63-1; a negative is written `(-N)`, since a bare `-N` after a number would be subtracted from it, and after a flag read as an option |
+ * | `M` | non-negative integer below 2^43 | MiB (QEMU multiplies by 2^20 in 64 bits) |
+ * | `o` | non-negative integer | bytes, written with a `B` suffix (a bare number means MiB to QEMU) |
  * | `T` | finite number | a double |
  * | `b` | boolean, or 'on'/'off' | written as on/off |
- * | `s`, `F`, `B` | string | one token: not empty, no whitespace (QEMU splits there), no quote (QEMU would parse a quoted string), no control character, not starting with '-' (it could be read as a flag) |
- * | `S` | string | the rest of the line: no control character |
+ * | `s`, `F`, `B` | string | one token of at most 1023 bytes (QEMU's buffer): not empty, no whitespace (QEMU splits there), no quote (QEMU would parse a quoted string), no control character, not starting with '-' (it could be read as a flag), and after a number not starting with an operator (+ * / % & | ^: QEMU would read it as part of the number's expression) |
+ * | `S` | string | the rest of the line: no control character, not starting with '-' |
  *
  * A `?` after the type makes the argument optional; an optional argument may be left
  * out only when every argument after it is left out too (HMP arguments are positional).
+ * Error messages never show the value of an argument named like a secret (password, ...).
  */
 export type HmpValue = string | number | bigint | boolean | undefined;
 
@@ -35,6 +38,15 @@ const COMMAND_NAME = /^[A-Za-z0-9_-]+$/;
 const CONTROL = /[\x00-\x1f\x7f]/;
 const WHITESPACE = /\s/;
 const KNOWN_TYPES = new Set(['s', 'F', 'B', 'S', 'i', 'l', 'M', 'o', 'T', 'b']);
+/** Types QEMU reads with its expression parser, which would swallow a following `+x`, `/x`, ... */
+const EXPRESSION_TYPES = new Set(['i', 'l']);
+const EXPRESSION_OPERATOR = /^[+*/%&|^]/;
+/** get_str's buffer in monitor/hmp.c: longer tokens are cut. */
+const MAX_TOKEN_BYTES = 1023;
+/** READLINE_CMD_BUF_SIZE: a readline monitor cuts longer lines. */
+export const MAX_READLINE_LINE_BYTES = 4095;
+/** Lines that make QEMU prompt for a password on the monitor instead of answering. */
+const INTERACTIVE = /^\s*change\s+vnc\s+passw(?:or)?d\s*$/i;
 
 /** Parses an args_type string; throws HmpArgumentError for one this builder does not know. */
 export function parseArgsType(command: string, argsType: string): ArgSpec[] {
@@ -76,6 +88,7 @@ export function hmpLine(
   const flags: string[] = [];
   const positional: string[] = [];
   let omitted: string | undefined;
+  let previousType: string | undefined;
   for (const spec of specs) {
     const value = values[spec.name];
     if (spec.flag) {
@@ -101,7 +114,10 @@ export function hmpLine(
         `cannot be given while the earlier optional argument '${omitted}' is left out`,
       );
     }
-    positional.push(formatValue(name, spec, value));
+    positional.push(
+      formatValue(name, spec, value, previousType !== undefined && EXPRESSION_TYPES.has(previousType)),
+    );
+    previousType = spec.type;
   }
   return [name, ...flags, ...positional].join(' ');
 }
@@ -115,21 +131,30 @@ export function assertHmpCommandLine(line: string): void {
     throw new HmpArgumentError(
       'HMP',
       undefined,
-      `the line ${JSON.stringify(line)} contains a control character; it would end the line early and start another command`,
+      `the line ${JSON.stringify(redactHmpLine(line))} contains a control character; it would end the line early and start another command`,
+    );
+  }
+  if (INTERACTIVE.test(line)) {
+    throw new HmpArgumentError(
+      'HMP',
+      undefined,
+      `'${line.trim()}' would make QEMU prompt for a password on the monitor; give the password as an argument (or use QMP change-vnc-password)`,
     );
   }
 }
 
-function formatValue(command: string, spec: ArgSpec, value: HmpValue): string {
+function formatValue(command: string, spec: ArgSpec, value: HmpValue, afterNumber: boolean): string {
   const fail = (why: string): never => {
     throw new HmpArgumentError(command, spec.name, why);
   };
+  // What an error may show of the value: nothing, for an argument named like a secret.
+  const show = (v: unknown) => (isSecretName(spec.name) ? REDACTED : describe(v));
   switch (spec.type) {
     case 'i': {
       if (typeof value !== 'number' || !Number.isInteger(value))
-        fail(`must be an integer, got ${describe(value)}`);
+        fail(`must be an integer, got ${show(value)}`);
       if ((value as number) < 0 || (value as number) > 0xffffffff)
-        fail(`must be 0 to 4294967295 (HMP 'i'), got ${String(value)}`);
+        fail(`must be 0 to 4294967295 (HMP 'i'), got ${show(value)}`);
       return String(value);
     }
     case 'l': {
@@ -139,43 +164,55 @@ function formatValue(command: string, spec: ArgSpec, value: HmpValue): string {
           : typeof value === 'number' && Number.isSafeInteger(value)
             ? BigInt(value)
             : undefined;
-      if (big === undefined) return fail(`must be an integer, got ${describe(value)}`);
-      if (big < -(2n ** 63n) || big >= 2n ** 63n) fail(`must fit in 64 bits, got ${String(value)}`);
-      return big.toString();
+      if (big === undefined) return fail(`must be an integer, got ${show(value)}`);
+      if (big < -(2n ** 63n) || big >= 2n ** 63n) fail(`must fit in 64 bits, got ${show(value)}`);
+      return big < 0n ? `(${big})` : big.toString();
     }
-    case 'M':
-    case 'o': {
-      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
-        fail(`must be a non-negative integer, got ${describe(value)}`);
+    case 'M': {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || value >= 2 ** 43) {
+        fail(`must be an integer from 0 to 2^43-1 (MiB), got ${show(value)}`);
       }
       return String(value);
     }
+    case 'o': {
+      if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+        fail(`must be a non-negative integer (bytes), got ${show(value)}`);
+      }
+      return `${value}B`;
+    }
     case 'T': {
       if (typeof value !== 'number' || !Number.isFinite(value))
-        fail(`must be a finite number, got ${describe(value)}`);
+        fail(`must be a finite number, got ${show(value)}`);
       return String(value);
     }
     case 'b': {
       if (value === true || value === 'on') return 'on';
       if (value === false || value === 'off') return 'off';
-      return fail(`must be true/false or 'on'/'off', got ${describe(value)}`);
+      return fail(`must be true/false or 'on'/'off', got ${show(value)}`);
     }
     case 'S': {
-      if (typeof value !== 'string') return fail(`must be a string, got ${describe(value)}`);
-      if (CONTROL.test(value)) fail(`contains a control character: ${JSON.stringify(value)}`);
+      if (typeof value !== 'string') return fail(`must be a string, got ${show(value)}`);
+      if (CONTROL.test(value)) fail(`contains a control character: ${show(value)}`);
+      if (value.startsWith('-')) fail(`starts with '-', which HMP could read as a flag: ${show(value)}`);
       return value;
     }
     default: {
       // s, F, B: one token.
-      if (typeof value !== 'string') return fail(`must be a string, got ${describe(value)}`);
+      if (typeof value !== 'string') return fail(`must be a string, got ${show(value)}`);
       if (value === '') fail('must not be empty');
-      if (CONTROL.test(value)) fail(`contains a control character: ${JSON.stringify(value)}`);
+      if (CONTROL.test(value)) fail(`contains a control character: ${show(value)}`);
       if (WHITESPACE.test(value))
-        fail(`contains whitespace, where HMP would split it into two arguments: ${JSON.stringify(value)}`);
+        fail(`contains whitespace, where HMP would split it into two arguments: ${show(value)}`);
       if (/["']/.test(value))
-        fail(`contains a quote, which HMP would parse as a quoted string: ${JSON.stringify(value)}`);
-      if (value.startsWith('-'))
-        fail(`starts with '-', which HMP could read as a flag: ${JSON.stringify(value)}`);
+        fail(`contains a quote, which HMP would parse as a quoted string: ${show(value)}`);
+      if (value.startsWith('-')) fail(`starts with '-', which HMP could read as a flag: ${show(value)}`);
+      if (afterNumber && EXPRESSION_OPERATOR.test(value)) {
+        fail(
+          `starts with an operator right after a number, which HMP would read as part of that number's expression: ${show(value)}`,
+        );
+      }
+      if (Buffer.byteLength(value) > MAX_TOKEN_BYTES)
+        fail(`is longer than ${MAX_TOKEN_BYTES} bytes, where HMP cuts it`);
       return value;
     }
   }

@@ -8,6 +8,12 @@
  * The framer knows nothing of commands; it reports the banner, then, for each command
  * written, the bytes between the end of the echo and the next prompt. Output is kept as
  * a list of chunks and joined once, so large outputs (info mtree, help) cost one copy.
+ *
+ * A prompt is only a prompt when nothing follows it: output can contain a line that
+ * starts with "(qemu) " (a guest's text read back with ringbuf_read, say), and a read can
+ * end right after it. So bytes ending in "\n(qemu) " make a candidate; the owner calls
+ * `confirm()` once the socket has been quiet (see `candidate`), and any byte arriving
+ * before that withdraws the candidate.
  */
 const PROMPT = Buffer.from('(qemu) ');
 const CRLF = Buffer.from('\r\n');
@@ -21,6 +27,8 @@ export interface ReadlineEvents {
   output(text: Buffer): void;
   /** Bytes that arrived while no command was running (QEMU rarely prints on its own). */
   unsolicited(bytes: Buffer): void;
+  /** The bytes so far end with a prompt; call confirm() if no more arrive. `lastRead` is the size of the read that ended with it. */
+  candidate(lastRead: number): void;
 }
 
 export class ReadlineFramer {
@@ -28,6 +36,7 @@ export class ReadlineFramer {
   private chunks: Buffer[] = [];
   private bytes = 0;
   private tail: Buffer = Buffer.alloc(0);
+  private candidatePending = false;
 
   constructor(
     private readonly maxOutputBytes: number,
@@ -48,6 +57,7 @@ export class ReadlineFramer {
   /** Feeds received bytes; throws RangeError when one output grows past the limit. */
   push(received: Buffer): void {
     let chunk: Buffer = received;
+    this.candidatePending = false;
     if (this.phase === 'idle') {
       this.on.unsolicited(chunk);
       return;
@@ -72,7 +82,17 @@ export class ReadlineFramer {
       this.reset();
       throw new RangeError(`monitor output exceeded ${this.maxOutputBytes} bytes`);
     }
-    if (this.endsWithPrompt()) this.complete();
+    if (this.endsWithPrompt()) {
+      this.candidatePending = true;
+      this.on.candidate(received.length);
+    }
+  }
+
+  /** Completes the banner or the command if its prompt is still the last thing received. */
+  confirm(): void {
+    if (!this.candidatePending) return;
+    this.candidatePending = false;
+    this.complete();
   }
 
   private endsWithPrompt(): boolean {
@@ -113,6 +133,7 @@ export class ReadlineFramer {
   }
 
   private reset(): void {
+    this.candidatePending = false;
     this.chunks = [];
     this.bytes = 0;
     this.tail = Buffer.alloc(0);
