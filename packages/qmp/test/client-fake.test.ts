@@ -1,3 +1,7 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import {
   QmpAbortError,
@@ -424,5 +428,143 @@ describe('connecting', () => {
     const connecting = QmpClient.connect({ socket: server.clientSide, signal: ac.signal });
     ac.abort();
     await expect(connecting).rejects.toMatchObject({ name: 'AbortError', code: 'ABORTED' });
+  });
+});
+
+describe('review fixes', () => {
+  it('refuses arguments QEMU could not parse, sends nothing and stays connected', async () => {
+    const { server, client } = await connected();
+    await expect(client.execute('qom-list', { path: 'a\ud800b' })).rejects.toThrow(
+      /argument arguments.path of 'qom-list' is not well-formed Unicode/,
+    );
+    await expect(client.execute('x', { n: Number.NaN })).rejects.toThrow(/arguments.n of 'x' is NaN/);
+    let deep: unknown = 1;
+    for (let i = 0; i < 1100; i++) deep = [deep];
+    await expect(client.execute('x', { deep })).rejects.toThrow(/nests deeper than QEMU accepts/);
+    await tick();
+    expect(server.received.map((c) => c.execute)).toEqual(['qmp_capabilities']);
+    expect(client.connected).toBe(true);
+    await client.close();
+  });
+
+  it('a throwing event filter fails only its own wait', async () => {
+    const { server, client } = await connected();
+    const broken = client.waitForEvent('DEVICE_DELETED', {
+      filter: (e) => (e.data as unknown as { device: { id: string } }).device.id === 'x',
+    });
+    const fine = client.waitForEvent('DEVICE_DELETED');
+    server.event('DEVICE_DELETED', { path: '/p' });
+    await expect(broken).rejects.toBeInstanceOf(TypeError);
+    expect((await fine).data).toEqual({ path: '/p' });
+    const call = client.execute('query-name');
+    await tick();
+    server.reply(server.commands('query-name')[0]!, { name: 'still here' });
+    expect(await call).toEqual({ name: 'still here' });
+    await client.close();
+  });
+
+  it('keeps deadlines longer than a Node timer can hold', async () => {
+    const { server, client } = await connected();
+    const call = client.execute('query-name', undefined, { timeoutMs: 2 ** 31 + 5 });
+    const wait = client.waitForEvent('RESET', { timeoutMs: 30 * 24 * 3600 * 1000 });
+    await sleep(20);
+    server.reply(server.commands('query-name')[0]!, { name: 'late but in time' });
+    server.event('RESET');
+    expect(await call).toEqual({ name: 'late but in time' });
+    expect((await wait).event).toBe('RESET');
+    await client.close();
+  });
+
+  it('serves several pending next() calls in order', async () => {
+    const { server, client } = await connected();
+    const stream = client.events();
+    const first = stream.next();
+    const second = stream.next();
+    server.event('A');
+    server.event('B');
+    expect((await first).value?.event).toBe('A');
+    expect((await second).value?.event).toBe('B');
+    const third = stream.next();
+    server.hangUp();
+    await expect(third).rejects.toBeInstanceOf(QmpDisconnectedError);
+  });
+
+  it("does not fail one caller's schema() because another aborted", async () => {
+    const { server, client } = await connected();
+    const ac = new AbortController();
+    const aborted = client.schema({ signal: ac.signal });
+    const patient = client.schema();
+    ac.abort();
+    await expect(aborted).rejects.toMatchObject({ name: 'AbortError' });
+    await tick();
+    expect(server.commands('query-qmp-schema')).toHaveLength(1);
+    server.reply(server.commands('query-qmp-schema')[0]!, [
+      { name: 'query-status', 'meta-type': 'command', 'arg-type': '0', 'ret-type': '1' },
+    ]);
+    expect((await patient).hasCommand('query-status')).toBe(true);
+    await client.close();
+  });
+
+  it('arms an `until` wait when its command is written, not while it queues', async () => {
+    const { server, client } = await connected({ capabilities: [] });
+    const deleted = (id: string) =>
+      client.execute('device_del', { id }, { until: { event: 'DEVICE_DELETED' } });
+    const a = deleted('a');
+    const b = deleted('b');
+    let bDone = false;
+    void b.then(() => {
+      bDone = true;
+    });
+    await tick();
+    server.event('DEVICE_DELETED', { device: 'a', path: '/a' });
+    server.reply(server.commands('device_del')[0]!);
+    await a;
+    await tick();
+    expect(server.commands('device_del')).toHaveLength(2); // b was written after a's reply...
+    await sleep(10);
+    expect(bDone).toBe(false); // ...so a's event did not count for it
+    server.reply(server.commands('device_del')[1]!);
+    server.event('DEVICE_DELETED', { device: 'b', path: '/b' });
+    await b;
+    await client.close();
+  });
+
+  it('does not count quit as done when the client itself closes', async () => {
+    const { client } = await connected();
+    const quit = client.execute('quit');
+    await tick();
+    await client.close();
+    await expect(quit).rejects.toBeInstanceOf(QmpDisconnectedError);
+  });
+
+  it('checks options before opening a socket', async () => {
+    let connections = 0;
+    const dir = mkdtempSync(join(tmpdir(), 'qmp-opt-'));
+    const server = createServer(() => connections++).listen(join(dir, 's.sock'));
+    await new Promise((r) => server.once('listening', r));
+    for (const bad of [{ eventHistory: 1.5 }, { maxMessageBytes: 0 }, { greetingTimeoutMs: -1 }]) {
+      await expect(QmpClient.connect({ path: join(dir, 's.sock'), ...bad })).rejects.toMatchObject({
+        code: 'INVALID_ARGUMENT',
+      });
+    }
+    await sleep(20);
+    expect(connections).toBe(0);
+    await new Promise((r) => server.close(r));
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('counts only live calls as queued, and frees what an abandoned one carried', async () => {
+    const { server, client } = await connected({ capabilities: [] });
+    const first = client.execute('query-name');
+    const queued = Array.from({ length: 5 }, () =>
+      client.execute('query-uuid', undefined, { timeoutMs: 20 }),
+    );
+    for (const q of queued) await expect(q).rejects.toBeInstanceOf(QmpTimeoutError);
+    expect(client.pendingCalls).toEqual({ inFlight: 1, queued: 0 });
+    server.reply(server.commands('query-name')[0]!, { name: 'n' });
+    await first;
+    await tick();
+    expect(server.commands('query-uuid')).toHaveLength(0);
+    await client.close();
   });
 });

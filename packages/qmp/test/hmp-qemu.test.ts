@@ -1,3 +1,7 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type QemuProcess, type QemuProcessOptions, startQemu } from '../scripts/qemu-process.js';
 import {
@@ -199,5 +203,53 @@ describe.runIf(hasQemu)('parsers on output captured from a real QEMU 7.2', () =>
     expect(after.totalTimeMs).toBeTypeOf('number');
     expect(after.downtimeMs).toBeTypeOf('number');
     expect(Object.keys(after.fields)).toContain('transferred ram');
+  });
+});
+
+describe.runIf(hasQemu)('HMP and QMP edge cases found in review', () => {
+  it('finds the real prompt when the output holds lines that start with "(qemu) "', async () => {
+    const { hmp, qmp } = await monitors({ extraArgs: ['-chardev', 'ringbuf,id=rb,size=1048576'] });
+    // A guest's text that imitates the prompt, big enough that reads end at arbitrary offsets.
+    const line = 'guest\n(qemu) ';
+    const data = line.repeat(60_000);
+    await qmp.execute('ringbuf-write', { device: 'rb', data, format: 'utf8' });
+    const out = await hmp.run(`ringbuf_read rb ${data.length}`);
+    expect(out).toBe(`${data.replace(/\n/g, '\r\n')}\r\n`);
+    expect(await hmp.run('info status')).toBe('VM status: paused (prelaunch)\r\n');
+  });
+
+  it('refuses a command that would prompt for a password, and a line readline would cut', async () => {
+    const { q, hmp } = await monitors();
+    expect(await rejection(hmp.run('change vnc password'))).toBeInstanceOf(HmpArgumentError);
+    expect(await rejection(hmp.run(`info ${'x'.repeat(5000)}`))).toMatchObject({ code: 'INVALID_ARGUMENT' });
+    expect(await hmp.run('info status')).toBe('VM status: paused (prelaunch)\r\n');
+    expect(q.child.exitCode).toBeNull();
+  });
+
+  it('keeps secrets out of HMP error messages', async () => {
+    const { hmp } = await monitors();
+    const err = await rejection(hmp.run('set_password vnc hunter2', { signal: AbortSignal.abort() }));
+    expect((err as Error).message).toContain('set_password <redacted>');
+    expect((err as Error).message).not.toContain('hunter2');
+  });
+
+  it('still gets an exec-oob command through while the main loop is stuck and 7 commands wait', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'qmp-fifo-'));
+    const fifo = join(dir, 'dump');
+    execFileSync('mkfifo', [fifo]);
+    const { hmp, qmp } = await monitors({ machine: 'pc' });
+    // exec-oob needs the schema; fetched now, before the main loop is stuck.
+    await qmp.schema();
+    // dump-guest-memory blocks the main loop writing into a FIFO that nobody reads.
+    void hmp.run(`dump-guest-memory ${fifo}`, { timeoutMs: 60_000 }).catch(() => {});
+    await new Promise((r) => setTimeout(r, 200));
+    const stuck = Array.from({ length: 12 }, () =>
+      qmp.execute('query-status', undefined, { timeoutMs: 60_000 }).catch(() => {}),
+    );
+    await new Promise((r) => setTimeout(r, 100));
+    expect(qmp.pendingCalls).toEqual({ inFlight: 7, queued: 5 });
+    const yank = await qmp.execute('query-yank', undefined, { oob: true, timeoutMs: 5000 });
+    expect(Array.isArray(yank)).toBe(true);
+    rmSync(dir, { recursive: true, force: true });
   });
 });

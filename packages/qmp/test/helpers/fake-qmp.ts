@@ -4,7 +4,8 @@
  * client through a Duplex pair, so every chunk the server pushes reaches the client as
  * one 'data' event (no coalescing by a kernel socket).
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
+import { duplexPair } from './duplex.js';
 
 export interface ReceivedCommand {
   execute?: string;
@@ -27,32 +28,7 @@ export class FakeQmpServer {
   handler: CommandHandler;
 
   constructor(options: { greet?: boolean; capabilities?: string[]; handler?: CommandHandler } = {}) {
-    let serverSide!: Duplex;
-    const clientSide = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        serverSide.push(chunk);
-        cb();
-      },
-      final(cb) {
-        serverSide.push(null);
-        cb();
-      },
-    });
-    serverSide = new Duplex({
-      read() {},
-      write(chunk: Buffer, _enc, cb) {
-        clientSide.push(chunk);
-        cb();
-      },
-      final(cb) {
-        clientSide.push(null);
-        cb();
-      },
-    });
-    clientSide.on('close', () => serverSide.destroy());
-    // Like QEMU, the server closes its end when the client closes its own.
-    serverSide.on('end', () => clientSide.push(null));
+    const { clientSide, serverSide } = duplexPair();
     this.clientSide = clientSide;
     this.handler = options.handler ?? answerEverything;
     serverSide.on('data', (chunk: Buffer) => this.onData(chunk.toString('utf8')));
