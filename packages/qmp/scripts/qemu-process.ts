@@ -87,15 +87,19 @@ export async function startQemu(options: QemuProcessOptions = {}): Promise<QemuP
   const wanted = [options.qmp !== false ? qmpPath : undefined, options.hmp ? hmpPath : undefined].filter(
     (p): p is string => p !== undefined,
   );
+  // QEMU creates the socket file at bind() and listens a moment later: wait until a
+  // connection is accepted (the probe hangs up at once; QEMU then serves the next client).
   const deadline = Date.now() + 10_000;
-  while (!wanted.every((p) => existsSync(p))) {
-    if (gone !== undefined)
-      throw new Error(`qemu exited (${gone}) before its monitor appeared: ${stderr.trim()}`);
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      throw new Error(`qemu's monitor socket did not appear within 10 s: ${stderr.trim()}`);
+  for (const path of wanted) {
+    while (!(existsSync(path) && (await accepts(path)))) {
+      if (gone !== undefined)
+        throw new Error(`qemu exited (${gone}) before its monitor appeared: ${stderr.trim()}`);
+      if (Date.now() > deadline) {
+        child.kill('SIGKILL');
+        throw new Error(`qemu's monitor socket ${path} did not accept within 10 s: ${stderr.trim()}`);
+      }
+      await new Promise((r) => setTimeout(r, 10));
     }
-    await new Promise((r) => setTimeout(r, 10));
   }
   return {
     child,

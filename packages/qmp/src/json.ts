@@ -63,7 +63,7 @@ export function assertSendable(value: unknown, command: string): void {
         throw refuse(path, `is a ${typeof v}, which JSON cannot carry`);
       case 'object':
         if (v === null) return;
-        if (Array.isArray(v)) v.forEach((item, i) => visit(item, `${path}[${i}]`, depth + 1));
+        if (Array.isArray(v)) for (const [i, item] of v.entries()) visit(item, `${path}[${i}]`, depth + 1);
         else for (const [k, item] of Object.entries(v)) visit(item, `${path}.${k}`, depth + 1);
         return;
       default:
