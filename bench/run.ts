@@ -13,6 +13,7 @@ interface Suite {
 const SUITES: Record<string, () => Promise<Suite>> = {
   qmp: () => import('./qmp.js'),
   'qmp-wire': () => import('./qmp-wire.js'),
+  hmp: () => import('./hmp.js'),
 };
 
 /** Where the numbers came from, printed once before any suite. */

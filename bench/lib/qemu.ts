@@ -8,6 +8,14 @@ export function startIdleQemu(): Promise<QemuProcess> {
   return startQemu({ machine: 'none' });
 }
 
+/**
+ * The same idle QEMU with only a readline HMP monitor (`-mon ...,mode=readline`), the
+ * monitor Cuju's scripts talk to; no QMP socket, so nothing else touches the monitor loop.
+ */
+export function startIdleHmpQemu(): Promise<QemuProcess> {
+  return startQemu({ machine: 'none', qmp: false, hmp: true });
+}
+
 /** The first line of `qemu-system-x86_64 --version`, for the record. */
 export function qemuVersion(): string {
   return execFileSync(QEMU_BINARY, ['--version'], { encoding: 'utf8' }).split('\n')[0]!.trim();

@@ -46,7 +46,8 @@ interface Job {
 
 /**
  * A client for QEMU's readline monitor (`-mon chardev=...,mode=readline`), the monitor
- * Cuju's scripts drive with `echo CMD | nc -U vm1.monitor`.
+ * Cuju's scripts drive with `echo CMD | nc -U vm1.monitor` (with Debian's OpenBSD nc that
+ * line never exits and holds the monitor: it needs `-N`; see BENCHMARKS.md).
  *
  * One command at a time, as a person at the prompt: later calls queue. The result is
  * what QEMU printed between the echo of the line and the next prompt. A command that
@@ -209,9 +210,12 @@ export class HmpClient implements Hmp {
   }
 
   /**
-   * A prompt counts once nothing follows it. Bytes already in the kernel are read in the
-   * same event-loop turn, before setImmediate runs; after a large read (QEMU may have
-   * been blocked writing a big output) give it a few ms to continue.
+   * A prompt counts once nothing follows it. QEMU writes a command's output line by line
+   * and the prompt last, so bytes that were already waiting are normally read before
+   * setImmediate runs. After a large read QEMU may have been blocked on a full socket and
+   * still be writing: give it 10 ms. This narrows the window in which a prompt-like line
+   * in the output could end a command early; it cannot close it against output that
+   * arrives later still (see the README).
    */
   private confirmWhenQuiet(lastRead: number): void {
     if (lastRead >= LARGE_READ_BYTES) setTimeout(() => this.framer.confirm(), LARGE_READ_QUIET_MS);
