@@ -1,7 +1,7 @@
 import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
 import type * as TypedEmitterModule from 'typed-emitter';
-import { closeSocket, noSettler, type Settler, withDeadline } from './deadline.js';
+import { noSettler, type Settler, withDeadline } from './deadline.js';
 import {
   QmpAbortError,
   QmpBusyError,
@@ -26,7 +26,13 @@ import { assertSendable, parseQmpJson, stringifyQmpJson } from './json.js';
 import { redactArguments } from './redact.js';
 import { QmpSchema, type SchemaInfo } from './schema.js';
 import { checkTimeout, DEFAULT_TIMEOUT_MS, resolveTimeout } from './timeouts.js';
-import { describeEndpoint, type MonitorEndpoint, openTransport } from './transport.js';
+import {
+  closeSocket,
+  describeEndpoint,
+  type MonitorEndpoint,
+  openTransport,
+  wireMonitorSocket,
+} from './transport.js';
 import type {
   CallOptions,
   ExecuteOptions,
@@ -150,7 +156,6 @@ export class QmpClient extends Emitter {
   private readonly splitter: LineSplitter;
   private schemaPromise: Promise<QmpSchema> | undefined;
   private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
-  private socketError: Error | undefined;
   private closing = false;
   private readonly closed: Promise<void>;
   /** The caller's trace hook, isolated: if it throws, the error surfaces asynchronously and the connection carries on. */
@@ -194,25 +199,16 @@ export class QmpClient extends Emitter {
     this.splitter = new LineSplitter(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, (line) =>
       this.onLine(line),
     );
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => {
-      if (this.state === 'closed') return;
-      try {
-        this.splitter.push(chunk);
-      } catch (err) {
+    this.closed = wireMonitorSocket(socket, {
+      data: (chunk) => {
+        if (this.state !== 'closed') this.splitter.push(chunk);
+      },
+      failed: (err) =>
         this.shutdown(
           err instanceof QmpProtocolError ? err : new QmpProtocolError(String(err), { cause: err }),
-        );
-      }
+        ),
+      closed: (cause) => this.shutdown(cause),
     });
-    socket.on('error', (err) => {
-      this.socketError = err;
-    });
-    socket.on('close', () =>
-      this.shutdown(this.socketError ?? new Error('QEMU closed the monitor connection')),
-    );
-    // A half-closed socket (EOF) is the end: QEMU never half-closes a monitor.
-    socket.on('end', () => socket.destroy());
   }
 
   /** True when `oob` was negotiated: 8 in-band commands may be in flight and exec-oob is possible. */

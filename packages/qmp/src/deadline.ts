@@ -1,5 +1,3 @@
-import type { Duplex } from 'node:stream';
-
 /** Settles a pending operation once; later calls do nothing. */
 export interface Settler<T> {
   resolve(value: T): void;
@@ -83,12 +81,4 @@ export function startTimer(ms: number, fn: () => void): () => void {
   };
   arm(ms);
   return () => clearTimeout(timer);
-}
-
-/** Ends a monitor socket politely (QEMU closes its side in turn), destroying it after 1 s. */
-export async function closeSocket(socket: Duplex, closed: Promise<void>): Promise<void> {
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), 1000);
-  await closed;
-  clearTimeout(timer);
 }

@@ -67,3 +67,45 @@ export function openTransport(endpoint: MonitorEndpoint, options: OpenTransportO
     },
   );
 }
+
+export interface MonitorSocketHandlers {
+  /** Bytes received; a throw ends the connection (see `failed`). */
+  data(chunk: Buffer): void;
+  /** `data` threw: the stream can no longer be trusted. */
+  failed(error: unknown): void;
+  /** The socket is gone; `cause` is its last error, or EOF. */
+  closed(cause: Error): void;
+}
+
+/**
+ * Wires a monitor socket the same way for QMP and HMP. EOF is the end: QEMU never
+ * half-closes a monitor. Resolves when the socket has closed.
+ */
+export function wireMonitorSocket(socket: Duplex, handlers: MonitorSocketHandlers): Promise<void> {
+  let lastError: Error | undefined;
+  socket.on('data', (chunk: Buffer) => {
+    try {
+      handlers.data(chunk);
+    } catch (err) {
+      handlers.failed(err);
+    }
+  });
+  socket.on('error', (err) => {
+    lastError = err;
+  });
+  socket.on('end', () => socket.destroy());
+  return new Promise((resolve) =>
+    socket.once('close', () => {
+      handlers.closed(lastError ?? new Error('QEMU closed the monitor connection'));
+      resolve();
+    }),
+  );
+}
+
+/** Ends a monitor socket politely (QEMU closes its side in turn), destroying it after 1 s. */
+export async function closeSocket(socket: Duplex, closed: Promise<void>): Promise<void> {
+  socket.end();
+  const timer = setTimeout(() => socket.destroy(), 1000);
+  await closed;
+  clearTimeout(timer);
+}

@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream';
-import { closeSocket, noSettler, type Settler, withDeadline } from '../deadline.js';
+import { noSettler, type Settler, withDeadline } from '../deadline.js';
 import {
   HmpArgumentError,
   QmpAbortError,
@@ -10,7 +10,13 @@ import {
 } from '../errors.js';
 import { redactHmpLine } from '../redact.js';
 import { checkTimeout, DEFAULT_TIMEOUT_MS } from '../timeouts.js';
-import { describeEndpoint, type MonitorEndpoint, openTransport } from '../transport.js';
+import {
+  closeSocket,
+  describeEndpoint,
+  type MonitorEndpoint,
+  openTransport,
+  wireMonitorSocket,
+} from '../transport.js';
 import type { CallOptions } from '../types.js';
 import type { Hmp } from './hmp.js';
 import { assertHmpCommandLine, MAX_READLINE_LINE_BYTES } from './line.js';
@@ -64,7 +70,6 @@ export class HmpClient implements Hmp {
   private current: Job | undefined;
   private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
   private closing = false;
-  private socketError: Error | undefined;
   private bannerWaiter: Settler<void> | undefined;
   private readonly closed: Promise<void>;
 
@@ -97,22 +102,14 @@ export class HmpClient implements Hmp {
       unsolicited: () => {},
       candidate: (lastRead) => this.confirmWhenQuiet(lastRead),
     });
-    this.closed = new Promise((resolve) => socket.once('close', () => resolve()));
-    socket.on('data', (chunk: Buffer) => {
-      if (this.closedWith) return;
-      try {
-        this.framer.push(chunk);
-      } catch (err) {
-        this.shutdown(new QmpProtocolError(`${this.endpoint}: ${(err as Error).message}`, { cause: err }));
-      }
+    this.closed = wireMonitorSocket(socket, {
+      data: (chunk) => {
+        if (!this.closedWith) this.framer.push(chunk);
+      },
+      failed: (err) =>
+        this.shutdown(new QmpProtocolError(`${this.endpoint}: ${(err as Error).message}`, { cause: err })),
+      closed: (cause) => this.shutdown(cause),
     });
-    socket.on('error', (err) => {
-      this.socketError = err;
-    });
-    socket.on('end', () => socket.destroy());
-    socket.on('close', () =>
-      this.shutdown(this.socketError ?? new Error('QEMU closed the monitor connection')),
-    );
   }
 
   /** False once the connection has ended. */
