@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// cuju-sim: runs the built simulator (dist/), or, inside this repository before a build,
-// its TypeScript sources through tsx (a dev dependency of the workspace).
+// cuju-sim: runs the built simulator (dist/), or, inside this repository before a build
+// or with CUJU_SIM_FROM_SOURCE=1 (the tests), its TypeScript sources through tsx.
 import { existsSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -8,7 +8,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const built = join(root, 'dist', 'main.js');
 let mod;
-if (existsSync(built)) {
+if (existsSync(built) && process.env.CUJU_SIM_FROM_SOURCE !== '1') {
   mod = await import(pathToFileURL(built).href);
 } else {
   try {
