@@ -51,11 +51,15 @@ function vmArgs(d: string, name: string, extra: string[] = []): string[] {
   ];
 }
 
-async function pair() {
+function pair() {
+  return pairWith([]);
+}
+
+async function pairWith(primaryExtra: string[]) {
   const d = dir();
   const ftPort = await port();
   const backup = startSim(vmArgs(d, 'vm1r', ['-incoming', `tcp:127.0.0.3:${ftPort},ft_mode`]));
-  const primary = startSim(vmArgs(d, 'vm1'));
+  const primary = startSim(vmArgs(d, 'vm1', primaryExtra));
   // A probe of the -incoming port would count as one of Cuju's 4 FT connections: wait
   // for the line the simulator prints once everything listens instead.
   await Promise.all([backup.waitForStdout('VM init finished'), primary.waitForStdout('VM init finished')]);
@@ -231,6 +235,45 @@ describe('cuju-sim: one FT pair over real TCP', () => {
   });
 });
 
+describe('cuju-sim: QMP form and fault injection', () => {
+  it('starts FT through QMP migrate with "cuju": true', async () => {
+    const { d, ftPort, backup } = await pair();
+    const qmp = await RawQmp.open({ path: join(d, 'vm1.qmp') });
+    await qmp.negotiate();
+    expect(
+      (await qmp.call('migrate-set-capabilities', { capabilities: [{ capability: 'cuju-ft', state: true }] }))
+        .return,
+    ).toEqual({});
+    expect((await qmp.call('migrate', { uri: `tcp:127.0.0.3:${ftPort}`, cuju: true })).return).toEqual({});
+    await backup.waitForStdout('first commit');
+    expect((await qmp.call('migrate', { uri: `tcp:127.0.0.3:${ftPort}`, cuju: true })).error).toEqual({
+      class: 'GenericError',
+      desc: "There's a migration process in progress",
+    });
+    expect((await qmp.call('cuju-adjust-epoch', { epoch: 10000 })).return).toEqual({});
+  });
+
+  it('-sim-stall-greeting: monitors accept clients and never greet them', async () => {
+    const d = dir();
+    const sim = startSim([...vmArgs(d, 'vm1'), '-sim-stall-greeting']);
+    await sim.waitForStdout('VM init finished');
+    const qmp = await RawQmp.open({ path: join(d, 'vm1.qmp') });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(qmp.messages).toEqual([]);
+  });
+
+  it('-sim-monitor-delay and -sim-slow-epoch: FT still starts and the monitors still answer', async () => {
+    // (No timing is asserted: the options only slow things down.)
+    const { d, ftPort, backup } = await pairWith(['-sim-monitor-delay', '100', '-sim-slow-epoch', '50']);
+    const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
+    expect(await hmp.run('info version')).toBe('2.8.1\r\n');
+    await hmp.run('migrate_set_capability cuju-ft on');
+    await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
+    await backup.waitForStdout('first commit');
+    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 1\r\n');
+  });
+});
+
 describe('cuju-sim: monitors', () => {
   it('presents the 2.8.1 banner and echoes with QEMU redraw sequences', async () => {
     const d = dir();
@@ -310,6 +353,16 @@ describe('cuju-sim: command line and exit paths', () => {
     const badMem = startSim(['-m', 'lots']);
     expect((await badMem.exited).code).toBe(1);
     expect(badMem.stderr()).toMatch(/^qemu-system-x86_64: -m lots: /);
+  });
+
+  it('runs as `npx cuju-sim` from the workspace', async () => {
+    const { execFileSync } = await import('node:child_process');
+    const { fileURLToPath } = await import('node:url');
+    const root = fileURLToPath(new URL('../../..', import.meta.url));
+    const out = execFileSync(join(root, 'node_modules', '.bin', 'cuju-sim'), ['--help'], {
+      encoding: 'utf8',
+    });
+    expect(out).toMatch(/^cuju-sim: a stand-in for Cuju's qemu-system-x86_64/);
   });
 
   it('says what it simulates and what it does not on --help', async () => {

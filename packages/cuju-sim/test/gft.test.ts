@@ -183,4 +183,43 @@ describe('cuju-sim: group FT over real TCP', () => {
     expect(members[0]!.primary.child.exitCode).toBeNull();
     expect(members[2]!.backup.stdout()).not.toContain('vm_started');
   });
+
+  it('adds a member after gft_member_live_mig with gft_add_member (gft_add_backup fills the pool)', async () => {
+    const { members } = await group(3);
+    const [first, second, late] = members as [Member, Member, Member];
+    const monitors = await Promise.all([first, second].map((m) => RawHmp.open(m.monitor)));
+    const leader = monitors[0]!;
+    for (const m of [first, second]) {
+      await leader.run(
+        `gft_add_host ${m.id} ${PRIMARY_IP} ${m.joinPort} ${MACS[m.id]} ${BACKUP_IP} ${m.ftPort}`,
+      );
+    }
+    // auto_resync.sh: a spare backup announced to the pool before the group starts.
+    expect(await leader.run(`gft_add_backup ${BACKUP_IP} 4444`)).toBe('');
+    for (const h of monitors) await h.run('migrate_set_capability cuju-ft on');
+    await leader.run('gft_init');
+    await eventually(async () => (await leader.run('info migrate')).startsWith('GFT STATUS START'), 'START');
+    // gft_member_live_mig.sh on the new VM, then gft_add_member.sh on the leader.
+    const newcomer = await RawHmp.open(late.monitor);
+    await newcomer.run('migrate_set_capability cuju-ft on');
+    expect(await newcomer.run(`gft_member_live_mig -d -c tcp:${BACKUP_IP}:${late.ftPort},`)).toBe('');
+    await late.backup.waitForStdout('first commit');
+    await eventually(
+      async () => (await newcomer.run('info migrate')).startsWith('GFT STATUS WAIT'),
+      'new member waits',
+    );
+    expect(
+      await leader.run(
+        `gft_add_member ${PRIMARY_IP} ${late.joinPort} ${MACS[2]} ${BACKUP_IP} ${late.ftPort}`,
+      ),
+    ).toBe('');
+    await first.primary.waitForStdout('hmp_gft_add_member add host finish');
+    for (const h of [leader, monitors[1]!, newcomer]) {
+      await eventually(
+        async () => (await h.run('info migrate')).startsWith('GFT STATUS START'),
+        'START with 3',
+      );
+    }
+    expect(await newcomer.run('cuju-get-ft-started')).toBe('ft_started: 1\r\n');
+  });
 });

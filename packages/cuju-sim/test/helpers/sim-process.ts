@@ -124,8 +124,24 @@ export function portFree(host: string, port: number): Promise<boolean> {
   });
 }
 
-/** A TCP port that was free on every address a moment ago (the simulator binds 0.0.0.0 for -incoming tcp:0 and join ports). */
-export function port(): Promise<number> {
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port that was free on every address a moment ago (the simulator binds 0.0.0.0 for
+ * -incoming tcp:0 and join ports), never the same one twice in a test process: the
+ * kernel may offer a port again once its probe socket is closed.
+ */
+export async function port(): Promise<number> {
+  for (;;) {
+    const p = await probePort();
+    if (!handedOut.has(p)) {
+      handedOut.add(p);
+      return p;
+    }
+  }
+}
+
+function probePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);
