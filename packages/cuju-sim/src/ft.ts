@@ -1,8 +1,9 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { IncomingSpec, SimFaults } from './config.js';
 import { crashPoint } from './faults.js';
 import { encode, FT_CMD, FtDecoder, type FtMessage } from './ft-wire.js';
 import { MARKERS, report, say } from './stdout.js';
+import { connectTcp } from './tcp.js';
 import { FT_MODE, type Vm } from './vm.js';
 
 /**
@@ -52,7 +53,7 @@ export class FtSender {
 
   private async connectAll(host: string, port: number, ftRequested: boolean): Promise<void> {
     try {
-      for (const _ of CHANNELS) this.sockets.push(await connectOne(host, port));
+      for (const _ of CHANNELS) this.sockets.push(await connectTcp(host, port));
     } catch (err) {
       this.destroySockets();
       const why =
@@ -210,17 +211,6 @@ export class FtSender {
     this.stopEpochs();
     this.destroySockets();
   }
-}
-
-function connectOne(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host, port, noDelay: true });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
 }
 
 /**

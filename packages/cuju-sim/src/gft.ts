@@ -1,4 +1,4 @@
-import { createConnection, createServer, type Server, type Socket } from 'node:net';
+import { createServer, type Server, type Socket } from 'node:net';
 import type { SimConfig } from './config.js';
 import { crashPoint } from './faults.js';
 import {
@@ -17,6 +17,7 @@ import {
   parseMac,
 } from './gft-wire.js';
 import { MARKERS, say } from './stdout.js';
+import { connectTcp } from './tcp.js';
 import type { Vm } from './vm.js';
 
 /** What the group engine needs of its process. */
@@ -176,7 +177,7 @@ export class Gft {
       const where = `${member.masterIp}:${member.masterGftPort}`;
       let socket: Socket;
       try {
-        socket = await connect(member.masterIp, member.masterGftPort);
+        socket = await connectTcp(member.masterIp, member.masterGftPort);
       } catch {
         say(MARKERS.leaderConnectError(where));
         return false;
@@ -249,7 +250,7 @@ export class Gft {
     for (const m of this.members) {
       if (m.gftId <= this.myId || m.gftId === 0 || this.links.has(m.gftId)) continue;
       try {
-        const socket = await connect(m.masterIp, m.masterGftPort);
+        const socket = await connectTcp(m.masterIp, m.masterGftPort);
         const link: Link = { socket, reader: new ByteReader() };
         this.attach(m.gftId, link);
         socket.write(Buffer.concat([int(GFT.NEW), int(this.myId)]));
@@ -364,17 +365,6 @@ export class Gft {
     this.server?.close();
     for (const link of this.links.values()) link.socket.destroy();
   }
-}
-
-function connect(host: string, port: number): Promise<Socket> {
-  return new Promise((resolve, reject) => {
-    const socket = createConnection({ host, port, noDelay: true });
-    socket.once('connect', () => {
-      socket.off('error', reject);
-      resolve(socket);
-    });
-    socket.once('error', reject);
-  });
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
