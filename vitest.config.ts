@@ -16,6 +16,15 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'cuju-sdk',
+          root: './packages/cuju-sdk',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 60_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'cuju-sim',
           root: './packages/cuju-sim',
           include: ['test/**/*.test.ts'],

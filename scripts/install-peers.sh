@@ -1,21 +1,30 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, from Debian's packages, and only what is
 # missing. Idempotent and quiet when everything is present; says clearly what it could
-# not do. Later issues add openssh-server, libvirt and chromium to PEERS.
+# not do. Later issues add libvirt and chromium to PEERS.
 set -euo pipefail
 
-# "command it provides|Debian package"
+# "command it provides|Debian package". A command given as an absolute path is checked
+# by path: sshd lives in /usr/sbin, which is not on every user's PATH.
 PEERS=(
   "qemu-system-x86_64|qemu-system-x86"
   "socat|socat"
   "nc|netcat-openbsd"
+  "/usr/sbin/sshd|openssh-server"
 )
+
+have() {
+  case $1 in
+    /*) [ -x "$1" ] ;;
+    *) command -v "$1" >/dev/null 2>&1 ;;
+  esac
+}
 
 missing=()
 for peer in "${PEERS[@]}"; do
   cmd=${peer%%|*}
   pkg=${peer##*|}
-  command -v "$cmd" >/dev/null 2>&1 || missing+=("$pkg")
+  have "$cmd" || missing+=("$pkg")
 done
 [ ${#missing[@]} -eq 0 ] && exit 0
 
@@ -45,5 +54,5 @@ if ! { "${SUDO[@]}" apt-get update -qq && "${SUDO[@]}" apt-get install -y -qq --
 fi
 for peer in "${PEERS[@]}"; do
   cmd=${peer%%|*}
-  command -v "$cmd" >/dev/null 2>&1 || fail "'$cmd' is still missing after installing ${peer##*|}"
+  have "$cmd" || fail "'$cmd' is still missing after installing ${peer##*|}"
 done

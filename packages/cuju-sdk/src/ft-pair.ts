@@ -1,0 +1,445 @@
+import { EventEmitter } from 'node:events';
+import { dirname, join } from 'node:path';
+import { HmpClient } from '@cuju/qmp';
+import type * as TypedEmitterModule from 'typed-emitter';
+import { FtPairError, type FtPairReason } from './errors.js';
+import type { Host, VmProcess } from './hosts/host.js';
+import { primaryArgv, receiverArgv } from './launch.js';
+import { type CujuMarker, parseMarker } from './markers.js';
+import { CujuMonitor } from './monitor.js';
+import type { CujuVmSpec } from './spec.js';
+import { checkPort } from './validate.js';
+
+export type FtPairState =
+  | 'idle'
+  | 'launching'
+  | 'backup-ready'
+  | 'enabling'
+  | 'syncing'
+  | 'protected'
+  | 'not-protected'
+  | 'failing-over'
+  | 'failed-over'
+  | 'stopped';
+
+/**
+ * Why the pair is not protected: `secondary-lost` (the backup VM exited while protected),
+ * `primary-lost-before-sync` (the primary died before the first epoch committed: the
+ * backup had nothing to run), `failover-failed` (the primary died and the backup did not
+ * take over in time), `sync-timeout`, `launch-failed`, `ft-stopped`.
+ */
+export type NotProtectedReason = FtPairReason;
+
+export interface FtPairStateChange {
+  state: FtPairState;
+  previous: FtPairState;
+  at: Date;
+  reason?: NotProtectedReason;
+  /** More about what happened, for people. */
+  detail?: string;
+}
+
+export interface FailoverReport {
+  /** When the backup was seen running on its own. */
+  detectedAt: Date;
+  /** When the primary was known to be gone (killed by testFailover, or its exit seen). */
+  primaryLostAt: Date | undefined;
+  /** detectedAt - primaryLostAt, when both are known. */
+  detectionMs: number | undefined;
+  /** What showed the takeover: Cuju's stdout marker or the backup's `info status`. */
+  via: 'backup-marker' | 'backup-status';
+}
+
+export interface MarkerEvent {
+  side: 'primary' | 'backup';
+  marker: CujuMarker;
+  line: string;
+}
+
+type FtPairEvents = {
+  state: (change: FtPairStateChange) => void;
+  failover: (report: FailoverReport) => void;
+  marker: (event: MarkerEvent) => void;
+};
+
+/** The Cuju binary: the built QEMU on a lab host, or cuju-sim (`node .../cuju-sim.mjs`). */
+export interface CujuBinary {
+  path: string;
+  /** Arguments placed before Cuju's own (e.g. the simulator's script path). */
+  args?: readonly string[];
+}
+
+export interface FtPairOptions {
+  primary: Host;
+  backup: Host;
+  /** The primary VM. The backup gets the same spec with `backupVm` laid over it. */
+  vm: CujuVmSpec;
+  /** Differences of the backup (its monitor path, tap): default monitor `<name>r.monitor` beside the primary's. */
+  backupVm?: Partial<CujuVmSpec>;
+  binary: CujuBinary;
+  /** The backup's -incoming port (default 4441). */
+  ftPort?: number;
+  /** Where each host keeps the VM logs (default: beside the monitor socket). */
+  logDir?: string;
+  sudo?: boolean;
+  timeouts?: { launchMs?: number; syncMs?: number; failoverMs?: number };
+}
+
+export interface UpOptions {
+  signal?: AbortSignal;
+}
+
+type TypedEmitter<E extends TypedEmitterModule.EventMap> = TypedEmitterModule.default<E>;
+const Emitter = EventEmitter as new () => TypedEmitter<FtPairEvents>;
+
+/** Deadlines for starting a VM, for reaching the first committed epoch, and for a takeover. */
+const DEFAULTS = { launchMs: 20_000, syncMs: 30_000, failoverMs: 10_000 };
+/** How long a failover report waits for the primary's exit to be seen (see failoverAfterPrimaryExit). */
+const PRIMARY_EXIT_GRACE_MS = 500;
+
+/**
+ * A Cuju FT pair: starts the receiver on the backup host and the primary on its host,
+ * turns FT on, confirms protection (the backup's `first commit`, the primary's
+ * `Enter FT mode` and `ft_started: 1`), then watches both sides. It reports a failover
+ * once, from whichever comes first: the backup's `cuju_ft_trans_close vm_started.` or
+ * the backup running after the primary was lost; and `not-protected` with a reason when
+ * the backup goes away.
+ */
+export class FtPair extends Emitter {
+  private current: FtPairState = 'idle';
+  private primaryVm: VmProcess | undefined;
+  private backupVm: VmProcess | undefined;
+  private primaryMonitor: CujuMonitor | undefined;
+  private backupMonitor: CujuMonitor | undefined;
+  private readonly markers = { primary: new Set<string>(), backup: new Set<string>() };
+  private markerWaiters: Array<() => void> = [];
+  private primaryLostAt: Date | undefined;
+  private failedOver = false;
+  private readonly created: Array<{ host: Host; path: string }> = [];
+  private readonly unsubscribe: Array<() => void> = [];
+  private readonly timeouts: typeof DEFAULTS;
+  private readonly ftPort: number;
+
+  constructor(private readonly options: FtPairOptions) {
+    super();
+    this.ftPort = options.ftPort ?? 4441;
+    checkPort('ftPort', this.ftPort);
+    this.timeouts = { ...DEFAULTS, ...options.timeouts };
+  }
+
+  get state(): FtPairState {
+    return this.current;
+  }
+
+  /**
+   * The backup's spec, as recv.sh derives it from runvm.sh: the monitor `<name>r.monitor`
+   * beside the primary's, the next tap (tap0 → tap1), then `backupVm` laid over it.
+   */
+  get backupSpec(): CujuVmSpec {
+    const { vm, backupVm } = this.options;
+    const withR = (path: string) => path.replace(/(\.[^./]+)?$/, (ext) => `r${ext}`);
+    const nextTap = (tap: string) => tap.replace(/(\d+)$/, (n) => String(Number(n) + 1));
+    return {
+      ...vm,
+      monitorPath: withR(vm.monitorPath),
+      ...(vm.qmpPath ? { qmpPath: withR(vm.qmpPath) } : {}),
+      ...(vm.nic ? { nic: { ...vm.nic, tap: nextTap(vm.nic.tap) } } : {}),
+      ...backupVm,
+    };
+  }
+
+  /** Launches both VMs and turns FT on; resolves once the pair is protected. */
+  async up(options: UpOptions = {}): Promise<void> {
+    if (this.current !== 'idle')
+      throw new FtPairError('STATE', `up() needs a fresh pair; this one is ${this.current}`);
+    const { signal } = options;
+    const { primary, backup, binary } = this.options;
+    try {
+      this.setState('launching');
+      const backupSpec = this.backupSpec;
+      this.backupVm = await this.launch(
+        'backup',
+        backup,
+        [...(binary.args ?? []), ...receiverArgv(backupSpec, { port: this.ftPort })],
+        backupSpec,
+        signal,
+      );
+      this.backupMonitor = await this.monitor(backup, backupSpec.monitorPath);
+      this.setState('backup-ready');
+      this.primaryVm = await this.launch(
+        'primary',
+        primary,
+        [...(binary.args ?? []), ...primaryArgv(this.options.vm)],
+        this.options.vm,
+        signal,
+      );
+      this.primaryMonitor = await this.monitor(primary, this.options.vm.monitorPath);
+      this.setState('enabling');
+      await this.primaryMonitor.enableFt({ ...(signal ? { signal } : {}) });
+      this.setState('syncing');
+      await this.primaryMonitor.startFt(
+        { host: backup.address, port: this.ftPort },
+        { ...(signal ? { signal } : {}) },
+      );
+      await this.waitForMarkers(
+        [
+          ['backup', 'first-commit'],
+          ['primary', 'enter-ft-mode'],
+        ],
+        this.timeouts.syncMs,
+        signal,
+      );
+      // The backup prints `first commit` before its ACK1 reaches the primary: give the
+      // primary the rest of the sync deadline to report its epochs running.
+      await this.until(
+        () => this.primaryMonitor!.ftStarted(),
+        this.timeouts.syncMs,
+        'the primary reports ft_started: 0 after the first commit',
+      );
+      this.setState('protected');
+    } catch (err) {
+      // (Read through the getter: TypeScript narrowed `current` to 'idle' above, but it moved on.)
+      const now: FtPairState = this.state;
+      if (now !== 'not-protected' && now !== 'failed-over' && now !== 'stopped') {
+        this.setState(
+          'not-protected',
+          err instanceof FtPairError && err.reason ? err.reason : 'launch-failed',
+          (err as Error).message,
+        );
+      }
+      throw err;
+    }
+  }
+
+  /** Kills the primary on purpose and resolves once the backup has taken over. */
+  async testFailover(options: { timeoutMs?: number } = {}): Promise<FailoverReport> {
+    if (this.current !== 'protected')
+      throw new FtPairError('STATE', `testFailover() needs a protected pair; this one is ${this.current}`);
+    const report = new Promise<FailoverReport>((resolve) => this.once('failover', resolve));
+    this.primaryLostAt = new Date();
+    await this.primaryVm?.kill('SIGKILL');
+    const timeoutMs = options.timeoutMs ?? this.timeouts.failoverMs;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () =>
+          reject(new FtPairError('FAILOVER_TIMEOUT', `the backup did not take over within ${timeoutMs} ms`)),
+        timeoutMs,
+      );
+    });
+    try {
+      const result = await Promise.race([report, timeout]);
+      const status = (await this.backupMonitor?.info())?.status;
+      if (!status?.running)
+        throw new FtPairError(
+          'FAILOVER_FAILED',
+          `the backup reported a takeover but is ${status?.status ?? 'unreachable'}`,
+        );
+      return result;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Stops both VMs and removes the logs and sockets this pair created. */
+  async down(): Promise<void> {
+    for (const off of this.unsubscribe.splice(0)) off();
+    await Promise.allSettled([this.primaryMonitor?.close(), this.backupMonitor?.close()]);
+    await Promise.allSettled([stop(this.primaryVm), stop(this.backupVm)]);
+    await Promise.allSettled(this.created.map(({ host, path }) => host.run(['rm', '-f', path])));
+    this.created.length = 0;
+    if (this.current !== 'stopped') this.setState('stopped');
+  }
+
+  // ---- internals --------------------------------------------------------------------
+
+  private setState(state: FtPairState, reason?: NotProtectedReason, detail?: string): void {
+    if (state === this.current) return;
+    const change: FtPairStateChange = {
+      state,
+      previous: this.current,
+      at: new Date(),
+      ...(reason ? { reason } : {}),
+      ...(detail ? { detail } : {}),
+    };
+    this.current = state;
+    this.emit('state', change);
+  }
+
+  private async launch(
+    side: 'primary' | 'backup',
+    host: Host,
+    argv: string[],
+    spec: CujuVmSpec,
+    signal?: AbortSignal,
+  ): Promise<VmProcess> {
+    const [bin, ...args] = [this.options.binary.path, ...argv];
+    const logDir = this.options.logDir ?? dirname(spec.monitorPath);
+    const logPath = join(logDir, `${side}-${Date.now()}.log`);
+    this.created.push({ host, path: logPath }, { host, path: spec.monitorPath });
+    if (spec.qmpPath) this.created.push({ host, path: spec.qmpPath });
+    const vm = await host.spawnVm([bin!, ...args], { logPath, ...(this.options.sudo ? { sudo: true } : {}) });
+    this.unsubscribe.push(vm.onLine((line) => this.onLine(side, line)));
+    // Over SSH `exited` rejects when the connection to the host is lost: that says nothing
+    // about the VM, which may still run, so it is not taken for a death.
+    vm.exited.then(
+      () => this.onExit(side),
+      () => {},
+    );
+    await this.waitForMarkers([[side, 'vm-init-finished']], this.timeouts.launchMs, signal, vm);
+    return vm;
+  }
+
+  private async monitor(host: Host, path: string): Promise<CujuMonitor> {
+    const socket = await host.connectMonitor(path);
+    return new CujuMonitor(await HmpClient.connect({ socket, name: `${host.name}:${path}` }));
+  }
+
+  private onLine(side: 'primary' | 'backup', line: string): void {
+    const marker = parseMarker(line);
+    if (!marker) return;
+    this.markers[side].add(marker.kind);
+    this.emit('marker', { side, marker, line });
+    for (const w of this.markerWaiters.splice(0)) w();
+    if (side === 'backup' && marker.kind === 'failover-vm-started')
+      void this.failoverAfterPrimaryExit('backup-marker');
+  }
+
+  private onExit(side: 'primary' | 'backup'): void {
+    for (const w of this.markerWaiters.splice(0)) w();
+    if (this.current === 'stopped') return;
+    if (side === 'backup') {
+      if (this.current === 'protected' || this.current === 'failing-over') {
+        this.setState(
+          'not-protected',
+          this.current === 'failing-over' ? 'failover-failed' : 'secondary-lost',
+          'the backup VM exited',
+        );
+      }
+      return;
+    }
+    this.primaryLostAt ??= new Date();
+    if (this.current === 'protected') {
+      this.setState('failing-over', undefined, 'the primary VM exited');
+      void this.confirmTakeover();
+    }
+  }
+
+  /** After the primary is gone: the marker usually comes first; else ask the backup. */
+  private async confirmTakeover(): Promise<void> {
+    const deadline = Date.now() + this.timeouts.failoverMs;
+    while (!this.failedOver && Date.now() < deadline && this.backupVm?.running) {
+      const status = await this.backupMonitor?.info().catch(() => undefined);
+      if (status?.status.running) {
+        this.failover('backup-status');
+        return;
+      }
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    if (!this.failedOver && this.current === 'failing-over') {
+      const reason = this.markers.backup.has('first-commit') ? 'failover-failed' : 'primary-lost-before-sync';
+      this.setState('not-protected', reason, 'the backup did not take over');
+    }
+  }
+
+  /**
+   * The backup's marker can come before the primary's exit is seen (the FT links close
+   * first). Give the exit a moment, so the report can say how long the takeover took; a
+   * primary still running then (its links were cut, not the VM) is reported without it.
+   */
+  private async failoverAfterPrimaryExit(via: FailoverReport['via']): Promise<void> {
+    const primary = this.primaryVm;
+    if (!this.primaryLostAt && primary?.running) {
+      await Promise.race([primary.exited, new Promise((r) => setTimeout(r, PRIMARY_EXIT_GRACE_MS))]);
+    }
+    this.failover(via);
+  }
+
+  private failover(via: FailoverReport['via']): void {
+    if (this.failedOver) return;
+    this.failedOver = true;
+    if (this.current === 'protected') this.setState('failing-over');
+    const detectedAt = new Date();
+    const report: FailoverReport = {
+      detectedAt,
+      primaryLostAt: this.primaryLostAt,
+      detectionMs: this.primaryLostAt ? detectedAt.getTime() - this.primaryLostAt.getTime() : undefined,
+      via,
+    };
+    this.setState('failed-over');
+    this.emit('failover', report);
+  }
+
+  /** Polls `check` until it is true; rejects with NOT_PROTECTED (sync-timeout) past the deadline. */
+  private async until(check: () => Promise<boolean>, timeoutMs: number, failure: string): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!(await check())) {
+      const dead = this.deadSide();
+      if (dead) throw new FtPairError('VM_EXITED', dead, 'primary-lost-before-sync');
+      if (Date.now() > deadline) throw new FtPairError('NOT_PROTECTED', failure, 'sync-timeout');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  /** Resolves when every [side, marker] has been seen; rejects on timeout, abort or a VM exiting. */
+  private waitForMarkers(
+    wanted: Array<['primary' | 'backup', CujuMarker['kind']]>,
+    timeoutMs: number,
+    signal?: AbortSignal,
+    launching?: VmProcess,
+  ): Promise<void> {
+    return new Promise((resolve, reject) => {
+      const started = Date.now();
+      const check = () => {
+        if (wanted.every(([side, kind]) => this.markers[side].has(kind))) return resolve();
+        if (signal?.aborted) return reject(new FtPairError('ABORTED', 'aborted', undefined, signal.reason));
+        const dead = launching && !launching.running ? 'the VM exited while starting' : this.deadSide();
+        if (dead) {
+          const reason: NotProtectedReason =
+            this.current === 'syncing' && !this.markers.backup.has('first-commit')
+              ? 'primary-lost-before-sync'
+              : 'launch-failed';
+          return reject(new FtPairError('VM_EXITED', dead, reason));
+        }
+        if (Date.now() - started > timeoutMs) {
+          const missing = wanted
+            .filter(([side, kind]) => !this.markers[side].has(kind))
+            .map(([s, k]) => `${s} ${k}`);
+          return reject(
+            new FtPairError(
+              'TIMEOUT',
+              `no ${missing.join(', ')} within ${timeoutMs} ms`,
+              this.current === 'syncing' ? 'sync-timeout' : 'launch-failed',
+            ),
+          );
+        }
+        this.markerWaiters.push(check);
+        setTimeout(() => {
+          const i = this.markerWaiters.indexOf(check);
+          if (i !== -1) {
+            this.markerWaiters.splice(i, 1);
+            check();
+          }
+        }, 100);
+      };
+      check();
+    });
+  }
+
+  private deadSide(): string | undefined {
+    if (this.primaryVm && !this.primaryVm.running) return 'the primary VM exited';
+    if (this.backupVm && !this.backupVm.running) return 'the backup VM exited';
+    return undefined;
+  }
+}
+
+async function stop(vm: VmProcess | undefined): Promise<void> {
+  if (!vm?.running) return;
+  await vm.kill('SIGTERM');
+  const gone = await Promise.race([
+    vm.exited.then(() => true),
+    new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
+  ]);
+  if (!gone) await vm.kill('SIGKILL');
+  await vm.exited;
+}

@@ -1,0 +1,219 @@
+/**
+ * Following a VM's log: bytes in (from a file being appended to, or from `tail -F` over
+ * SSH), whole lines out, and the handle (`VmProcess`) that hands them to listeners and
+ * reports the exit once every line has been delivered.
+ */
+import { watch } from 'node:fs';
+import { type FileHandle, open } from 'node:fs/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { HostError, HostTimeoutError } from './errors.js';
+import type { VmExit, VmProcess } from './host.js';
+
+/**
+ * Splits a byte stream into lines. A chunk may end in the middle of a line or of a UTF-8
+ * character: both are held back until the rest arrives. `\r\n` counts as one break.
+ */
+export class LineSplitter {
+  private readonly decoder = new StringDecoder('utf8');
+  private partial = '';
+
+  constructor(private readonly emit: (line: string) => void) {}
+
+  push(chunk: Buffer | string): void {
+    const text = this.partial + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
+    const lines = text.split('\n');
+    this.partial = lines.pop() ?? '';
+    for (const line of lines) this.emit(stripCr(line));
+  }
+
+  /** Delivers a last line that has no line break (the process ended mid-line). */
+  end(): void {
+    const rest = this.partial + this.decoder.end();
+    this.partial = '';
+    if (rest !== '') this.emit(stripCr(rest));
+  }
+}
+
+function stripCr(line: string): string {
+  return line.endsWith('\r') ? line.slice(0, -1) : line;
+}
+
+/** How many past lines a late `onLine` listener is given. */
+export const LINE_HISTORY = 10_000;
+
+/**
+ * The handle for a started process. The host that started it feeds it lines
+ * (`deliverLine`) and the outcome (`settle` / `fail`); `kill` is the host's.
+ */
+export class VmHandle implements VmProcess {
+  readonly exited: Promise<VmExit>;
+  private readonly listeners = new Set<(line: string) => void>();
+  private readonly history: string[] = [];
+  private isRunning = true;
+  private resolveExit!: (exit: VmExit) => void;
+  private rejectExit!: (err: Error) => void;
+
+  constructor(
+    readonly pid: number,
+    readonly logPath: string,
+    private readonly sendSignal: (signal: 'SIGTERM' | 'SIGKILL') => Promise<void>,
+  ) {
+    this.exited = new Promise<VmExit>((resolve, reject) => {
+      this.resolveExit = resolve;
+      this.rejectExit = reject;
+    });
+    // A lost SSH connection rejects `exited`; a caller that never looks at it must not
+    // get an unhandled rejection for that.
+    this.exited.catch(() => {});
+  }
+
+  get running(): boolean {
+    return this.isRunning;
+  }
+
+  onLine(listener: (line: string) => void): () => void {
+    for (const line of this.history) listener(line);
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  async kill(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+    if (!this.isRunning) return;
+    await this.sendSignal(signal);
+  }
+
+  deliverLine(line: string): void {
+    this.history.push(line);
+    if (this.history.length > LINE_HISTORY) this.history.shift();
+    for (const listener of [...this.listeners]) listener(line);
+  }
+
+  settle(exit: VmExit): void {
+    if (!this.isRunning) return;
+    this.isRunning = false;
+    this.resolveExit(exit);
+  }
+
+  fail(err: Error): void {
+    if (!this.isRunning) return;
+    this.isRunning = false;
+    this.rejectExit(err);
+  }
+}
+
+/**
+ * Reads a file from `offset` as it grows and hands the bytes to `onData`. fs.watch wakes
+ * it at once on Linux; a poll every `pollMs` covers the events inotify can miss. Nothing
+ * here keeps the event loop alive: the child process being followed does that.
+ */
+export class FileFollower {
+  private file: FileHandle | undefined;
+  private reading: Promise<void> | undefined;
+  private again = false;
+  private stopped = false;
+  private readonly timer: NodeJS.Timeout;
+  private readonly watcher: ReturnType<typeof watch> | undefined;
+  private readonly buffer = Buffer.alloc(64 * 1024);
+
+  constructor(
+    private readonly path: string,
+    private offset: number,
+    private readonly onData: (chunk: Buffer) => void,
+    pollMs = 100,
+  ) {
+    this.timer = setInterval(() => this.wake(), pollMs).unref();
+    try {
+      this.watcher = watch(path, { persistent: false }, () => this.wake());
+      this.watcher.on('error', () => {});
+    } catch {
+      this.watcher = undefined; // polling alone still works
+    }
+    this.wake();
+  }
+
+  /** Reads to the end of the file one last time, then stops. */
+  async finish(): Promise<void> {
+    this.stopped = true;
+    clearInterval(this.timer);
+    this.watcher?.close();
+    await this.reading;
+    await this.readToEnd();
+    await this.file?.close();
+    this.file = undefined;
+  }
+
+  private wake(): void {
+    if (this.stopped) return;
+    if (this.reading) {
+      this.again = true;
+      return;
+    }
+    this.reading = (async () => {
+      do {
+        this.again = false;
+        await this.readToEnd();
+      } while (this.again && !this.stopped);
+    })()
+      .catch(() => {}) // a failed read is retried by the next wake; finish() reports nothing
+      .finally(() => {
+        this.reading = undefined;
+      });
+  }
+
+  private async readToEnd(): Promise<void> {
+    this.file ??= await open(this.path, 'r');
+    for (;;) {
+      const { bytesRead } = await this.file.read(this.buffer, 0, this.buffer.length, this.offset);
+      if (bytesRead === 0) return;
+      this.offset += bytesRead;
+      this.onData(Buffer.from(this.buffer.subarray(0, bytesRead)));
+    }
+  }
+}
+
+/**
+ * Resolves with the first line (past or future) that matches, or rejects with
+ * HostTimeoutError after `timeoutMs`, or with a HostError when the process exits first.
+ */
+export function waitForLine(
+  vm: VmProcess,
+  match: string | RegExp,
+  options: { timeoutMs?: number } = {},
+): Promise<string> {
+  const test =
+    typeof match === 'string' ? (line: string) => line.includes(match) : (line: string) => match.test(line);
+  const ms = options.timeoutMs ?? 30_000;
+  return new Promise<string>((resolve, reject) => {
+    let done = false;
+    let off: (() => void) | undefined;
+    const finish = (fn: () => void) => {
+      if (done) return;
+      done = true;
+      clearTimeout(timer);
+      off?.();
+      fn();
+    };
+    const timer = setTimeout(
+      () => finish(() => reject(new HostTimeoutError(`no line matching ${String(match)} within ${ms} ms`))),
+      ms,
+    );
+    off = vm.onLine((line) => {
+      if (test(line)) finish(() => resolve(line));
+    });
+    if (done) off(); // matched a past line during onLine itself
+    vm.exited.then(
+      (exit) =>
+        finish(() =>
+          reject(
+            new HostError(
+              'COMMAND_FAILED',
+              `process ${vm.pid} exited (${exit.signal ?? `code ${exit.code}`}) before a line matching ${String(match)}`,
+            ),
+          ),
+        ),
+      (err: unknown) => finish(() => reject(err)),
+    );
+  });
+}

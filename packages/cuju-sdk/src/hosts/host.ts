@@ -1,0 +1,104 @@
+import type { Duplex } from 'node:stream';
+
+/** What a command run on a host returned. */
+export interface RunResult {
+  /** The exit status; for a process killed by a signal, 128 + the signal's number (as shells do). */
+  code: number;
+  stdout: string;
+  stderr: string;
+  /** Set when the process was killed by a signal (`SIGTERM`, ...). */
+  signal?: string;
+}
+
+export interface RunOptions {
+  /** Run through `sudo -n` (no password prompt: missing rights fail at once with HostSudoError). */
+  sudo?: boolean;
+  /** Kill the command (SIGTERM, then SIGKILL) and reject with HostTimeoutError after this long. */
+  timeoutMs?: number;
+  /** Kill the command and reject with HostAbortedError when this aborts. */
+  signal?: AbortSignal;
+  cwd?: string;
+  /**
+   * Reject with HostCommandError when the exit status is not 0 (default false: the result
+   * is returned whatever the status). A missing program (HostBinaryMissingError) and a
+   * sudo refusal (HostSudoError) always reject.
+   */
+  check?: boolean;
+}
+
+export interface SpawnOptions {
+  /**
+   * Where the process's stdout and stderr go, on the host. Appended to: the handle's lines
+   * start at the file's end as it was at the start. Relative paths are taken from `cwd`
+   * (or the working directory of this process, or the SSH user's home). Over SSH the
+   * files `LOG.pid` and `LOG.exit` are written next to it.
+   */
+  logPath: string;
+  sudo?: boolean;
+  cwd?: string;
+}
+
+/**
+ * How the process ended: `code` for an exit, `signal` (`SIGKILL`, ...) for a kill. Both
+ * null only over SSH when the process is gone but its status was never recorded (its
+ * wrapper was killed too).
+ */
+export interface VmExit {
+  code: number | null;
+  signal: string | null;
+}
+
+/** A long-running process (a Cuju VM) started on a host. */
+export interface VmProcess {
+  readonly pid: number;
+  readonly logPath: string;
+  /**
+   * Each line the process writes to stdout or stderr, in order, from its start (without
+   * the line break; a last line without one is delivered when the process exits). A
+   * listener added late is first given the lines seen so far (up to the last 10,000),
+   * synchronously, inside this call. Returns the function that removes the listener.
+   */
+  onLine(listener: (line: string) => void): () => void;
+  /**
+   * Resolves once the process has exited (however it ended), after every line has been
+   * delivered. Over SSH it rejects with HostDisconnectedError when the connection is lost
+   * or closed first: the process may then still be running on the host.
+   */
+  readonly exited: Promise<VmExit>;
+  /** True until `exited` has settled. */
+  readonly running: boolean;
+  /**
+   * Sends the signal (default SIGTERM); resolves once it is sent, not once the process has
+   * gone (await `exited` for that). A no-op once the process has exited.
+   */
+  kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+}
+
+/**
+ * Where Cuju runs: this machine (LocalHost) or another over SSH (SshHost). Arguments are
+ * always an argv array and never pass through a shell unquoted.
+ */
+export interface Host {
+  /** For messages: `local`, `ssh:root@127.0.0.2:2222`. */
+  readonly name: string;
+  /** The address other hosts use to reach this one (FT links, GFT join ports). */
+  readonly address: string;
+  /**
+   * Runs a program to completion. argv[0] is looked up on PATH and never run through a
+   * shell unquoted; a non-zero exit resolves (see `check`). Rejects with a HostError:
+   * BINARY_MISSING, SUDO_DENIED, TIMEOUT, ABORTED, DISCONNECTED, INVALID_ARGUMENT (a NUL
+   * byte in an argument: refused before anything is sent).
+   */
+  run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
+  /**
+   * Starts a long-running program detached from this process and from the SSH session
+   * (it survives both), stdout and stderr appended to `logPath`. Resolves once it has
+   * started; rejects with BINARY_MISSING or SUDO_DENIED before starting anything, and with
+   * INVALID_ARGUMENT for a path holding NUL, CR or LF.
+   */
+  spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess>;
+  /** A byte stream to a Unix socket on the host (a Cuju monitor). CONNECT_FAILED when nothing listens. */
+  connectMonitor(path: string): Promise<Duplex>;
+  /** Closes the connection (SSH). Started VMs keep running. */
+  close(): Promise<void>;
+}

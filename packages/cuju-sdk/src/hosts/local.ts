@@ -1,0 +1,259 @@
+/**
+ * LocalHost: Cuju on this machine, through child_process without a shell. argv goes to
+ * the kernel as it is (no quoting needed, none possible to get wrong).
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { createConnection } from 'node:net';
+import { resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
+import {
+  HostAbortedError,
+  HostBinaryMissingError,
+  HostCommandError,
+  HostConnectError,
+  HostError,
+  HostTimeoutError,
+} from './errors.js';
+import { FileFollower, LineSplitter, VmHandle } from './follow.js';
+import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess } from './host.js';
+import { failureOf } from './outcome.js';
+import { assertArgv, assertPath } from './quote.js';
+import { signalStatus } from './signals.js';
+
+export interface LocalHostOptions {
+  /** The address other hosts use to reach this one (default 127.0.0.1). */
+  address?: string;
+}
+
+/** How long a timed-out or aborted command gets between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 1_000;
+
+export class LocalHost implements Host {
+  readonly name = 'local';
+  readonly address: string;
+
+  constructor(options: LocalHostOptions = {}) {
+    this.address = options.address ?? '127.0.0.1';
+  }
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    assertArgv(argv);
+    if (options.cwd !== undefined) this.assertDirectory(options.cwd);
+    const full = options.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
+    const result = await this.execute(full, options);
+    const failure = failureOf(argv, result, { sudo: options.sudo, host: this.name });
+    if (failure) throw failure;
+    if (options.check && result.code !== 0) {
+      throw new HostCommandError(argv, result.code, result.stderr, { host: this.name });
+    }
+    return result;
+  }
+
+  async spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess> {
+    assertArgv(argv);
+    assertPath(options.logPath, 'logPath');
+    if (options.cwd !== undefined) this.assertDirectory(options.cwd);
+    const logPath = resolve(options.cwd ?? process.cwd(), options.logPath);
+    const program = argv[0]!;
+    if (options.sudo) {
+      // sudo would report a refusal or a missing program only into the log, after the
+      // start; ask first so that spawnVm itself fails with the right error.
+      const probe = await this.run(['sh', '-c', 'command -v -- "$1" >/dev/null', 'sh', program], {
+        sudo: true,
+      });
+      if (probe.code !== 0) throw new HostBinaryMissingError(program, { host: this.name, sudo: true });
+    }
+
+    let fd: number;
+    try {
+      fd = openSync(logPath, 'a');
+    } catch (err) {
+      throw new HostError('COMMAND_FAILED', `cannot open log file ${logPath}: ${errorCode(err)}`, {
+        host: this.name,
+        cause: err,
+      });
+    }
+    const start = fstatSync(fd).size;
+    const full = options.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
+    let child: ChildProcess;
+    try {
+      // detached: its own process group, so that a Ctrl-C meant for this process does
+      // not reach the VM, and so that kill() reaches the VM's own children too.
+      child = spawn(full[0]!, full.slice(1), { cwd: options.cwd, detached: true, stdio: ['ignore', fd, fd] });
+      await started(child, full[0]!, this.name);
+    } finally {
+      closeSync(fd); // the child has its own copy
+    }
+    const pid = child.pid!;
+
+    const handle = new VmHandle(pid, logPath, (signal) => this.signalGroup(pid, signal, options.sudo));
+    const splitter = new LineSplitter((line) => handle.deliverLine(line));
+    const follower = new FileFollower(logPath, start, (chunk) => splitter.push(chunk));
+    child.once('exit', (code, signal) => {
+      void follower
+        .finish()
+        .catch(() => {})
+        .then(() => {
+          splitter.end();
+          handle.settle({ code, signal });
+        });
+    });
+    return handle;
+  }
+
+  async connectMonitor(path: string): Promise<Duplex> {
+    assertPath(path, 'monitor path');
+    return new Promise((resolvePromise, reject) => {
+      const socket = createConnection({ path });
+      socket.once('connect', () => {
+        socket.removeAllListeners('error');
+        resolvePromise(socket);
+      });
+      socket.once('error', (err) => {
+        reject(
+          new HostConnectError(
+            `cannot connect to monitor socket ${path} (${errorCode(err)}): is the VM running with ` +
+              '-chardev socket,path=...,server,nowait on this path?',
+            { host: this.name, cause: err },
+          ),
+        );
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    // Nothing to close: spawned VMs are meant to outlive the handle's owner.
+  }
+
+  /** Spawns argv without a shell, collects its output, enforces timeout and abort. */
+  private execute(full: readonly string[], options: RunOptions): Promise<RunResult> {
+    if (options.signal?.aborted) {
+      return Promise.reject(new HostAbortedError(`'${full.join(' ')}' was aborted before it started`));
+    }
+    return new Promise<RunResult>((resolvePromise, reject) => {
+      // Own process group, so that a timeout kills what the command started as well.
+      const child = spawn(full[0]!, full.slice(1), {
+        cwd: options.cwd,
+        detached: true,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      child.stdout?.on('data', (b: Buffer) => out.push(b));
+      child.stderr?.on('data', (b: Buffer) => err.push(b));
+      let stopped: HostError | undefined;
+      let graceTimer: NodeJS.Timeout | undefined;
+      const stop = (error: HostError) => {
+        if (stopped) return;
+        stopped = error;
+        this.signalGroupSync(child.pid, 'SIGTERM');
+        graceTimer = setTimeout(() => this.signalGroupSync(child.pid, 'SIGKILL'), KILL_GRACE_MS);
+      };
+      const timer =
+        options.timeoutMs === undefined
+          ? undefined
+          : setTimeout(
+              () =>
+                stop(
+                  new HostTimeoutError(`'${full.join(' ')}' did not finish within ${options.timeoutMs} ms`),
+                ),
+              options.timeoutMs,
+            );
+      const onAbort = () => stop(new HostAbortedError(`'${full.join(' ')}' was aborted`));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      const cleanup = () => {
+        clearTimeout(timer);
+        clearTimeout(graceTimer);
+        options.signal?.removeEventListener('abort', onAbort);
+      };
+      child.once('error', (e) => {
+        cleanup();
+        reject(spawnError(e, full[0]!, this.name));
+      });
+      child.once('close', (code, signal) => {
+        cleanup();
+        if (stopped) return reject(stopped);
+        resolvePromise({
+          code: code ?? signalStatus(signal ?? ''),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr: Buffer.concat(err).toString('utf8'),
+          ...(signal ? { signal } : {}),
+        });
+      });
+    });
+  }
+
+  private async signalGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
+    if (sudo) {
+      // The group holds root's processes: signal it as root. A gone group is no error.
+      const r = await this.run(
+        ['sh', '-c', 'kill -s "$1" -- "-$2" 2>&1', 'sh', signal.slice(3), String(pid)],
+        {
+          sudo: true,
+        },
+      );
+      if (r.code !== 0 && !/no such process/i.test(r.stdout)) {
+        throw new HostError('COMMAND_FAILED', `cannot signal process group ${pid}: ${r.stdout.trim()}`, {
+          host: this.name,
+        });
+      }
+      return;
+    }
+    this.signalGroupSync(pid, signal);
+  }
+
+  private signalGroupSync(pid: number | undefined, signal: NodeJS.Signals): void {
+    if (pid === undefined) return;
+    try {
+      process.kill(-pid, signal);
+    } catch (err) {
+      if (errorCode(err) === 'ESRCH') return; // already gone
+      throw new HostError(
+        'COMMAND_FAILED',
+        `cannot send ${signal} to process group ${pid}: ${errorCode(err)}`,
+        {
+          host: this.name,
+          cause: err,
+        },
+      );
+    }
+  }
+
+  private assertDirectory(cwd: string): void {
+    assertPath(cwd, 'cwd');
+    let isDir = false;
+    try {
+      isDir = statSync(cwd).isDirectory();
+    } catch {}
+    // Checked here because spawn reports a missing cwd as ENOENT of the program.
+    if (!isDir) throw new HostError('COMMAND_FAILED', `cwd ${cwd} is not a directory`, { host: this.name });
+  }
+}
+
+/** Resolves once the child has started; rejects with the typed spawn error otherwise. */
+function started(child: ChildProcess, program: string, host: string): Promise<void> {
+  return new Promise((resolvePromise, reject) => {
+    child.once('spawn', () => {
+      child.removeAllListeners('error');
+      child.on('error', () => {}); // later errors (a failed kill) are reported by kill() itself
+      resolvePromise();
+    });
+    child.once('error', (err) => reject(spawnError(err, program, host)));
+  });
+}
+
+function spawnError(err: Error, program: string, host: string): HostError {
+  if (errorCode(err) === 'ENOENT') return new HostBinaryMissingError(program, { host });
+  if (errorCode(err) === 'EACCES') {
+    return new HostError('COMMAND_FAILED', `'${program}' is not executable (EACCES): check its mode`, {
+      host,
+      cause: err,
+    });
+  }
+  return new HostError('COMMAND_FAILED', `cannot start '${program}': ${err.message}`, { host, cause: err });
+}
+
+function errorCode(err: unknown): string {
+  return (err as NodeJS.ErrnoException | undefined)?.code ?? String(err);
+}

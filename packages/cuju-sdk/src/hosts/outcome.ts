@@ -1,0 +1,48 @@
+/**
+ * Turns a finished command's result into the typed error it stands for, the same way for
+ * local and SSH hosts: sudo refusing (`sudo -n` exits 1 with a known message), a program
+ * that is not there (the shell's exit 127, or sudo's "command not found").
+ */
+import { HostBinaryMissingError, type HostError, HostSudoError } from './errors.js';
+import type { RunResult } from './host.js';
+
+/** What `sudo -n` says when it will not run the command (sudo 1.8 and 1.9 wording). */
+const SUDO_DENIED =
+  /^sudo: (?:a password is required|a terminal is required|.*is not in the sudoers file|.*is not allowed to execute|.*may not run sudo|.*unable to authenticate|.*no tty present)/m;
+
+export interface OutcomeContext {
+  sudo?: boolean;
+  host: string;
+}
+
+/** The error a finished run stands for, or undefined when it is an ordinary result. */
+export function failureOf(
+  argv: readonly string[],
+  result: RunResult,
+  ctx: OutcomeContext,
+): HostError | undefined {
+  const program = argv[0] ?? '';
+  const { stderr, code } = result;
+  if (ctx.sudo && code === 1) {
+    if (SUDO_DENIED.test(stderr)) return new HostSudoError(stderr, { host: ctx.host });
+    if (stderr.includes(`sudo: ${program}: command not found`)) {
+      return new HostBinaryMissingError(program, { host: ctx.host, sudo: true });
+    }
+  }
+  if (code === 127) {
+    // The shell reports `NAME: not found` (dash), `NAME: command not found` (bash) or
+    // `NAME: No such file or directory` (a path). sudo itself may be the missing one.
+    const candidates = ctx.sudo ? ['sudo', program] : [program];
+    const missing = candidates.find((name) => mentionsMissing(stderr, name));
+    if (missing !== undefined) return new HostBinaryMissingError(missing, { host: ctx.host });
+  }
+  return undefined;
+}
+
+function mentionsMissing(stderr: string, name: string): boolean {
+  const escaped = name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(
+    `(?:^|[\\s:])${escaped}: (?:command not found|not found|No such file or directory)`,
+    'm',
+  ).test(stderr);
+}

@@ -1,0 +1,96 @@
+/**
+ * POSIX shell quoting and the argument checks that run before anything is sent to a host.
+ *
+ * SSH has no argv: the server hands one command string to the user's login shell. So
+ * every argument is single-quoted (inside single quotes a POSIX shell treats every byte
+ * literally, except `'` itself, which is written as `'\''`: close, escaped quote, reopen).
+ * The command string is built only from quoted arguments and fixed text of this module;
+ * no caller string is ever concatenated raw.
+ */
+import { HostArgumentError } from './errors.js';
+
+/** One argument, single-quoted for a POSIX shell: `it's` → `'it'\''s'`. */
+export function shellQuote(arg: string): string {
+  assertNoNul(arg, 'a shell argument');
+  return `'${arg.replaceAll("'", "'\\''")}'`;
+}
+
+/** A whole argv as one shell command line, each element quoted on its own. */
+export function shellJoin(argv: readonly string[]): string {
+  return argv.map(shellQuote).join(' ');
+}
+
+export interface RemoteCommandOptions {
+  sudo?: boolean;
+  cwd?: string;
+  /**
+   * Where the program's stdin comes from: /dev/null (default), or the channel itself, for
+   * a remote script that must notice (EOF) when the connection goes away.
+   */
+  stdin?: 'null' | 'channel';
+  /** Print `cuju-pid:PID` as the first line on stderr, so that the program can be killed later. */
+  reportPid?: boolean;
+}
+
+/** The first stderr line of a command built with `reportPid`. */
+export const PID_MARKER = /^cuju-pid:(\d+)\n/;
+
+/**
+ * The command string for running argv through an SSH exec channel:
+ * `[printf 'cuju-pid:%s\n' "$$" >&2; ][cd -- 'CWD' && ]exec [sudo -n -- ]'ARGV0' ... [</dev/null]`.
+ *
+ * `exec` makes the program the session's process itself (sshd made that process a
+ * process group leader), so `$$` is its pid and its group's id, its exit status is the
+ * channel's, and killing that group reaches it and its children. stdin comes from
+ * /dev/null rather than from the channel, so that a program that reads stdin does not
+ * wait for input that never comes.
+ */
+export function remoteCommand(argv: readonly string[], options: RemoteCommandOptions = {}): string {
+  assertArgv(argv);
+  const parts: string[] = [];
+  if (options.reportPid) parts.push(`printf 'cuju-pid:%s\\n' "$$" >&2;`);
+  if (options.cwd !== undefined) {
+    assertPath(options.cwd, 'cwd');
+    parts.push('cd --', shellQuote(options.cwd), '&&');
+  }
+  parts.push('exec');
+  if (options.sudo) parts.push('sudo -n --');
+  parts.push(shellJoin(argv));
+  if (options.stdin !== 'channel') parts.push('</dev/null');
+  return parts.join(' ');
+}
+
+/**
+ * An argv must be a non-empty array of strings without NUL bytes (which no exec can carry
+ * and which would cut an SSH command string short), with a non-empty program name.
+ */
+export function assertArgv(argv: readonly string[]): void {
+  if (!Array.isArray(argv) || argv.length === 0) {
+    throw new HostArgumentError('argv must be a non-empty array: [program, ...arguments]');
+  }
+  argv.forEach((arg, i) => {
+    if (typeof arg !== 'string') throw new HostArgumentError(`argv[${i}] is not a string`);
+    assertNoNul(arg, `argv[${i}]`);
+  });
+  if (argv[0] === '') throw new HostArgumentError('argv[0] (the program) is empty');
+}
+
+/**
+ * A path (log file, monitor socket, working directory) must be non-empty and free of NUL,
+ * CR and LF: no real path needs them, and a newline in a path is the classic way of
+ * smuggling a second command or a forged log line through.
+ */
+export function assertPath(path: string, what: string): void {
+  if (typeof path !== 'string' || path === '')
+    throw new HostArgumentError(`${what} must be a non-empty path`);
+  assertNoNul(path, what);
+  if (/[\r\n]/.test(path)) {
+    throw new HostArgumentError(`${what} contains a line break (${JSON.stringify(path)}): refused`);
+  }
+}
+
+function assertNoNul(value: string, what: string): void {
+  if (value.includes('\0')) {
+    throw new HostArgumentError(`${what} contains a NUL byte (${JSON.stringify(value)}): refused`);
+  }
+}

@@ -1,0 +1,342 @@
+/**
+ * SshHost: Cuju on another machine, through one ssh2 connection. Commands are argv
+ * arrays turned into a single command string by quoting every element (quote.ts);
+ * long-running VMs are started detached by a small wrapper (remote-scripts.ts) that
+ * survives the connection and records the pid and exit status next to the log.
+ */
+import { posix } from 'node:path';
+import type { Duplex } from 'node:stream';
+import type { Client, ClientChannel } from 'ssh2';
+import {
+  HostAbortedError,
+  HostBinaryMissingError,
+  HostCommandError,
+  HostConnectError,
+  HostDisconnectedError,
+  HostError,
+  HostTimeoutError,
+} from './errors.js';
+import { LineSplitter, VmHandle } from './follow.js';
+import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess } from './host.js';
+import { failureOf } from './outcome.js';
+import { assertArgv, assertPath, PID_MARKER, remoteCommand } from './quote.js';
+import { FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER } from './remote-scripts.js';
+import { signalStatus, statusToExit } from './signals.js';
+import { type OpenedConnection, openConnection, type SshHostOptions } from './ssh-connect.js';
+
+export type { HostKeyCheck, SshHostOptions } from './ssh-connect.js';
+
+/** How long a timed-out or aborted remote command gets between SIGTERM and SIGKILL. */
+const KILL_GRACE_MS = 1_000;
+
+interface ExecOptions {
+  timeoutMs?: number;
+  signal?: AbortSignal;
+  /** For messages: what ran. */
+  what: string;
+  /** The command was built with `reportPid`: strip the marker, and kill by pid on timeout. */
+  reportPid?: boolean;
+}
+
+export class SshHost implements Host {
+  readonly name: string;
+  readonly address: string;
+  /** The `SHA256:` fingerprint of the host key that was verified for this connection. */
+  readonly hostKeyFingerprint: string;
+  /** Resolves once the connection has closed, by close() or because it was lost. */
+  readonly closed: Promise<void>;
+  private readonly client: Client;
+  private lost: HostError | undefined;
+  private closing = false;
+
+  /**
+   * Connects, checks the host key (before authenticating) and authenticates. Rejects with
+   * HOST_KEY_UNKNOWN / HOST_KEY_CHANGED, AUTH_FAILED, CONNECT_FAILED, TIMEOUT or
+   * INVALID_ARGUMENT.
+   */
+  static async connect(options: SshHostOptions): Promise<SshHost> {
+    const name = `ssh:${options.username}@${options.host}:${options.port ?? 22}`;
+    const opened = await openConnection(options, name);
+    return new SshHost(opened, name, options.address ?? options.host);
+  }
+
+  private constructor(opened: OpenedConnection, name: string, address: string) {
+    this.client = opened.client;
+    this.hostKeyFingerprint = opened.fingerprint;
+    this.name = name;
+    this.address = address;
+    this.client.removeAllListeners('error');
+    this.client.removeAllListeners('close');
+    // Keepalive timeouts and socket errors arrive here, followed by 'close'.
+    this.client.on('error', (err: Error) => {
+      this.lost ??= new HostDisconnectedError(`connection lost (${err.message})`, { host: name, cause: err });
+    });
+    this.closed = new Promise((resolve) => {
+      this.client.once('close', () => {
+        this.lost ??= new HostDisconnectedError(
+          this.closing ? 'the connection was closed' : 'the server closed the connection',
+          { host: name },
+        );
+        resolve();
+      });
+    });
+  }
+
+  /** False once the connection has closed or been lost. */
+  get connected(): boolean {
+    return this.lost === undefined;
+  }
+
+  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+    const command = remoteCommand(argv, { sudo: options.sudo, cwd: options.cwd, reportPid: true });
+    const result = await this.execCollect(command, {
+      ...options,
+      what: `'${argv.join(' ')}'`,
+      reportPid: true,
+    });
+    const failure = failureOf(argv, result, { sudo: options.sudo, host: this.name });
+    if (failure) throw failure;
+    if (options.cwd !== undefined && result.code === 1 && /\bcd: /.test(result.stderr)) {
+      throw new HostError(
+        'COMMAND_FAILED',
+        `cannot change to directory ${options.cwd}: ${result.stderr.trim()}`,
+        {
+          host: this.name,
+        },
+      );
+    }
+    if (options.check && result.code !== 0) {
+      throw new HostCommandError(argv, result.code, result.stderr, { host: this.name });
+    }
+    return result;
+  }
+
+  /**
+   * Starts argv detached on the host (setsid; it survives this connection), stdout and
+   * stderr appended to logPath, pid and exit status in `LOG.pid` and `LOG.exit`. The
+   * handle follows the log with `tail -F` and learns of the exit when tail does (within
+   * about 100 ms plus a round trip). Needs GNU tail (`--pid`) and setsid on the host.
+   */
+  async spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess> {
+    assertArgv(argv);
+    assertPath(options.logPath, 'logPath');
+    if (options.cwd !== undefined) assertPath(options.cwd, 'cwd');
+    const program = argv[0]!;
+    const logPath =
+      options.cwd !== undefined && !posix.isAbsolute(options.logPath)
+        ? posix.join(options.cwd, options.logPath)
+        : options.logPath;
+    const spawnArgv = ['sh', '-c', SPAWN, 'cuju-spawn', VM_WRAPPER, logPath, options.cwd ?? '', ...argv];
+    const result = await this.execCollect(remoteCommand(spawnArgv, { sudo: options.sudo }), {
+      what: `starting '${program}'`,
+    });
+    // The wrapper's own report first: failureOf knows only the shell's wording.
+    if (result.code === 127 && result.stderr.includes(`cuju-spawn: ${program}: not found`)) {
+      throw new HostBinaryMissingError(program, { host: this.name, sudo: options.sudo });
+    }
+    const failure = failureOf(spawnArgv, result, { sudo: options.sudo, host: this.name });
+    if (failure) throw failure;
+    const started = /^(\d+) (\d+) (.+)$/m.exec(result.stdout);
+    if (result.code !== 0 || !started) {
+      throw new HostError(
+        'COMMAND_FAILED',
+        `cannot start '${program}' (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`,
+        { host: this.name },
+      );
+    }
+    const pid = Number(started[1]);
+    const offset = Number(started[2]);
+    const absoluteLog = started[3]!;
+    const handle = new VmHandle(pid, absoluteLog, (signal) => this.signalProcess(pid, signal, options.sudo));
+    try {
+      await this.follow(handle, offset, options.sudo);
+    } catch (err) {
+      // A VM nobody can follow or see exit is worse than none: stop it, then report.
+      await this.signalProcess(pid, 'SIGKILL', options.sudo).catch(() => {});
+      throw err;
+    }
+    return handle;
+  }
+
+  /** Opens the Unix socket on the host through OpenSSH stream-local forwarding (no nc). */
+  async connectMonitor(path: string): Promise<Duplex> {
+    assertPath(path, 'monitor path');
+    this.assertConnected();
+    return new Promise((resolve, reject) => {
+      this.client.openssh_forwardOutStreamLocal(path, (err, stream) => {
+        if (err) {
+          reject(
+            new HostConnectError(
+              `cannot open monitor socket ${path} through stream-local forwarding (${err.message}): is the VM ` +
+                'running with that monitor path, and does sshd allow it (AllowStreamLocalForwarding)?',
+              { host: this.name, cause: err },
+            ),
+          );
+        } else resolve(stream);
+      });
+    });
+  }
+
+  /** Closes the connection. VMs started through it keep running; their handles' `exited` rejects. */
+  async close(): Promise<void> {
+    if (!this.closing) {
+      this.closing = true;
+      this.client.end();
+      const timer = setTimeout(() => this.client.destroy(), 2_000);
+      await this.closed;
+      clearTimeout(timer);
+    }
+    await this.closed;
+  }
+
+  /** Runs the wrapper's follower for a started VM: its log lines, then its exit. */
+  private async follow(handle: VmHandle, offset: number, sudo: boolean | undefined): Promise<void> {
+    const argv = ['sh', '-c', FOLLOW, 'cuju-follow', handle.logPath, String(handle.pid), String(offset)];
+    const channel = await this.openExec(remoteCommand(argv, { sudo, stdin: 'channel' }));
+    const splitter = new LineSplitter((line) => handle.deliverLine(line));
+    const stderr: Buffer[] = [];
+    channel.on('data', (chunk: Buffer) => splitter.push(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    channel.on('close', () => {
+      const reported = /cuju-exit:(\d*)\n/.exec(Buffer.concat(stderr).toString('utf8'));
+      if (!reported) {
+        handle.fail(
+          new HostDisconnectedError(
+            `stopped following process ${handle.pid} (${this.lost?.message ?? 'the channel closed'}); it may ` +
+              `still be running: see ${handle.logPath} and ${handle.logPath}.exit on the host`,
+            { host: this.name },
+          ),
+        );
+        return;
+      }
+      splitter.end();
+      handle.settle(reported[1] === '' ? { code: null, signal: null } : statusToExit(Number(reported[1])));
+    });
+  }
+
+  private async signalProcess(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
+    const argv = ['sh', '-c', KILL, 'cuju-kill', signal.slice(3), String(pid)];
+    const result = await this.execCollect(remoteCommand(argv, { sudo }), { what: `kill ${pid}` });
+    const failure = failureOf(argv, result, { sudo, host: this.name });
+    if (failure) throw failure;
+    if (result.code !== 0) {
+      throw new HostError(
+        'COMMAND_FAILED',
+        `cannot send ${signal} to process ${pid}: ${result.stderr.trim()}`,
+        {
+          host: this.name,
+        },
+      );
+    }
+  }
+
+  /**
+   * Runs a command string on an exec channel to its end. On timeout or abort the command's
+   * process group (its pid, from `reportPid`) is sent SIGTERM, then SIGKILL, through a
+   * second channel. Not SSH `signal` requests: sshd refuses them for root logins (no
+   * privilege separation after a root login). Closing the channel is the last resort.
+   */
+  private async execCollect(command: string, options: ExecOptions): Promise<RunResult> {
+    if (options.signal?.aborted) throw new HostAbortedError(`${options.what} was aborted before it started`);
+    const channel = await this.openExec(command);
+    return new Promise<RunResult>((resolve, reject) => {
+      const out: Buffer[] = [];
+      const err: Buffer[] = [];
+      let pid: number | undefined;
+      let exit: { code: number | null; signal?: string } | undefined;
+      channel.on('data', (b: Buffer) => out.push(b));
+      channel.stderr.on('data', (b: Buffer) => {
+        err.push(b);
+        if (options.reportPid && pid === undefined) {
+          pid = takePid(err);
+          if (pid !== undefined && stopped) void this.signalGroup(pid, 'TERM'); // stopped before it was known
+        }
+      });
+      channel.on('exit', (code: number | null, signal?: string) => {
+        exit = { code, signal };
+      });
+      let stopped: HostError | undefined;
+      const timers: NodeJS.Timeout[] = [];
+      const send = (signal: 'TERM' | 'KILL') => {
+        if (pid !== undefined) void this.signalGroup(pid, signal);
+      };
+      const stop = (error: HostError) => {
+        if (stopped) return;
+        stopped = error;
+        send('TERM');
+        timers.push(setTimeout(() => send('KILL'), KILL_GRACE_MS));
+        timers.push(setTimeout(() => channel.close(), 2 * KILL_GRACE_MS));
+      };
+      if (options.timeoutMs !== undefined) {
+        timers.push(
+          setTimeout(
+            () => stop(new HostTimeoutError(`${options.what} did not finish within ${options.timeoutMs} ms`)),
+            options.timeoutMs,
+          ),
+        );
+      }
+      const onAbort = () => stop(new HostAbortedError(`${options.what} was aborted`));
+      options.signal?.addEventListener('abort', onAbort, { once: true });
+      channel.on('close', () => {
+        for (const t of timers) clearTimeout(t);
+        options.signal?.removeEventListener('abort', onAbort);
+        if (stopped) return reject(stopped);
+        if (!exit) {
+          return reject(
+            new HostDisconnectedError(`${options.what}: the channel closed without an exit status`, {
+              host: this.name,
+              cause: this.lost,
+            }),
+          );
+        }
+        let stderr = Buffer.concat(err).toString('utf8');
+        if (options.reportPid) stderr = stderr.replace(PID_MARKER, '');
+        resolve({
+          code: exit.code ?? signalStatus(exit.signal ?? ''),
+          stdout: Buffer.concat(out).toString('utf8'),
+          stderr,
+          ...(exit.signal ? { signal: exit.signal } : {}),
+        });
+      });
+    });
+  }
+
+  /** Best effort: the connection may be gone, and then so is the chance to signal. */
+  private async signalGroup(pid: number, signal: 'TERM' | 'KILL'): Promise<void> {
+    try {
+      await this.execCollect(remoteCommand(['sh', '-c', KILL_GROUP, 'cuju-kill', signal, String(pid)]), {
+        what: `kill -${signal} -${pid}`,
+      });
+    } catch {
+      // the caller falls back to closing the channel
+    }
+  }
+
+  private openExec(command: string): Promise<ClientChannel> {
+    this.assertConnected();
+    return new Promise((resolve, reject) => {
+      this.client.exec(command, (err, channel) => {
+        if (!err) return resolve(channel);
+        if (this.lost) return reject(this.lost);
+        reject(
+          new HostError(
+            'COMMAND_FAILED',
+            `the server refused a session channel (${err.message}): too many at once? sshd's MaxSessions ` +
+              '(default 10) bounds running VMs plus concurrent commands per connection',
+            { host: this.name, cause: err },
+          ),
+        );
+      });
+    });
+  }
+
+  private assertConnected(): void {
+    if (this.lost) throw this.lost;
+  }
+}
+
+/** The pid from the `cuju-pid:` line, once the whole line has arrived. */
+function takePid(stderr: Buffer[]): number | undefined {
+  const m = PID_MARKER.exec(Buffer.concat(stderr).toString('latin1'));
+  return m ? Number(m[1]) : undefined;
+}

@@ -1,0 +1,496 @@
+/**
+ * SshHost against a real OpenSSH sshd on loopback, started per test with fresh keys.
+ * Every test leaves nothing behind: no sshd (listener or connection process), no VM,
+ * no socket; afterEach checks.
+ */
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
+import fc from 'fast-check';
+import { Client } from 'ssh2';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { HostError, type HostErrorCode, HostKeyError } from '../src/hosts/errors.js';
+import { waitForLine } from '../src/hosts/follow.js';
+import type { VmProcess } from '../src/hosts/host.js';
+import { SshHost, type SshHostOptions } from '../src/hosts/ssh.js';
+import {
+  alive,
+  killQuietly,
+  processesMentioning,
+  readUntil,
+  requireSshd,
+  type Sshd,
+  startSshd,
+} from './helpers/sshd.js';
+
+const hasSshd = requireSshd();
+
+const CUJU_SIM = join(import.meta.dirname, '../../cuju-sim/bin/cuju-sim.mjs');
+const SIM = [process.execPath, CUJU_SIM];
+const BANNER = "QEMU 2.8.1 monitor - type 'help' for more information";
+
+const daemons: Sshd[] = [];
+const hosts: SshHost[] = [];
+const vms: VmProcess[] = [];
+const sockets: Duplex[] = [];
+const dirs: string[] = [];
+
+// Cleans up everything, then fails the test if anything had been left behind.
+afterEach(async () => {
+  vi.restoreAllMocks();
+  const leftovers: string[] = [];
+  const settled = async (condition: () => boolean, what: string) => {
+    if (!(await until(condition))) leftovers.push(what);
+  };
+  for (const s of sockets.splice(0)) s.destroy();
+  // VMs first, through SSH while it is up; a VM outlives its connection, so fall back to
+  // killing it from here (same machine) when its host has gone.
+  for (const vm of vms.splice(0)) {
+    if (vm.running) await vm.kill('SIGKILL').catch(() => killQuietly(vm.pid));
+    await vm.exited.catch(() => killQuietly(vm.pid));
+    await settled(() => !alive(vm.pid), `VM ${vm.pid}`);
+    killQuietly(vm.pid);
+  }
+  await Promise.all(hosts.splice(0).map((h) => h.close()));
+  for (const d of daemons.splice(0)) {
+    // Closing the client ends its connection process on the server: none may linger.
+    await settled(() => d.children().length === 0, `sshd ${d.pid}'s connection processes ${d.children()}`);
+    await d.stop();
+    if (alive(d.pid) || existsSync(d.dir)) leftovers.push(`sshd ${d.pid} or ${d.dir}`);
+  }
+  for (const dir of dirs.splice(0)) {
+    // No wrapper, follower (tail, its watcher) or command that was given the directory.
+    await settled(() => processesMentioning(dir).length === 0, `processes using ${dir}`);
+    for (const pid of processesMentioning(dir)) killQuietly(pid);
+    rmSync(dir, { recursive: true, force: true });
+  }
+  expect(leftovers).toEqual([]);
+});
+
+/** Whether the condition came true within `ms`. */
+async function until(condition: () => boolean, ms = 5_000): Promise<boolean> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) return false;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  return true;
+}
+
+/** Waits for the condition, or throws naming what did not happen. */
+async function waitUntil(condition: () => boolean, what: string, ms = 5_000): Promise<void> {
+  if (!(await until(condition, ms))) throw new Error(`timed out waiting for ${what}`);
+}
+
+async function sshd(): Promise<Sshd> {
+  const d = await startSshd();
+  daemons.push(d);
+  return d;
+}
+
+function options(d: Sshd, extra: Partial<SshHostOptions> = {}): SshHostOptions {
+  return {
+    host: d.host,
+    port: d.port,
+    username: d.username,
+    privateKey: d.userKey,
+    hostKey: { knownHostsPath: d.knownHostsPath },
+    ...extra,
+  };
+}
+
+async function connect(d: Sshd, extra: Partial<SshHostOptions> = {}): Promise<SshHost> {
+  const h = await SshHost.connect(options(d, extra));
+  hosts.push(h);
+  return h;
+}
+
+function tempDir(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'cuju-ssh-'));
+  dirs.push(dir);
+  return dir;
+}
+
+async function refusal(promise: Promise<unknown>): Promise<HostError> {
+  try {
+    const value = await promise;
+    if (value instanceof SshHost) hosts.push(value);
+  } catch (err) {
+    if (err instanceof HostError) return err;
+    throw err;
+  }
+  throw new Error('expected a HostError, but the promise resolved');
+}
+
+async function codeOf(promise: Promise<unknown>): Promise<HostErrorCode> {
+  return (await refusal(promise)).code;
+}
+
+function simArgs(dir: string): string[] {
+  return [
+    ...SIM,
+    '-chardev',
+    `socket,id=mon,path=${dir}/m.sock,server,nowait`,
+    '-mon',
+    'chardev=mon,mode=readline',
+  ];
+}
+
+describe.runIf(hasSshd)('SshHost against a real sshd', () => {
+  describe('host key and authentication', () => {
+    it('connects with a matching known_hosts line and reports the verified fingerprint', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      expect(h.name).toBe(`ssh:${d.username}@${d.host}:${d.port}`);
+      expect(h.address).toBe(d.host);
+      expect(h.hostKeyFingerprint).toBe(d.hostFingerprint);
+      expect(h.connected).toBe(true);
+    });
+
+    it('connects with the right pinned fingerprint', async () => {
+      const d = await sshd();
+      const h = await connect(d, { hostKey: { sha256: d.hostFingerprint } });
+      expect((await h.run(['echo', 'ok'])).stdout).toBe('ok\n');
+    });
+
+    it('refuses a wrong pinned fingerprint before authenticating', async () => {
+      const d = await sshd();
+      const wrong = `SHA256:${'A'.repeat(43)}`;
+      const err = await refusal(SshHost.connect(options(d, { hostKey: { sha256: wrong } })));
+      expect(err).toBeInstanceOf(HostKeyError);
+      expect(err.code).toBe('HOST_KEY_CHANGED');
+      expect((err as HostKeyError).fingerprint).toBe(d.hostFingerprint);
+      expect(err.message).toContain(wrong);
+      // The server never saw an authentication attempt.
+      await new Promise((r) => setTimeout(r, 100));
+      expect(d.log()).not.toMatch(/Accepted|publickey|Failed/);
+    });
+
+    it('refuses a key other than the one in known_hosts (changed)', async () => {
+      const d = await sshd();
+      const other = readFileSync(join(d.dir, 'userkey.pub'), 'utf8').split(' ')[1];
+      writeFileSync(d.knownHostsPath, `[${d.host}]:${d.port} ssh-ed25519 ${other}\n`);
+      const err = await refusal(SshHost.connect(options(d)));
+      expect(err.code).toBe('HOST_KEY_CHANGED');
+      expect(err.message).toMatch(/someone may be intercepting/);
+      expect(d.log()).not.toMatch(/Accepted/);
+    });
+
+    it('refuses a host that known_hosts does not name, or a missing known_hosts (unknown)', async () => {
+      const d = await sshd();
+      const blob = d.hostPublicKey.split(' ')[1];
+      writeFileSync(
+        d.knownHostsPath,
+        `[${d.host}]:${d.port + 1} ssh-ed25519 ${blob}\n${d.host} ssh-ed25519 ${blob}\n`,
+      );
+      const err = await refusal(SshHost.connect(options(d)));
+      expect(err.code).toBe('HOST_KEY_UNKNOWN');
+      expect((err as HostKeyError).knownHostsLine).toBe(`[${d.host}]:${d.port} ssh-ed25519 ${blob}`);
+      expect(err.message).toContain(d.hostFingerprint);
+      const missing = await refusal(
+        SshHost.connect(options(d, { hostKey: { knownHostsPath: join(d.dir, 'no-such-file') } })),
+      );
+      expect(missing.code).toBe('HOST_KEY_UNKNOWN');
+      expect(missing.message).toMatch(/does not exist/);
+    });
+
+    it('accepts a hashed known_hosts entry', async () => {
+      const d = await sshd();
+      execFileSync('ssh-keygen', ['-H', '-f', d.knownHostsPath], { stdio: 'ignore' });
+      expect(readFileSync(d.knownHostsPath, 'utf8')).toMatch(/^\|1\|/);
+      await connect(d);
+    });
+
+    it('has no accept-any default: a missing hostKey is refused', async () => {
+      const d = await sshd();
+      const { hostKey: _, ...rest } = options(d);
+      const err = await refusal(SshHost.connect(rest as unknown as SshHostOptions));
+      expect(err.code).toBe('INVALID_ARGUMENT');
+      expect(err.message).toMatch(/no accept-any/);
+    });
+
+    it('reports a key that is not authorized as AUTH_FAILED', async () => {
+      const d = await sshd();
+      const err = await refusal(SshHost.connect(options(d, { privateKey: d.strangerKey })));
+      expect(err.code).toBe('AUTH_FAILED');
+      expect(err.message).toMatch(/authorized_keys/);
+    });
+
+    it('reports a closed port as CONNECT_FAILED', async () => {
+      const d = await sshd();
+      expect(await codeOf(SshHost.connect(options(d, { port: 1 })))).toBe('CONNECT_FAILED');
+    });
+
+    it('refuses injection in the connection fields before connecting', async () => {
+      const d = await sshd();
+      const connectSpy = vi.spyOn(Client.prototype, 'connect');
+      expect(await codeOf(SshHost.connect(options(d, { username: 'root\nx' })))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(SshHost.connect(options(d, { host: '127.0.0.2 -oProxyCommand=x' })))).toBe(
+        'INVALID_ARGUMENT',
+      );
+      expect(
+        await codeOf(SshHost.connect(options(d, { hostKey: { knownHostsPath: `${d.knownHostsPath}\0x` } }))),
+      ).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(SshHost.connect(options(d, { hostKey: { sha256: 'SHA256:short' } })))).toBe(
+        'INVALID_ARGUMENT',
+      );
+      expect(connectSpy).not.toHaveBeenCalled();
+    });
+  });
+
+  describe('run', () => {
+    it('passes every argv element verbatim: an injection attempt is printed, not run', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const attempt = `a'; touch ${dir}/pwned; '`;
+      const r = await h.run(['printf', '%s\n', attempt, `$(touch ${dir}/pwned2)`, `\`touch ${dir}/pwned3\``]);
+      expect(r).toEqual({
+        code: 0,
+        stdout: `${attempt}\n$(touch ${dir}/pwned2)\n\`touch ${dir}/pwned3\`\n`,
+        stderr: '',
+      });
+      for (const f of ['pwned', 'pwned2', 'pwned3']) expect(existsSync(join(dir, f))).toBe(false);
+    });
+
+    it('round-trips arbitrary strings through the login shell', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const text = fc.string({ unit: 'binary', minLength: 1 }).map((s) => s.replaceAll('\0', '') || 'x');
+      const special = fc.constantFrom(
+        "'",
+        '"',
+        '\\',
+        '$(id)',
+        '`id`',
+        ';',
+        '\n',
+        ' ',
+        '*',
+        '~',
+        '$HOME',
+        '&&',
+        '|',
+      );
+      await fc.assert(
+        fc.asyncProperty(fc.array(fc.oneof(text, special), { minLength: 1, maxLength: 4 }), async (args) => {
+          const r = await h.run(['printf', '%s\\0', ...args]);
+          expect(r.stdout.split('\0').slice(0, -1)).toEqual(args);
+        }),
+        { numRuns: 25 },
+      );
+    });
+
+    it('returns exit codes and signals, runs in cwd, checks on request', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      expect(await h.run(['sh', '-c', 'echo e >&2; exit 4'])).toEqual({ code: 4, stdout: '', stderr: 'e\n' });
+      expect(await h.run(['sh', '-c', 'kill -KILL $$'])).toMatchObject({ code: 137, signal: 'SIGKILL' });
+      const dir = tempDir();
+      expect((await h.run(['pwd'], { cwd: dir })).stdout).toBe(`${dir}\n`);
+      expect(await codeOf(h.run(['pwd'], { cwd: join(dir, 'nope') }))).toBe('COMMAND_FAILED');
+      expect(await codeOf(h.run(['false'], { check: true }))).toBe('COMMAND_FAILED');
+    });
+
+    it('names a missing binary, and a missing sudo', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const err = await refusal(h.run(['cuju-no-such-binary', '-x']));
+      expect(err.code).toBe('BINARY_MISSING');
+      expect(err.message).toContain("'cuju-no-such-binary' was not found");
+      const absolute = await refusal(h.run(['/no/such/cuju']));
+      expect(absolute.code).toBe('BINARY_MISSING');
+      const hasSudo = (await h.run(['sh', '-c', 'command -v sudo'])).code === 0;
+      if (!hasSudo) {
+        const sudo = await refusal(h.run(['true'], { sudo: true }));
+        expect(sudo.code).toBe('BINARY_MISSING');
+        expect(sudo.message).toContain("'sudo' was not found");
+      }
+    });
+
+    it('kills a remote command and its children at its timeout, and on abort', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const started = Date.now();
+      const script = `sleep 30 & echo $! > ${dir}/pids; echo $$ >> ${dir}/pids; wait`;
+      const err = await refusal(h.run(['sh', '-c', script], { timeoutMs: 500 }));
+      expect(err.code).toBe('TIMEOUT');
+      expect(Date.now() - started).toBeLessThan(5_000);
+      const pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map(Number);
+      expect(pids).toHaveLength(2);
+      for (const pid of pids) await waitUntil(() => !alive(pid), `remote process ${pid} to end`);
+
+      const ac = new AbortController();
+      setTimeout(() => ac.abort(), 300);
+      expect(
+        await codeOf(
+          h.run(['sh', '-c', 'echo $$ > "$0/abort.pid"; exec sleep 30', dir], { signal: ac.signal }),
+        ),
+      ).toBe('ABORTED');
+      const pid = Number(readFileSync(join(dir, 'abort.pid'), 'utf8'));
+      await waitUntil(() => !alive(pid), `remote process ${pid} to end`);
+    });
+
+    it('refuses NUL bytes and line breaks in every string field with nothing sent', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const exec = vi.spyOn(Client.prototype, 'exec');
+      const forward = vi.spyOn(Client.prototype, 'openssh_forwardOutStreamLocal');
+      const refused: Array<Promise<unknown>> = [
+        h.run(['printf', 'a\0b']),
+        h.run(['a\0; touch /tmp/x']),
+        h.run([]),
+        h.run(['true'], { cwd: `${dir}\ntouch ${dir}/pwned` }),
+        h.spawnVm(['true'], { logPath: `${dir}/log\ntouch ${dir}/pwned` }),
+        h.spawnVm(['true'], { logPath: `${dir}/log\0x` }),
+        h.spawnVm(['tr\0ue'], { logPath: `${dir}/log` }),
+        h.spawnVm(['true'], { logPath: `${dir}/log`, cwd: `${dir}\r` }),
+        h.connectMonitor(`${dir}/m.sock\nx`),
+        h.connectMonitor(`${dir}/m.sock\0`),
+        h.connectMonitor(''),
+      ];
+      for (const p of refused) expect(await codeOf(p)).toBe('INVALID_ARGUMENT');
+      expect(exec).not.toHaveBeenCalled();
+      expect(forward).not.toHaveBeenCalled();
+      expect(existsSync(join(dir, 'pwned'))).toBe(false);
+    });
+  });
+
+  describe('spawnVm and connectMonitor with cuju-sim', () => {
+    it('follows a process that exits at once and reports its exit', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const vm = await h.spawnVm([...SIM, '--help'], { logPath: join(dir, 'help.log') });
+      vms.push(vm);
+      const lines: string[] = [];
+      vm.onLine((l) => lines.push(l));
+      expect(await vm.exited).toEqual({ code: 0, signal: null });
+      expect(lines[0]).toMatch(/^cuju-sim: a stand-in/);
+      expect(lines.join('\n')).toBe(readFileSync(join(dir, 'help.log'), 'utf8').trimEnd());
+      // Only the log stays: the wrapper's pid and exit files are removed once read.
+      expect(existsSync(join(dir, 'help.log.pid')) || existsSync(join(dir, 'help.log.exit'))).toBe(false);
+    });
+
+    it('starts a VM detached, follows its log, reaches its monitor over stream-local forwarding', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      writeFileSync(join(dir, 'vm.log'), 'an earlier run\n');
+      const vm = await h.spawnVm(simArgs(dir), { logPath: 'vm.log', cwd: dir });
+      vms.push(vm);
+      expect(vm.logPath).toBe(join(dir, 'vm.log'));
+      expect(vm.running).toBe(true);
+      expect(await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 })).toBe('VM init finished');
+
+      const mon = await h.connectMonitor(join(dir, 'm.sock'));
+      sockets.push(mon);
+      expect(await readUntil(mon, '(qemu) ')).toContain(BANNER);
+      mon.write('info status\n');
+      expect(await readUntil(mon, 'VM status')).toMatch(/VM status: running/);
+      mon.destroy();
+
+      const killedAt = Date.now();
+      await vm.kill('SIGTERM');
+      expect(await vm.exited).toEqual({ code: 0, signal: null });
+      const latency = Date.now() - killedAt;
+      expect(latency).toBeLessThan(3_000);
+      const lines: string[] = [];
+      vm.onLine((l) => lines.push(l));
+      expect(lines).toEqual(['VM init finished', 'qemu-system-x86_64: terminating on signal 15']);
+      expect(existsSync(join(dir, 'm.sock'))).toBe(false);
+    });
+
+    it('reports death by SIGKILL as a signal', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const vm = await h.spawnVm(simArgs(tempDir()), { logPath: join(tempDir(), 'vm.log') });
+      vms.push(vm);
+      await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 });
+      await vm.kill('SIGKILL');
+      expect(await vm.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    });
+
+    it('keeps the VM running when the connection closes; a new connection can stop it', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const vm = await h.spawnVm(simArgs(dir), { logPath: join(dir, 'vm.log') });
+      vms.push(vm);
+      await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 });
+      await h.close();
+      expect(h.connected).toBe(false);
+      // The follower (tail and its watcher) ends with the connection; the VM does not.
+      await waitUntil(() => processesMentioning(`${dir}/vm.log`).length === 1, 'only the wrapper to remain');
+      const err = await refusal(vm.exited);
+      expect(err.code).toBe('DISCONNECTED');
+      expect(vm.running).toBe(false);
+      expect(await codeOf(h.run(['true']))).toBe('DISCONNECTED');
+      expect(alive(vm.pid)).toBe(true);
+
+      const again = await connect(d);
+      const mon = await again.connectMonitor(join(dir, 'm.sock'));
+      sockets.push(mon);
+      expect(await readUntil(mon, '(qemu) ')).toContain(BANNER);
+      mon.destroy();
+      await again.run(['kill', '-KILL', String(vm.pid)], { check: true });
+      await waitUntil(() => !alive(vm.pid), 'the VM to end');
+    });
+
+    it('reports a lost connection to run and to VM handles', async () => {
+      const d = await sshd();
+      const h = await connect(d, { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+      const dir = tempDir();
+      const vm = await h.spawnVm(simArgs(dir), { logPath: join(dir, 'vm.log') });
+      vms.push(vm);
+      await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 });
+      const pending = h.run(['sleep', '30']);
+      for (const pid of d.children()) killQuietly(pid); // the server side of the connection dies
+      expect(await codeOf(pending)).toBe('DISCONNECTED');
+      expect(await codeOf(vm.exited)).toBe('DISCONNECTED');
+      await h.closed;
+      expect(h.connected).toBe(false);
+    });
+
+    it('notices a server that stopped answering through keepalives', async () => {
+      const d = await sshd();
+      const h = await connect(d, { keepaliveIntervalMs: 200, keepaliveCountMax: 2 });
+      const pending = h.run(['sleep', '30']);
+      await new Promise((r) => setTimeout(r, 200));
+      const frozen = d.children();
+      for (const pid of frozen) killQuietly(pid, 'SIGSTOP'); // alive, but silent
+      const started = Date.now();
+      const err = await refusal(pending);
+      expect(err.code).toBe('DISCONNECTED');
+      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(h.connected).toBe(false);
+      expect(String((err.cause as Error | undefined)?.message)).toMatch(/Keepalive/i);
+      for (const pid of frozen) killQuietly(pid, 'SIGKILL');
+    });
+
+    it('names a missing binary before starting anything', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const err = await refusal(h.spawnVm(['cuju-no-such-binary'], { logPath: join(dir, 'vm.log') }));
+      expect(err.code).toBe('BINARY_MISSING');
+      expect(err.message).toContain("'cuju-no-such-binary'");
+      expect(existsSync(join(dir, 'vm.log'))).toBe(false);
+      expect(await codeOf(h.spawnVm(['true'], { logPath: join(dir, 'no/such/dir/vm.log') }))).toBe(
+        'COMMAND_FAILED',
+      );
+    });
+
+    it('reports a monitor socket that is not there as CONNECT_FAILED', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const err = await refusal(h.connectMonitor(join(tempDir(), 'nothing.sock')));
+      expect(err.code).toBe('CONNECT_FAILED');
+      expect(h.connected).toBe(true);
+    });
+  });
+});
