@@ -11,6 +11,7 @@ export type {
 } from './ft-pair.js';
 export { FtPair } from './ft-pair.js';
 export * from './hosts/errors.js';
+export { waitForLine } from './hosts/follow.js';
 export type { Host, RunOptions, RunResult, SpawnOptions, VmExit, VmProcess } from './hosts/host.js';
 export { sha256Fingerprint } from './hosts/hostkey.js';
 export { LocalHost, type LocalHostOptions } from './hosts/local.js';

@@ -1,0 +1,98 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { LocalHost, type VmProcess, waitForLine } from '../src/index.js';
+import { freePort, SIM, tempDir } from './helpers/sim.js';
+import { requireSshd } from './helpers/sshd.js';
+
+const run = promisify(execFile);
+const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const hasSshd = requireSshd();
+
+beforeAll(() => {
+  process.env.CUJU_SIM_FROM_SOURCE = '1';
+});
+
+const cleanups: Array<() => Promise<void> | void> = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function vm(host: LocalHost, args: string[], dir: string, name: string): Promise<VmProcess> {
+  const p = await host.spawnVm([SIM.path, ...(SIM.args ?? []), ...args], {
+    logPath: join(dir, `${name}.log`),
+  });
+  cleanups.push(async () => {
+    await p.kill('SIGKILL');
+    await p.exited.catch(() => {});
+  });
+  await waitForLine(p, 'VM init finished');
+  return p;
+}
+
+describe('examples', () => {
+  it("ftmode.ts sends ftmode.sh's two lines and reports that FT really started", async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const host = new LocalHost();
+    const port = await freePort();
+    const mon = (n: string) => [
+      '-chardev',
+      `socket,id=mon,path=${join(t.dir, `${n}.monitor`)},server,nowait`,
+      '-mon',
+      'chardev=mon,id=monitor,mode=readline',
+    ];
+    const backup = await vm(host, [...mon('vm1r'), '-incoming', `tcp:0:${port},ft_mode`], t.dir, 'backup');
+    await vm(host, mon('vm1'), t.dir, 'primary');
+    const { stdout } = await run(TSX, [
+      join(ROOT, 'examples', 'ftmode.ts'),
+      join(t.dir, 'vm1.monitor'),
+      '127.0.0.1',
+      String(port),
+    ]);
+    expect(stdout).toContain('migrate_set_capability cuju-ft on: ok');
+    expect(stdout).toMatch(/FT started \(GFT STATUS PRE, migration cancelled\)/);
+    await waitForLine(backup, 'first commit');
+  });
+
+  it('ftmode.ts says FT did not start when nobody listens on the backup port', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const host = new LocalHost();
+    await vm(
+      host,
+      [
+        '-chardev',
+        `socket,id=mon,path=${join(t.dir, 'vm1.monitor')},server,nowait`,
+        '-mon',
+        'chardev=mon,id=monitor,mode=readline',
+      ],
+      t.dir,
+      'primary',
+    );
+    const err = (await run(TSX, [
+      join(ROOT, 'examples', 'ftmode.ts'),
+      join(t.dir, 'vm1.monitor'),
+      '127.0.0.1',
+      String(await freePort()),
+    ]).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr).toContain(
+      'FT did not start: migration failed (Failed to connect socket: Connection refused)',
+    );
+  });
+
+  it.runIf(hasSshd && process.getuid?.() === 0)(
+    "npm run demo's job runs the pair over two sshd hosts, fails over and cleans up",
+    async () => {
+      const { stdout } = await run(TSX, [join(ROOT, 'examples', 'demo.ts')], { timeout: 60_000 });
+      expect(stdout).toContain('each simulated host gets its own sshd on loopback');
+      expect(stdout).toContain('state protected');
+      expect(stdout).toMatch(/failover detected via \S+ in \d+ ms after the primary died/);
+      expect(stdout).toContain('state stopped');
+    },
+  );
+});
