@@ -51,6 +51,15 @@ function vmArgs(d: string, name: string, extra: string[] = []): string[] {
   ];
 }
 
+/** The backup prints `first commit` before its ACK1 reaches the primary: wait for the primary's side too. */
+async function ftStarted(hmp: RawHmp): Promise<void> {
+  for (let i = 0; i < 500; i++) {
+    if ((await hmp.run('cuju-get-ft-started')) === 'ft_started: 1\r\n') return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error('the primary never reported ft_started: 1');
+}
+
 function pair() {
   return pairWith([]);
 }
@@ -131,6 +140,7 @@ describe('cuju-sim: one FT pair over real TCP', () => {
     await hmp.run('migrate_set_capability cuju-ft on');
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
     await backup.waitForStdout('first commit');
+    await ftStarted(hmp);
     backup.kill('SIGKILL');
     await backup.exited;
     let started = '';
@@ -212,6 +222,7 @@ describe('cuju-sim: one FT pair over real TCP', () => {
     await hmp.run('migrate_set_capability cuju-ft on');
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
     await backup.waitForStdout('first commit');
+    await ftStarted(hmp);
     expect(await hmp.run('cuju-migrate-cancel')).toBe('');
     expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 0\r\n');
     const bh = await RawHmp.open(join(d, 'vm1r.monitor'));
@@ -270,7 +281,7 @@ describe('cuju-sim: QMP form and fault injection', () => {
     await hmp.run('migrate_set_capability cuju-ft on');
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
     await backup.waitForStdout('first commit');
-    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 1\r\n');
+    await ftStarted(hmp);
   });
 });
 
