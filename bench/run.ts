@@ -14,6 +14,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   qmp: () => import('./qmp.js'),
   'qmp-wire': () => import('./qmp-wire.js'),
   hmp: () => import('./hmp.js'),
+  failover: () => import('./failover.js'),
 };
 
 /** Where the numbers came from, printed once before any suite. */

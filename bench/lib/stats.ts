@@ -77,3 +77,30 @@ export function settledHeapKb(): number {
   forceGc();
   return process.memoryUsage().heapUsed / 1024;
 }
+
+export interface MsSummary {
+  n: number;
+  p50_ms: number;
+  p99_ms: number;
+  mean_ms: number;
+  min_ms: number;
+  max_ms: number;
+}
+
+/**
+ * Summarises durations that are milliseconds long (process-level events such as a
+ * failover), in ms with two decimals. With fewer than 100 samples the nearest-rank p99
+ * is the maximum.
+ */
+export function summarizeMs(samplesMs: readonly number[]): MsSummary {
+  const sorted = [...samplesMs].sort((a, b) => a - b);
+  const sum = sorted.reduce((acc, v) => acc + v, 0);
+  return {
+    n: sorted.length,
+    p50_ms: round(quantile(sorted, 0.5), 2),
+    p99_ms: round(quantile(sorted, 0.99), 2),
+    mean_ms: round(sum / sorted.length, 2),
+    min_ms: round(sorted[0]!, 2),
+    max_ms: round(sorted[sorted.length - 1]!, 2),
+  };
+}

@@ -91,6 +91,11 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
           'KbdInteractiveAuthentication no',
           'AllowStreamLocalForwarding yes',
           'UsePAM no',
+          // sshd runs every command through the user's login shell, and bash then reads
+          // ~/.bashrc. On these machines root's .bashrc runs `pyenv init`, whose rehash
+          // waits up to 60 s on a lock file that a session killed mid-rehash leaves behind
+          // (tests kill sessions on purpose). Bound that wait.
+          'SetEnv PYENV_REHASH_TIMEOUT=1',
           'PermitRootLogin prohibit-password',
           'PrintMotd no',
           '',
