@@ -25,6 +25,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'native',
+          root: './native',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 30_000,
+        },
+      },
+      {
+        test: {
           name: 'cuju-sim',
           root: './packages/cuju-sim',
           include: ['test/**/*.test.ts'],

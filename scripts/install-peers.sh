@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Installs the real peers the tests talk to, from Debian's packages, and only what is
+# Installs the real peers the tests talk to, and the tools CI runs (shellcheck; patch for
+# native/build-kvm.sh's patch-and-retry), from Debian's packages, and only what is
 # missing. Idempotent and quiet when everything is present; says clearly what it could
 # not do. Later issues add libvirt and chromium to PEERS.
 set -euo pipefail
@@ -11,6 +12,9 @@ PEERS=(
   "socat|socat"
   "nc|netcat-openbsd"
   "/usr/sbin/sshd|openssh-server"
+  "shellcheck|shellcheck"
+  "patch|patch"
+  "setpriv|util-linux"
 )
 
 have() {

@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# Replaces the host's KVM modules with Cuju's (kvm-4.4/reinsmodkvm.sh, made safe): unload
+# kvm_intel and kvm, load the built kvm.ko and kvm-intel.ko, and check with lsmod. Run it
+# on the primary and on the backup host before starting VMs.
+set -euo pipefail
+# shellcheck source=lib/common.sh
+. "$(dirname -- "${BASH_SOURCE[0]}")/lib/common.sh"
+
+usage() {
+  cat <<'EOF'
+Usage: reinsmodkvm.sh [--source DIR | --kvm-dir DIR] [options]
+
+Unloads kvm_intel and kvm (those that are loaded), loads Cuju's modules
+  insmod <kvm tree>/x86/kvm.ko
+  insmod <kvm tree>/x86/kvm-intel.ko
+and checks with lsmod that both are loaded, printing lsmod's kvm lines before (stderr)
+and after (stdout). Needs root. Stop every VM on the host first: a loaded module in use
+cannot be removed.
+
+Options:
+  --source DIR      the Cuju source tree; the kvm tree is chosen as build-kvm.sh does
+                    (DIR/kvm-4.4 on a 4.4 kernel when present, else DIR/kvm)
+  --kvm-dir DIR     the built module tree itself (default: the current directory, as
+                    the original script is run from inside it)
+  --allow-unsupported-kernel
+                    warn instead of refusing on a kernel other than 4.4.x / 4.15.x
+  --dry-run         print every command that would run and run none; prerequisites are
+                    still checked, modules not built yet are only warned about
+  --help            this text
+
+Exit status: 0 loaded; 1 a step failed; 2 bad usage; 3 prerequisites missing.
+EOF
+}
+
+source_dir=''
+kvm_dir=''
+allow_kernel=0
+
+while (($# > 0)); do
+  case $1 in
+    --*=*)
+      set -- "${1%%=*}" "${1#*=}" "${@:2}"
+      continue
+      ;;
+    --source)
+      need_value "$1" $#
+      source_dir=$2
+      shift
+      ;;
+    --kvm-dir)
+      need_value "$1" $#
+      kvm_dir=$2
+      shift
+      ;;
+    --allow-unsupported-kernel) allow_kernel=1 ;;
+    --dry-run) CUJU_DRY_RUN=1 ;;
+    --help | -h)
+      usage
+      exit 0
+      ;;
+    *) usage_error "unknown argument '$1'" ;;
+  esac
+  shift
+done
+
+[ -n "$source_dir" ] && [ -n "$kvm_dir" ] && usage_error "give --source or --kvm-dir, not both"
+if [ -n "$source_dir" ]; then
+  [ -d "$source_dir" ] || die "source tree $source_dir does not exist"
+  kvm_dir=$(kvm_tree_of "$(cd -- "$source_dir" && pwd)")
+fi
+[ -n "$kvm_dir" ] || kvm_dir=.
+[ -d "$kvm_dir" ] || die "KVM module tree $kvm_dir does not exist"
+kvm_dir=$(cd -- "$kvm_dir" && pwd)
+
+require_root "reinsmodkvm.sh loads kernel modules"
+require_tool lsmod kmod
+require_tool rmmod kmod
+require_tool insmod kmod
+require_supported_kernel "$allow_kernel"
+check_prerequisites
+
+for module in kvm kvm-intel; do
+  [ -f "$kvm_dir/x86/$module.ko" ] && continue
+  if ((CUJU_DRY_RUN)); then
+    warn "$kvm_dir/x86/$module.ko is not built yet: build it (build-kvm.sh) before running this for real"
+  else
+    die "$kvm_dir/x86/$module.ko does not exist: build the modules first (build-kvm.sh --source <Cuju tree>)"
+  fi
+done
+
+kvm_lines() {
+  lsmod | grep -E '^kvm(_intel)?[[:space:]]' || true
+}
+
+loaded() {
+  lsmod | grep -qE "^$1[[:space:]]"
+}
+
+if ((CUJU_DRY_RUN)); then
+  note "unload what is loaded of kvm_intel and kvm:"
+  printf '%s\n' 'rmmod kvm_intel' 'rmmod kvm'
+  run insmod "$kvm_dir/x86/kvm.ko"
+  run insmod "$kvm_dir/x86/kvm-intel.ko"
+  note "then checks that lsmod lists kvm and kvm_intel"
+  exit 0
+fi
+
+step "before"
+before=$(kvm_lines)
+printf '%s\n' "${before:-(no kvm module loaded)}" | sed 's/^/  /' >&2
+
+for module in kvm_intel kvm; do
+  loaded "$module" || continue
+  printf '+ rmmod %s\n' "$module" >&2
+  if ! out=$(rmmod "$module" 2>&1); then
+    printf '%s\n' "$out" >&2
+    case $out in
+      *"in use"*) die "cannot unload $module: it is in use; stop every VM (QEMU/Cuju) on this host first" ;;
+      *) die "cannot unload $module: $out" ;;
+    esac
+  fi
+done
+
+for module in kvm kvm-intel; do
+  printf '+ insmod %s\n' "$kvm_dir/x86/$module.ko" >&2
+  if ! out=$(insmod "$kvm_dir/x86/$module.ko" 2>&1); then
+    printf '%s\n' "$out" >&2
+    case $out in
+      *"Invalid module format"* | *"Exec format error"*)
+        die "cannot load $module.ko: it was built for another kernel than $(uname -r); rebuild it (build-kvm.sh)" ;;
+      *"Operation not supported"* | *"No such device"*)
+        die "cannot load $module.ko: Intel VT-x is missing or disabled (enable it in the firmware; see dmesg)" ;;
+      *) die "cannot load $module.ko: $out (see dmesg)" ;;
+    esac
+  fi
+done
+
+for module in kvm kvm_intel; do
+  loaded "$module" || die "insmod succeeded but lsmod does not list $module"
+done
+step "after"
+kvm_lines
