@@ -5,6 +5,8 @@
  * The code list is closed on purpose: a new subclass adds its code here, next to it, so
  * that a `switch (err.code)` over CujuErrorCode stays exhaustive.
  */
+import type { PrepareHostResult, PrepareStep } from './prepare-host.js';
+
 export type CujuErrorCode =
   | 'INVALID_ARGUMENT'
   // Errors Cuju reports only as stdout lines (markers.ts maps each to its class).
@@ -25,7 +27,9 @@ export type CujuErrorCode =
   | 'FT_PAIR_NOT_PROTECTED'
   | 'FT_PAIR_FAILOVER_TIMEOUT'
   | 'FT_PAIR_FAILOVER_FAILED'
-  | 'FT_PAIR_ABORTED';
+  | 'FT_PAIR_ABORTED'
+  // prepareHost.
+  | 'PREPARE_HOST_FAILED';
 
 export class CujuError extends Error {
   readonly code: CujuErrorCode;
@@ -188,4 +192,60 @@ export class QemuReportedError extends CujuError {
     super('QEMU_ERROR', `QEMU reported: ${qemuMessage}`);
     this.qemuMessage = qemuMessage;
   }
+}
+
+// ---------------------------------------------------------------------------------------
+// prepareHost
+
+/** Why a native script stopped: its exit status 3, 2, or anything else. */
+export type PrepareFailureReason = 'prerequisites' | 'usage' | 'failed';
+
+/**
+ * A native script run by prepareHost() did not succeed. `phase` says whether it was the
+ * dry run (then nothing of that step, nor of any later step, ran for real) or the real
+ * run. `partial` holds what was done before: plans, built binary, loaded modules.
+ */
+export class PrepareHostError extends CujuError {
+  readonly host: string;
+  readonly step: PrepareStep;
+  readonly phase: 'dry-run' | 'run';
+  readonly reason: PrepareFailureReason;
+  readonly exitCode: number;
+  /** The script's whole stderr (progress, the build's output, its error). */
+  readonly stderr: string;
+  readonly partial: PrepareHostResult;
+
+  constructor(facts: {
+    host: string;
+    step: PrepareStep;
+    phase: 'dry-run' | 'run';
+    exitCode: number;
+    stderr: string;
+    partial: PrepareHostResult;
+  }) {
+    const reason: PrepareFailureReason =
+      facts.exitCode === 3 ? 'prerequisites' : facts.exitCode === 2 ? 'usage' : 'failed';
+    const what = facts.phase === 'dry-run' ? `${facts.step} (dry run)` : facts.step;
+    super('PREPARE_HOST_FAILED', `${facts.host}: ${what} ${summary(reason, facts.exitCode, facts.stderr)}`);
+    this.host = facts.host;
+    this.step = facts.step;
+    this.phase = facts.phase;
+    this.reason = reason;
+    this.exitCode = facts.exitCode;
+    this.stderr = facts.stderr;
+    this.partial = facts.partial;
+  }
+}
+
+/** The part of a script's stderr that says why it stopped, in one line. */
+function summary(reason: PrepareFailureReason, exitCode: number, stderr: string): string {
+  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
+  if (reason === 'prerequisites') {
+    const items = lines.filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
+    return `refused, missing prerequisites: ${items.join('; ') || '(none listed)'}`;
+  }
+  // The scripts prefix their own messages with their name; the last one says why.
+  const own = lines.filter((l) => /^[\w.-]+\.sh: /.test(l) && !l.endsWith("--help'"));
+  const last = own.at(-1) ?? lines.at(-1) ?? 'no output';
+  return `${reason === 'usage' ? 'was called wrongly' : 'failed'} (exit ${exitCode}): ${last.replace(/^[\w.-]+\.sh: (error: )?/, '')}`;
 }

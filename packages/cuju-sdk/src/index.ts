@@ -12,7 +12,15 @@ export type {
 export { FtPair } from './ft-pair.js';
 export * from './hosts/errors.js';
 export { waitForLine } from './hosts/follow.js';
-export type { Host, RunOptions, RunResult, SpawnOptions, VmExit, VmProcess } from './hosts/host.js';
+export type {
+  Host,
+  RunOptions,
+  RunResult,
+  SpawnOptions,
+  VmExit,
+  VmProcess,
+  WriteFileOptions,
+} from './hosts/host.js';
 export { sha256Fingerprint } from './hosts/hostkey.js';
 export { LocalHost, type LocalHostOptions } from './hosts/local.js';
 export { shellJoin, shellQuote } from './hosts/quote.js';
@@ -23,5 +31,17 @@ export type { CujuMarker, CujuMarkerKind } from './markers.js';
 export { markerError, parseMarker } from './markers.js';
 export type { CujuInfo, CujuMonitorTarget, FtTarget, GftHost } from './monitor.js';
 export { CujuMonitor } from './monitor.js';
+export type {
+  BuildKvmOptions,
+  BuildQemuOptions,
+  HostNetworkOptions,
+  LoadKvmOptions,
+  PrepareHostOptions,
+  PrepareHostResult,
+  PreparePhase,
+  PrepareProgress,
+  PrepareStep,
+} from './prepare-host.js';
+export { prepareHost } from './prepare-host.js';
 export * from './spec.js';
 export * from './validate.js';

@@ -4,7 +4,16 @@
  * no socket; afterEach checks.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -126,6 +135,26 @@ async function refusal(promise: Promise<unknown>): Promise<HostError> {
 
 async function codeOf(promise: Promise<unknown>): Promise<HostErrorCode> {
   return (await refusal(promise)).code;
+}
+
+/** A process's command name (`sshd`, `sh`, ...), or '' once it has gone. */
+function commOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return '';
+  }
+}
+
+/** A process's process group id, or undefined once it has gone. */
+function groupOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // Field 5 (pgrp) follows the ")" that ends the command name.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
+  } catch {
+    return undefined;
+  }
 }
 
 function simArgs(dir: string): string[] {
@@ -357,6 +386,247 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       expect(exec).not.toHaveBeenCalled();
       expect(forward).not.toHaveBeenCalled();
       expect(existsSync(join(dir, 'pwned'))).toBe(false);
+    });
+  });
+
+  describe('run with onLine', () => {
+    type Seen = Array<[string, 'stdout' | 'stderr']>;
+    const recorder = () => {
+      const seen: Seen = [];
+      return { seen, onLine: (line: string, stream: 'stdout' | 'stderr') => void seen.push([line, stream]) };
+    };
+    const linesOf = (seen: Seen, stream: 'stdout' | 'stderr') =>
+      seen.filter(([, s]) => s === stream).map(([l]) => l);
+
+    it('delivers stdout and stderr lines in order, never the pid marker; the result is unchanged', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const argv = [
+        'sh',
+        '-c',
+        'echo a; echo b >&2; printf "c\\r\\nd"; sleep 0.05; echo e >&2; printf f >&2',
+      ];
+      const { seen, onLine } = recorder();
+      const r = await h.run(argv, { onLine });
+      expect(linesOf(seen, 'stdout')).toEqual(['a', 'c', 'd']);
+      expect(linesOf(seen, 'stderr')).toEqual(['b', 'e', 'f']);
+      expect(r).toEqual({ code: 0, stdout: 'a\nc\r\nd', stderr: 'b\ne\nf' });
+      expect(await h.run(argv)).toEqual(r);
+
+      // Only the marker is held back: the command's own first stderr line, even one that
+      // looks like it, is delivered; and a command with no stderr delivers none.
+      const own = recorder();
+      expect(await h.run(['sh', '-c', 'echo cuju-pid:42 >&2'], { onLine: own.onLine })).toEqual({
+        code: 0,
+        stdout: '',
+        stderr: 'cuju-pid:42\n',
+      });
+      expect(own.seen).toEqual([['cuju-pid:42', 'stderr']]);
+      const quiet = recorder();
+      await h.run(['true'], { onLine: quiet.onLine });
+      expect(quiet.seen).toEqual([]);
+    });
+
+    it('delivers a UTF-8 character split across writes whole', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const { seen, onLine } = recorder();
+      const script =
+        "printf '\\303'; sleep 0.1; printf '\\251\\n'; printf '\\303' >&2; sleep 0.1; printf '\\251' >&2";
+      const r = await h.run(['sh', '-c', script], { onLine });
+      expect(seen.sort()).toEqual([
+        ['é', 'stderr'],
+        ['é', 'stdout'],
+      ]);
+      expect(r).toMatchObject({ stdout: 'é\n', stderr: 'é' });
+    });
+
+    it('keeps going when the listener throws or rejects', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const given: string[] = [];
+      const r = await h.run(['sh', '-c', 'echo 1; echo 2; echo 3 >&2'], {
+        onLine: (line) => {
+          given.push(line);
+          throw new Error(`listener failed on ${line}`);
+        },
+      });
+      expect(r).toEqual({ code: 0, stdout: '1\n2\n', stderr: '3\n' });
+      expect(given.sort()).toEqual(['1', '2', '3']);
+      const rejected = await h.run(['echo', 'x'], {
+        onLine: async () => {
+          throw new Error('rejected');
+        },
+      });
+      expect(rejected.stdout).toBe('x\n');
+      expect(h.connected).toBe(true);
+    });
+
+    it('works with cwd, and delivers the lines before a timeout rejects', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const { seen, onLine } = recorder();
+      const err = await refusal(
+        h.run(['sh', '-c', 'pwd; printf started; exec sleep 30'], { cwd: dir, timeoutMs: 500, onLine }),
+      );
+      expect(err.code).toBe('TIMEOUT');
+      expect(seen).toEqual([
+        [dir, 'stdout'],
+        ['started', 'stdout'],
+      ]);
+    });
+  });
+
+  describe('writeFile', () => {
+    const cat = async (h: SshHost, path: string) => (await h.run(['cat', path], { check: true })).stdout;
+    const modeOf = async (h: SshHost, path: string) =>
+      (await h.run(['stat', '-c', '%a', path], { check: true })).stdout.trim();
+
+    it('writes text (0644 by default), any bytes, and an empty file', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      await h.writeFile(join(dir, 'a.txt'), 'héllo\nwörld');
+      expect(await cat(h, join(dir, 'a.txt'))).toBe('héllo\nwörld');
+      expect(await modeOf(h, join(dir, 'a.txt'))).toBe('644');
+
+      const bytes = Buffer.concat([
+        Buffer.from([0, 0, 0]),
+        Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+        Buffer.from([0]),
+      ]);
+      await h.writeFile(join(dir, 'bin'), bytes);
+      const b64 = (await h.run(['base64', '-w0', join(dir, 'bin')], { check: true })).stdout;
+      expect(Buffer.from(b64, 'base64').equals(bytes)).toBe(true);
+      const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, 100);
+      await h.writeFile(join(dir, 'view'), view);
+      expect(readFileSync(join(dir, 'view')).equals(Buffer.from(view))).toBe(true);
+
+      await h.writeFile(join(dir, 'empty'), '');
+      expect(readFileSync(join(dir, 'empty'))).toHaveLength(0);
+      // A relative path is taken from the user's home.
+      const home = (await h.run(['sh', '-c', 'printf %s "$HOME"'])).stdout;
+      const name = `cuju-write-test-${process.pid}`;
+      try {
+        await h.writeFile(name, 'in home');
+        expect(readFileSync(join(home, name), 'utf8')).toBe('in home');
+      } finally {
+        rmSync(join(home, name), { force: true });
+      }
+      expect(readdirSync(dir).sort()).toEqual(['a.txt', 'bin', 'empty', 'view']); // no temporary file
+    });
+
+    it('applies the mode, and replaces an existing file with a new one entirely', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const path = join(dir, 'conf');
+      await h.writeFile(path, 'a long first version\n'.repeat(100), { mode: 0o600 });
+      expect(await modeOf(h, path)).toBe('600');
+      const inode = (await h.run(['stat', '-c', '%i', path])).stdout;
+      await h.writeFile(path, 'short', { mode: 0o755 });
+      expect(await cat(h, path)).toBe('short');
+      expect(await modeOf(h, path)).toBe('755');
+      expect((await h.run(['stat', '-c', '%i', path])).stdout).not.toBe(inode); // renamed over, not rewritten
+      expect(readdirSync(dir)).toEqual(['conf']);
+    });
+
+    it('round-trips 4 MB', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const bytes = randomBytes(4 << 20);
+      await h.writeFile(join(dir, 'big'), bytes);
+      const sum = (await h.run(['sha256sum', join(dir, 'big')], { check: true })).stdout.split(' ')[0];
+      expect(sum).toBe(createHash('sha256').update(bytes).digest('hex'));
+      expect(readdirSync(dir)).toEqual(['big']);
+    });
+
+    it('fails naming the path when its directory is missing, or it is a directory', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const path = join(dir, 'no/such/dir/f');
+      // 4 MB that the script never reads: the channel still ends cleanly.
+      const err = await refusal(h.writeFile(path, randomBytes(4 << 20)));
+      expect(err.code).toBe('COMMAND_FAILED');
+      expect(err.message).toContain(path);
+      expect(err.message).toMatch(/does not exist/);
+      mkdirSync(join(dir, 'sub'));
+      const isDir = await refusal(h.writeFile(join(dir, 'sub'), 'x'));
+      expect(isDir.code).toBe('COMMAND_FAILED');
+      expect(isDir.message).toMatch(/is a directory/);
+      expect(readdirSync(dir)).toEqual(['sub']);
+      expect(readdirSync(join(dir, 'sub'))).toEqual([]);
+      expect((await h.run(['echo', 'still here'])).stdout).toBe('still here\n');
+    });
+
+    it('refuses bad paths, modes and contents with nothing sent', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const exec = vi.spyOn(Client.prototype, 'exec');
+      for (const path of [`${dir}/a\ntouch ${dir}/pwned`, `${dir}/a\rb`, `${dir}/a\0b`, `${dir}/`, '']) {
+        expect(await codeOf(h.writeFile(path, 'x'))).toBe('INVALID_ARGUMENT');
+      }
+      for (const mode of [-1, 0o10000, 1.5]) {
+        expect(await codeOf(h.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('INVALID_ARGUMENT');
+      }
+      expect(await codeOf(h.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe('INVALID_ARGUMENT');
+      expect(exec).not.toHaveBeenCalled();
+      expect(readdirSync(dir)).toEqual([]);
+    });
+
+    it('names a missing sudo', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const hasSudo = (await h.run(['sh', '-c', 'command -v sudo'])).code === 0;
+      const dir = tempDir();
+      const done = await h.writeFile(join(dir, 'f'), 'x', { sudo: true }).catch((err: unknown) => err);
+      if (!hasSudo) {
+        expect(done).toBeInstanceOf(HostError);
+        expect((done as HostError).code).toBe('BINARY_MISSING');
+        expect((done as HostError).message).toContain("'sudo' was not found");
+        expect(readdirSync(dir)).toEqual([]);
+      } else if (done instanceof HostError) expect(done.code).toBe('SUDO_DENIED');
+      else expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('x');
+    });
+
+    it('reports a closed connection as DISCONNECTED', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      await h.close();
+      expect(await codeOf(h.writeFile(join(tempDir(), 'f'), 'x'))).toBe('DISCONNECTED');
+    });
+
+    it('reports a connection lost mid-transfer, and never puts the part that arrived in place', async () => {
+      const d = await sshd();
+      const h = await connect(d);
+      const dir = tempDir();
+      const path = join(dir, 'big');
+      const pending = h.writeFile(path, randomBytes(64 << 20));
+      pending.catch(() => {});
+      // Freeze the remote writer (the login shell, then the script and its cat: one process
+      // group) before it can have read 64 MB, then cut the connection under it.
+      let group: number | undefined;
+      await waitUntil(() => {
+        group = processesMentioning(path)
+          .map(groupOf)
+          .find((g) => g !== undefined);
+        return group !== undefined;
+      }, 'the remote writer to start');
+      process.kill(-group!, 'SIGSTOP');
+      try {
+        for (const pid of d.children()) if (commOf(pid).startsWith('sshd')) killQuietly(pid);
+        expect(await codeOf(pending)).toBe('DISCONNECTED');
+      } finally {
+        process.kill(-group!, 'SIGCONT');
+      }
+      // The script sees EOF before 64 MB: it removes its temporary file and exits.
+      await waitUntil(() => processesMentioning(path).length === 0, 'the remote writer to end');
+      expect(readdirSync(dir)).toEqual([]);
+      await h.closed;
     });
   });
 

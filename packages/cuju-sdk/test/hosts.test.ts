@@ -1,5 +1,14 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createHash, randomBytes } from 'node:crypto';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -18,6 +27,7 @@ import {
 } from '../src/hosts/hostkey.js';
 import { LocalHost } from '../src/hosts/local.js';
 import { remoteCommand, shellJoin, shellQuote } from '../src/hosts/quote.js';
+import { WRITE_FILE } from '../src/hosts/remote-scripts.js';
 import { alive, killQuietly, processesMentioning, readUntil } from './helpers/sshd.js';
 
 const CUJU_SIM = join(import.meta.dirname, '../../cuju-sim/bin/cuju-sim.mjs');
@@ -219,6 +229,222 @@ describe('LineSplitter', () => {
     expect(lines).toEqual(['héllo', 'world', '']);
     s.end();
     expect(lines).toEqual(['héllo', 'world', '', 'last']);
+  });
+
+  it('splits a stream cut at every possible byte the same as the whole', () => {
+    const text = 'a\r\nbé\n\n€ 𝄞 z\r\n\nlast€';
+    const whole = text.split('\n').map((l) => l.replace(/\r$/, ''));
+    const bytes = Buffer.from(text, 'utf8');
+    fc.assert(
+      fc.property(fc.uniqueArray(fc.integer({ min: 1, max: bytes.length - 1 }), { maxLength: 8 }), (cuts) => {
+        const lines: string[] = [];
+        const s = new LineSplitter((l) => lines.push(l));
+        let from = 0;
+        for (const at of [...cuts].sort((a, b) => a - b)) {
+          s.push(bytes.subarray(from, at));
+          from = at;
+        }
+        s.push(bytes.subarray(from));
+        s.end();
+        expect(lines).toEqual(whole);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+type Seen = Array<[string, 'stdout' | 'stderr']>;
+/** An onLine listener recording what it is given, and the lines of one stream. */
+function recorder(): { seen: Seen; onLine: (line: string, stream: 'stdout' | 'stderr') => void } {
+  const seen: Seen = [];
+  return { seen, onLine: (line, stream) => seen.push([line, stream]) };
+}
+const linesOf = (seen: Seen, stream: 'stdout' | 'stderr') =>
+  seen.filter(([, s]) => s === stream).map(([l]) => l);
+
+describe('LocalHost.run with onLine', () => {
+  const host = new LocalHost();
+
+  it('delivers stdout and stderr lines in order, the last partial ones too; the result is unchanged', async () => {
+    const argv = ['sh', '-c', 'echo a; echo b >&2; printf "c\\r\\nd"; sleep 0.05; echo e >&2; printf f >&2'];
+    const { seen, onLine } = recorder();
+    const r = await host.run(argv, { onLine });
+    expect(linesOf(seen, 'stdout')).toEqual(['a', 'c', 'd']);
+    expect(linesOf(seen, 'stderr')).toEqual(['b', 'e', 'f']);
+    expect(r).toEqual({ code: 0, stdout: 'a\nc\r\nd', stderr: 'b\ne\nf' });
+    expect(await host.run(argv)).toEqual(r);
+  });
+
+  it('delivers a UTF-8 character split across writes whole', async () => {
+    const { seen, onLine } = recorder();
+    const script =
+      "printf '\\303'; sleep 0.1; printf '\\251\\n'; printf '\\303' >&2; sleep 0.1; printf '\\251' >&2";
+    const r = await host.run(['sh', '-c', script], { onLine });
+    expect(seen.sort()).toEqual([
+      ['é', 'stderr'],
+      ['é', 'stdout'],
+    ]);
+    expect(r).toMatchObject({ stdout: 'é\n', stderr: 'é' });
+  });
+
+  it('keeps going when the listener throws or rejects', async () => {
+    const given: string[] = [];
+    const r = await host.run(['sh', '-c', 'echo 1; echo 2; echo 3 >&2'], {
+      onLine: (line) => {
+        given.push(line);
+        throw new Error(`listener failed on ${line}`);
+      },
+    });
+    expect(r).toEqual({ code: 0, stdout: '1\n2\n', stderr: '3\n' });
+    expect(given.sort()).toEqual(['1', '2', '3']);
+    const async = await host.run(['echo', 'x'], {
+      onLine: async () => {
+        throw new Error('rejected');
+      },
+    });
+    expect(async.stdout).toBe('x\n');
+  });
+
+  it('works with cwd, and delivers the lines before a timeout rejects', async () => {
+    const dir = tempDir();
+    const { seen, onLine } = recorder();
+    const err = await rejection(
+      host.run(['sh', '-c', 'pwd; printf started; exec sleep 30'], { cwd: dir, timeoutMs: 300, onLine }),
+    );
+    expect(err.code).toBe('TIMEOUT');
+    expect(seen).toEqual([
+      [dir, 'stdout'],
+      ['started', 'stdout'],
+    ]);
+  });
+});
+
+describe('LocalHost.writeFile', () => {
+  const host = new LocalHost();
+  const cat = async (path: string) => (await host.run(['cat', path], { check: true })).stdout;
+  const modeOf = async (path: string) =>
+    (await host.run(['stat', '-c', '%a', path], { check: true })).stdout.trim();
+
+  it('writes text, mode 0644 by default, and an empty file', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'a.txt');
+    await host.writeFile(path, 'héllo\nwörld');
+    expect(await cat(path)).toBe('héllo\nwörld');
+    expect(await modeOf(path)).toBe('644');
+    await host.writeFile(join(dir, 'empty'), '');
+    expect(readFileSync(join(dir, 'empty'))).toHaveLength(0);
+    expect(readdirSync(dir).sort()).toEqual(['a.txt', 'empty']); // no temporary file left
+  });
+
+  it('writes any bytes as they are, NUL included, from a Buffer or a Uint8Array view', async () => {
+    const dir = tempDir();
+    const bytes = Buffer.concat([
+      Buffer.from([0, 0, 0]),
+      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
+    ]);
+    await host.writeFile(join(dir, 'bin'), bytes);
+    const b64 = (await host.run(['base64', '-w0', join(dir, 'bin')], { check: true })).stdout;
+    expect(Buffer.from(b64, 'base64').equals(bytes)).toBe(true);
+    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, 100);
+    await host.writeFile(join(dir, 'view'), view);
+    expect(readFileSync(join(dir, 'view')).equals(Buffer.from(view))).toBe(true);
+  });
+
+  it('applies the mode exactly, whatever the umask', async () => {
+    const dir = tempDir();
+    await host.writeFile(join(dir, 'secret'), 'x', { mode: 0o600 });
+    expect(await modeOf(join(dir, 'secret'))).toBe('600');
+    await host.writeFile(join(dir, 'script'), '#!/bin/sh\necho hi\n', { mode: 0o775 });
+    expect(await modeOf(join(dir, 'script'))).toBe('775');
+    expect((await host.run([join(dir, 'script')])).stdout).toBe('hi\n');
+  });
+
+  it('replaces an existing file with a new one (rename), content and mode entirely', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'conf');
+    await host.writeFile(path, 'a long first version\n'.repeat(100), { mode: 0o600 });
+    const inode = (await host.run(['stat', '-c', '%i', path])).stdout;
+    await host.writeFile(path, 'short');
+    expect(await cat(path)).toBe('short');
+    expect(await modeOf(path)).toBe('644');
+    expect((await host.run(['stat', '-c', '%i', path])).stdout).not.toBe(inode);
+    expect(readdirSync(dir)).toEqual(['conf']);
+  });
+
+  it('round-trips 4 MB', async () => {
+    const dir = tempDir();
+    const bytes = randomBytes(4 << 20);
+    await host.writeFile(join(dir, 'big'), bytes);
+    const sum = (await host.run(['sha256sum', join(dir, 'big')], { check: true })).stdout.split(' ')[0];
+    expect(sum).toBe(createHash('sha256').update(bytes).digest('hex'));
+  });
+
+  it('fails naming the path when its directory is missing, or it is a directory', async () => {
+    const dir = tempDir();
+    const path = join(dir, 'no/such/dir/f');
+    const err = await rejection(host.writeFile(path, 'x'));
+    expect(err.code).toBe('COMMAND_FAILED');
+    expect(err.message).toContain(path);
+    expect(err.message).toMatch(/does not exist/);
+    mkdirSync(join(dir, 'sub'));
+    const isDir = await rejection(host.writeFile(join(dir, 'sub'), 'x'));
+    expect(isDir.code).toBe('COMMAND_FAILED');
+    expect(isDir.message).toMatch(/is a directory/);
+    expect(readdirSync(dir)).toEqual(['sub']);
+    expect(readdirSync(join(dir, 'sub'))).toEqual([]);
+  });
+
+  it('refuses bad paths, modes and contents before writing anything', async () => {
+    const dir = tempDir();
+    for (const path of [`${dir}/a\nb`, `${dir}/a\rb`, `${dir}/a\0b`, `${dir}/`, '']) {
+      expect(await codeOf(host.writeFile(path, 'x'))).toBe('INVALID_ARGUMENT');
+    }
+    for (const mode of [-1, 0o10000, 1.5, Number.NaN]) {
+      expect(await codeOf(host.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('INVALID_ARGUMENT');
+    }
+    expect(await codeOf(host.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe('INVALID_ARGUMENT');
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  const hasSudo = (() => {
+    try {
+      execFileSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })();
+
+  it.runIf(!hasSudo)('says clearly that sudo itself is missing', async () => {
+    const dir = tempDir();
+    const err = await rejection(host.writeFile(join(dir, 'f'), 'x', { sudo: true }));
+    expect(err.code).toBe('BINARY_MISSING');
+    expect(err.message).toMatch(/'sudo' was not found/);
+    expect(readdirSync(dir)).toEqual([]);
+  });
+
+  it.runIf(hasSudo)('writes through sudo -n, or reports SUDO_DENIED', async () => {
+    const dir = tempDir();
+    const done = await host.writeFile(join(dir, 'f'), 'x', { sudo: true }).catch((err: unknown) => err);
+    if (done instanceof HostError) expect(done.code).toBe('SUDO_DENIED');
+    else expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('x');
+  });
+
+  it('WRITE_FILE (its sudo and SSH path) never renames a transfer cut short into place', () => {
+    const dir = tempDir();
+    const path = join(dir, 'f');
+    writeFileSync(path, 'old');
+    const write = (input: string, size: number) =>
+      execFileSync('sh', ['-c', WRITE_FILE, 'cuju-write', path, '640', String(size)], {
+        input,
+        stdio: ['pipe', 'pipe', 'pipe'],
+      });
+    expect(() => write('0123', 10)).toThrow(/cut short \(4 of 10 bytes arrived\)/);
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    expect(readdirSync(dir)).toEqual(['f']);
+    write('0123456789', 10);
+    expect(readFileSync(path, 'utf8')).toBe('0123456789');
+    expect(readdirSync(dir)).toEqual(['f']);
   });
 });
 

@@ -7,11 +7,12 @@ import { watch } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
 import { HostError, HostTimeoutError } from './errors.js';
-import type { VmExit, VmProcess } from './host.js';
+import type { RunOptions, VmExit, VmProcess } from './host.js';
 
 /**
  * Splits a byte stream into lines. A chunk may end in the middle of a line or of a UTF-8
- * character: both are held back until the rest arrives. `\r\n` counts as one break.
+ * character: both are held back until the rest arrives. `\r\n` counts as one break. Only
+ * the new text is searched for breaks, so a very long line costs no more than a short one.
  */
 export class LineSplitter {
   private readonly decoder = new StringDecoder('utf8');
@@ -20,10 +21,17 @@ export class LineSplitter {
   constructor(private readonly emit: (line: string) => void) {}
 
   push(chunk: Buffer | string): void {
-    const text = this.partial + (typeof chunk === 'string' ? chunk : this.decoder.write(chunk));
-    const lines = text.split('\n');
-    this.partial = lines.pop() ?? '';
-    for (const line of lines) this.emit(stripCr(line));
+    const text = typeof chunk === 'string' ? chunk : this.decoder.write(chunk);
+    let start = 0;
+    let end = text.indexOf('\n');
+    while (end !== -1) {
+      const line = this.partial + text.slice(start, end);
+      this.partial = '';
+      this.emit(stripCr(line));
+      start = end + 1;
+      end = text.indexOf('\n', start);
+    }
+    this.partial += text.slice(start);
   }
 
   /** Delivers a last line that has no line break (the process ended mid-line). */
@@ -31,6 +39,40 @@ export class LineSplitter {
     const rest = this.partial + this.decoder.end();
     this.partial = '';
     if (rest !== '') this.emit(stripCr(rest));
+  }
+}
+
+/**
+ * The lines of a command run with `RunOptions.onLine`: a splitter per stream, each line
+ * handed to the listener, which can never break the run (what it throws, or a promise of
+ * its that rejects, is ignored). `skipStderr` may hold back internal stderr lines.
+ */
+export class RunLines {
+  readonly stdout: LineSplitter;
+  readonly stderr: LineSplitter;
+
+  constructor(
+    listener: NonNullable<RunOptions['onLine']>,
+    skipStderr: (line: string) => boolean = () => false,
+  ) {
+    const deliver = (line: string, stream: 'stdout' | 'stderr') => {
+      try {
+        const returned: unknown = listener(line, stream);
+        if (returned instanceof Promise) returned.catch(() => {});
+      } catch {
+        // A listener's failure is its own; the run goes on.
+      }
+    };
+    this.stdout = new LineSplitter((line) => deliver(line, 'stdout'));
+    this.stderr = new LineSplitter((line) => {
+      if (!skipStderr(line)) deliver(line, 'stderr');
+    });
+  }
+
+  /** Delivers the streams' last lines without a line break (the command has ended). */
+  end(): void {
+    this.stdout.end();
+    this.stderr.end();
   }
 }
 

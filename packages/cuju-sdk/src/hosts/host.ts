@@ -24,6 +24,31 @@ export interface RunOptions {
    * sudo refusal (HostSudoError) always reject.
    */
   check?: boolean;
+  /**
+   * Called with each line of the command's stdout and of its stderr as it arrives, in order
+   * within each stream (the order between the two streams is not kept), without its line
+   * break (`\n`, or `\r\n` as a whole). A last line without a break is delivered when the
+   * command ends. Bytes are decoded as UTF-8 line by line: a character split across writes
+   * comes out whole. Every line has been delivered before `run()` settles, also when it
+   * rejects (timeout, abort, lost connection: the lines received until then). The result's
+   * `stdout` and `stderr` are the same with or without a listener. A listener that throws
+   * (or returns a promise that rejects) is ignored for that line: the run goes on and later
+   * lines are still delivered.
+   */
+  onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
+}
+
+export interface WriteFileOptions {
+  /**
+   * The file's permission bits, 0 to 0o7777 (default 0o644). Set exactly (the umask does not
+   * apply) before the file appears under its name.
+   */
+  mode?: number;
+  /**
+   * Write as root through `sudo -n` (HostSudoError when refused, HostBinaryMissingError when
+   * sudo is not installed). The file is then owned by root.
+   */
+  sudo?: boolean;
 }
 
 export interface SpawnOptions {
@@ -85,7 +110,8 @@ export interface Host {
   readonly address: string;
   /**
    * Runs a program to completion. argv[0] is looked up on PATH and never run through a
-   * shell unquoted; a non-zero exit resolves (see `check`). Rejects with a HostError:
+   * shell unquoted; a non-zero exit resolves (see `check`). Its output can be followed
+   * line by line as it comes (`onLine`). Rejects with a HostError:
    * BINARY_MISSING, SUDO_DENIED, TIMEOUT, ABORTED, DISCONNECTED, INVALID_ARGUMENT (a NUL
    * byte in an argument: refused before anything is sent).
    */
@@ -97,6 +123,25 @@ export interface Host {
    * INVALID_ARGUMENT for a path holding NUL, CR or LF.
    */
   spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess>;
+  /**
+   * Writes `content` to the file `path` on the host: a string as UTF-8, bytes as they are
+   * (any bytes, NUL included; nothing is added, not even a final line break). Atomic: the
+   * bytes go to a temporary file in the same directory (`.cuju-write.XXXXXX`), which is
+   * given `mode` and then renamed over `path`, so a reader sees the old file or the whole
+   * new one, never a part. The file is therefore a new one (a new inode, owned by the
+   * writing user); a symlink at `path` is replaced, not written through (one to a
+   * directory counts as a directory). Relative paths are taken from this process's working
+   * directory (LocalHost) or the SSH user's home (SshHost).
+   *
+   * Rejects with a HostError: INVALID_ARGUMENT before anything is sent (a path that is
+   * empty, ends in `/` or holds NUL, CR or LF; a mode outside 0..0o7777; content neither a
+   * string nor a Uint8Array); COMMAND_FAILED, naming the path, when its directory does not
+   * exist, `path` is a directory or the file cannot be written (no temporary file is left
+   * behind); BINARY_MISSING or SUDO_DENIED with `sudo`; DISCONNECTED when the connection is
+   * lost, in which case `path` is either untouched or entirely replaced (a transfer cut
+   * short is never renamed into place).
+   */
+  writeFile(path: string, content: string | Uint8Array, options?: WriteFileOptions): Promise<void>;
   /** A byte stream to a Unix socket on the host (a Cuju monitor). CONNECT_FAILED when nothing listens. */
   connectMonitor(path: string): Promise<Duplex>;
   /** Closes the connection (SSH). Started VMs keep running. */

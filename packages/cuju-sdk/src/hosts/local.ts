@@ -3,9 +3,11 @@
  * the kernel as it is (no quoting needed, none possible to get wrong).
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
+import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
-import { resolve } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import {
   HostAbortedError,
@@ -15,10 +17,11 @@ import {
   HostError,
   HostTimeoutError,
 } from './errors.js';
-import { FileFollower, LineSplitter, VmHandle } from './follow.js';
-import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess } from './host.js';
+import { FileFollower, LineSplitter, RunLines, VmHandle } from './follow.js';
+import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
 import { failureOf } from './outcome.js';
-import { assertArgv, assertPath } from './quote.js';
+import { assertArgv, assertFileMode, assertFilePath, assertPath, fileBytes } from './quote.js';
+import { WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
 
 export interface LocalHostOptions {
@@ -102,6 +105,52 @@ export class LocalHost implements Host {
     return handle;
   }
 
+  /**
+   * Writes the file through node:fs (a temporary file created exclusively next to it,
+   * written, chmod, fsync, renamed over `path`); with `sudo`, through `sudo -n sh -c`
+   * WRITE_FILE (remote-scripts.ts) with the content on its stdin, as SshHost does.
+   */
+  async writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
+    const mode = options.mode ?? 0o644;
+    assertFilePath(path);
+    assertFileMode(mode);
+    const data = fileBytes(content);
+    const fail = (reason: string, cause?: unknown) =>
+      new HostError('COMMAND_FAILED', `cannot write ${path}: ${reason}`, { host: this.name, cause });
+
+    if (options.sudo) {
+      const argv = ['sh', '-c', WRITE_FILE, 'cuju-write', path, mode.toString(8), String(data.length)];
+      const result = await this.execute(['sudo', '-n', '--', ...argv], {}, data);
+      const failure = failureOf(argv, result, { sudo: true, host: this.name });
+      if (failure) throw failure;
+      if (result.code !== 0) throw fail(result.stderr.trim() || `exit status ${result.code}`);
+      return;
+    }
+
+    const target = resolve(path);
+    const dir = dirname(target);
+    if (!(await isDirectory(dir))) {
+      throw fail(existsSync(dir) ? `${dir} is not a directory` : `directory ${dir} does not exist`);
+    }
+    // rename(2) would replace a symlink to a directory; refuse it as WRITE_FILE does.
+    if (await isDirectory(target)) throw fail(`${path} is a directory`);
+    const tmp = join(dir, `.cuju-write.${randomBytes(6).toString('hex')}`);
+    let file: FileHandle | undefined;
+    try {
+      file = await open(tmp, 'wx', 0o600);
+      await file.writeFile(data);
+      await file.chmod(mode);
+      await file.sync();
+      await file.close();
+      file = undefined;
+      await rename(tmp, target);
+    } catch (err) {
+      await file?.close().catch(() => {});
+      await rm(tmp, { force: true }).catch(() => {});
+      throw fail((err as Error).message, err);
+    }
+  }
+
   async connectMonitor(path: string): Promise<Duplex> {
     assertPath(path, 'monitor path');
     return new Promise((resolvePromise, reject) => {
@@ -126,8 +175,11 @@ export class LocalHost implements Host {
     // Nothing to close: spawned VMs are meant to outlive the handle's owner.
   }
 
-  /** Spawns argv without a shell, collects its output, enforces timeout and abort. */
-  private execute(full: readonly string[], options: RunOptions): Promise<RunResult> {
+  /**
+   * Spawns argv without a shell, collects its output (and hands its lines to
+   * `options.onLine`), enforces timeout and abort. stdin is `input`, or /dev/null.
+   */
+  private execute(full: readonly string[], options: RunOptions, input?: Buffer): Promise<RunResult> {
     if (options.signal?.aborted) {
       return Promise.reject(new HostAbortedError(`'${full.join(' ')}' was aborted before it started`));
     }
@@ -136,12 +188,23 @@ export class LocalHost implements Host {
       const child = spawn(full[0]!, full.slice(1), {
         cwd: options.cwd,
         detached: true,
-        stdio: ['ignore', 'pipe', 'pipe'],
+        stdio: [input ? 'pipe' : 'ignore', 'pipe', 'pipe'],
       });
+      if (input && child.stdin) {
+        child.stdin.on('error', () => {}); // EPIPE: the command exited without reading it all
+        child.stdin.end(input);
+      }
       const out: Buffer[] = [];
       const err: Buffer[] = [];
-      child.stdout?.on('data', (b: Buffer) => out.push(b));
-      child.stderr?.on('data', (b: Buffer) => err.push(b));
+      const lines = options.onLine ? new RunLines(options.onLine) : undefined;
+      child.stdout?.on('data', (b: Buffer) => {
+        out.push(b);
+        lines?.stdout.push(b);
+      });
+      child.stderr?.on('data', (b: Buffer) => {
+        err.push(b);
+        lines?.stderr.push(b);
+      });
       let stopped: HostError | undefined;
       let graceTimer: NodeJS.Timeout | undefined;
       const stop = (error: HostError) => {
@@ -173,6 +236,7 @@ export class LocalHost implements Host {
       });
       child.once('close', (code, signal) => {
         cleanup();
+        lines?.end();
         if (stopped) return reject(stopped);
         resolvePromise({
           code: code ?? signalStatus(signal ?? ''),
@@ -252,6 +316,14 @@ function spawnError(err: Error, program: string, host: string): HostError {
     });
   }
   return new HostError('COMMAND_FAILED', `cannot start '${program}': ${err.message}`, { host, cause: err });
+}
+
+async function isDirectory(path: string): Promise<boolean> {
+  try {
+    return (await stat(path)).isDirectory();
+  } catch {
+    return false;
+  }
 }
 
 function errorCode(err: unknown): string {

@@ -35,6 +35,9 @@ export interface RemoteCommandOptions {
 /** The first stderr line of a command built with `reportPid`. */
 export const PID_MARKER = /^cuju-pid:(\d+)\n/;
 
+/** That line as a line splitter delivers it (without its line break). */
+export const PID_MARKER_LINE = /^cuju-pid:\d+$/;
+
 /**
  * The command string for running argv through an SSH exec channel:
  * `[printf 'cuju-pid:%s\n' "$$" >&2; ][cd -- 'CWD' && ]exec [sudo -n -- ]'ARGV0' ... [</dev/null]`.
@@ -87,6 +90,31 @@ export function assertPath(path: string, what: string): void {
   if (/[\r\n]/.test(path)) {
     throw new HostArgumentError(`${what} contains a line break (${JSON.stringify(path)}): refused`);
   }
+}
+
+/** A path to write a file to: a path (assertPath) that names a file, not a directory (`dir/`). */
+export function assertFilePath(path: string): void {
+  assertPath(path, 'path');
+  if (path.endsWith('/')) {
+    throw new HostArgumentError(`path ${JSON.stringify(path)} ends in '/': give the path of a file`);
+  }
+}
+
+/** Permission bits for chmod: an integer from 0 to 0o7777. */
+export function assertFileMode(mode: number): void {
+  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
+    throw new HostArgumentError(
+      `mode ${String(mode)} is not a file mode: give permission bits such as 0o644`,
+    );
+  }
+}
+
+/** A file's content as bytes: a string as UTF-8, a Uint8Array (Buffer) as it is, without a copy. */
+export function fileBytes(content: string | Uint8Array): Buffer {
+  if (typeof content === 'string') return Buffer.from(content, 'utf8');
+  if (content instanceof Uint8Array)
+    return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
+  throw new HostArgumentError('content must be a string or a Uint8Array (Buffer)');
 }
 
 function assertNoNul(value: string, what: string): void {

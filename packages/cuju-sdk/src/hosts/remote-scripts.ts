@@ -1,7 +1,8 @@
 /**
- * The fixed shell scripts SshHost runs on the host. They are constants: caller data only
- * ever reaches them as positional parameters ("$1", "$@"), each passed as one quoted
- * argument of `sh -c SCRIPT NAME ARGS...`, so no caller string is ever parsed as shell.
+ * The fixed shell scripts SshHost runs on the host (and LocalHost, for WRITE_FILE through
+ * sudo). They are constants: caller data only ever reaches them as positional parameters
+ * ("$1", "$@"), each passed as one quoted argument of `sh -c SCRIPT NAME ARGS...` (or as
+ * an argv element, locally), so no caller string is ever parsed as shell.
  */
 
 /**
@@ -84,3 +85,41 @@ export const KILL = `out=$(kill -s "$1" "$2" 2>&1) || case $out in
   *"No such process"*) ;;
   *) echo "$out" >&2; exit 1 ;;
 esac`;
+
+/**
+ * Writes its stdin to PATH atomically: into a temporary file made by mktemp in PATH's
+ * directory (`.cuju-write.XXXXXX`, mode 0600 until chmod), then chmod MODE, then renamed
+ * over PATH (mv within one directory is rename(2)). The temporary file is renamed only if
+ * exactly SIZE bytes arrived: stdin is the SSH channel, and a connection lost mid-transfer
+ * looks like an early EOF, which must not put a truncated file in place. On any failure
+ * (and on HUP, INT, TERM, PIPE) the temporary file is removed and the reason is printed on
+ * stderr: `directory DIR does not exist`, `DIR is not a directory`, `PATH is a directory`,
+ * a transfer cut short, or what mktemp, cat, chmod or mv said. Exits 0 once PATH holds the
+ * new content.
+ *
+ * $1 = PATH (not ending in /), $2 = MODE (octal digits, for chmod), $3 = SIZE (bytes).
+ */
+export const WRITE_FILE = `path=$1 mode=$2 size=$3
+case $path in
+  */*) dir=\${path%/*} ;;
+  *) dir=. ;;
+esac
+if [ -z "$dir" ]; then dir=/; fi
+if [ -e "$dir" ] && [ ! -d "$dir" ]; then printf '%s is not a directory\\n' "$dir" >&2; exit 1; fi
+if [ ! -d "$dir" ]; then printf 'directory %s does not exist\\n' "$dir" >&2; exit 1; fi
+if [ -d "$path" ]; then printf '%s is a directory\\n' "$path" >&2; exit 1; fi
+case $dir in -*) dir=./$dir ;; esac
+tmp=
+trap 'if [ -n "$tmp" ]; then rm -f -- "$tmp"; fi' EXIT
+trap 'exit 1' HUP INT TERM PIPE
+tmp=$(mktemp "$dir/.cuju-write.XXXXXX") || exit 1
+cat >"$tmp" || exit 1
+got=$(wc -c <"$tmp") || exit 1
+if [ "$((got + 0))" -ne "$size" ]; then
+  rm -f -- "$tmp"
+  printf 'the transfer was cut short (%s of %s bytes arrived)\\n' "$((got + 0))" "$size" >&2
+  exit 1
+fi
+chmod "$mode" "$tmp" || exit 1
+mv -f -- "$tmp" "$path" || exit 1
+tmp=`;

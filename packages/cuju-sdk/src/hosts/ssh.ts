@@ -16,11 +16,20 @@ import {
   HostError,
   HostTimeoutError,
 } from './errors.js';
-import { LineSplitter, VmHandle } from './follow.js';
-import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess } from './host.js';
+import { LineSplitter, RunLines, VmHandle } from './follow.js';
+import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
 import { failureOf } from './outcome.js';
-import { assertArgv, assertPath, PID_MARKER, remoteCommand } from './quote.js';
-import { FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER } from './remote-scripts.js';
+import {
+  assertArgv,
+  assertFileMode,
+  assertFilePath,
+  assertPath,
+  fileBytes,
+  PID_MARKER,
+  PID_MARKER_LINE,
+  remoteCommand,
+} from './quote.js';
+import { FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER, WRITE_FILE } from './remote-scripts.js';
 import { signalStatus, statusToExit } from './signals.js';
 import { type OpenedConnection, openConnection, type SshHostOptions } from './ssh-connect.js';
 
@@ -36,6 +45,10 @@ interface ExecOptions {
   what: string;
   /** The command was built with `reportPid`: strip the marker, and kill by pid on timeout. */
   reportPid?: boolean;
+  /** Each line of output as it arrives (never the `reportPid` marker). */
+  onLine?: RunOptions['onLine'];
+  /** Written to the channel, which is then ended (for a command built with `stdin: 'channel'`). */
+  input?: Buffer;
 }
 
 export class SshHost implements Host {
@@ -158,6 +171,32 @@ export class SshHost implements Host {
     return handle;
   }
 
+  /**
+   * Writes the file through one exec channel running WRITE_FILE (remote-scripts.ts): the
+   * content is the channel's data, the script's stdin; the script renames its temporary
+   * file into place only once every byte has arrived. Needs mktemp on the host.
+   */
+  async writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
+    const mode = options.mode ?? 0o644;
+    assertFilePath(path);
+    assertFileMode(mode);
+    const data = fileBytes(content);
+    const argv = ['sh', '-c', WRITE_FILE, 'cuju-write', path, mode.toString(8), String(data.length)];
+    const result = await this.execCollect(remoteCommand(argv, { sudo: options.sudo, stdin: 'channel' }), {
+      what: `writing ${path}`,
+      input: data,
+    });
+    const failure = failureOf(argv, result, { sudo: options.sudo, host: this.name });
+    if (failure) throw failure;
+    if (result.code !== 0) {
+      throw new HostError(
+        'COMMAND_FAILED',
+        `cannot write ${path}: ${result.stderr.trim() || `exit status ${result.code}`}`,
+        { host: this.name },
+      );
+    }
+  }
+
   /** Opens the Unix socket on the host through OpenSSH stream-local forwarding (no nc). */
   async connectMonitor(path: string): Promise<Duplex> {
     assertPath(path, 'monitor path');
@@ -244,9 +283,23 @@ export class SshHost implements Host {
       const err: Buffer[] = [];
       let pid: number | undefined;
       let exit: { code: number | null; signal?: string } | undefined;
-      channel.on('data', (b: Buffer) => out.push(b));
+      let markerSkipped = !options.reportPid;
+      const lines =
+        options.onLine &&
+        new RunLines(options.onLine, (line) => {
+          // Hold back the marker alone: the first line that looks like it is it (the
+          // command starts after it), a later one is the command's own.
+          if (markerSkipped || !PID_MARKER_LINE.test(line)) return false;
+          markerSkipped = true;
+          return true;
+        });
+      channel.on('data', (b: Buffer) => {
+        out.push(b);
+        lines?.stdout.push(b);
+      });
       channel.stderr.on('data', (b: Buffer) => {
         err.push(b);
+        lines?.stderr.push(b);
         if (options.reportPid && pid === undefined) {
           pid = takePid(err);
           if (pid !== undefined && stopped) void this.signalGroup(pid, 'TERM'); // stopped before it was known
@@ -277,9 +330,15 @@ export class SshHost implements Host {
       }
       const onAbort = () => stop(new HostAbortedError(`${options.what} was aborted`));
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      if (options.input !== undefined) {
+        // ssh2 honours the channel's window; writes to a channel the server has closed
+        // (the command exited without reading, the connection is gone) are dropped.
+        channel.end(options.input.length > 0 ? options.input : undefined);
+      }
       channel.on('close', () => {
         for (const t of timers) clearTimeout(t);
         options.signal?.removeEventListener('abort', onAbort);
+        lines?.end();
         if (stopped) return reject(stopped);
         if (!exit) {
           return reject(
