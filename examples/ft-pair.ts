@@ -10,46 +10,18 @@
  * are checked against known_hosts (there is no accept-any switch), and the Cuju binary
  * and the work directory must exist on both hosts.
  */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { CujuError, type Host, LocalHost, SshHost } from '@cuju/sdk';
+import { type Host, LocalHost } from '@cuju/sdk';
+import { connectSsh, Options, runMain } from './lib/cli.js';
 import { runPair } from './lib/run-pair.js';
 
 const USAGE =
   'usage: tsx examples/ft-pair.ts --local | --primary USER@HOST[:PORT] --backup USER@HOST[:PORT] --key FILE [--known-hosts FILE] --cuju BINARY --work-dir DIR [--port 4441] [--no-failover-test]';
 
-function parse(argv: string[]): Map<string, string | true> {
-  const out = new Map<string, string | true>();
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}\n${USAGE}`);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) out.set(a.slice(2), true);
-    else {
-      out.set(a.slice(2), next);
-      i++;
-    }
-  }
-  return out;
-}
-
-function ssh(target: string, key: string, knownHosts: string): Promise<SshHost> {
-  const m = /^([^@]+)@([^:]+)(?::(\d+))?$/.exec(target);
-  if (!m) throw new Error(`${target}: expected USER@HOST[:PORT]`);
-  return SshHost.connect({
-    username: m[1]!,
-    host: m[2]!,
-    port: m[3] ? Number(m[3]) : 22,
-    privateKey: readFileSync(key, 'utf8'),
-    hostKey: { knownHostsPath: knownHosts },
-  });
-}
-
 async function main(argv: string[]): Promise<number> {
-  const opts = parse(argv);
-  const str = (k: string) => (typeof opts.get(k) === 'string' ? (opts.get(k) as string) : undefined);
+  const opts = new Options(argv, USAGE);
+  const str = (k: string) => opts.str(k);
   const port = Number(str('port') ?? 4441);
   const testFailover = !opts.has('no-failover-test');
   if (opts.has('local')) {
@@ -81,10 +53,13 @@ async function main(argv: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const knownHosts = str('known-hosts') ?? join(homedir(), '.ssh', 'known_hosts');
+  const knownHosts = str('known-hosts');
   const hosts: Host[] = [];
   try {
-    hosts.push(await ssh(primaryTarget, key, knownHosts), await ssh(backupTarget, key, knownHosts));
+    hosts.push(
+      await connectSsh(primaryTarget, key, knownHosts),
+      await connectSsh(backupTarget, key, knownHosts),
+    );
     const [primary, backup] = hosts as [Host, Host];
     return await runPair({ primary, backup, binary: { path: cuju }, workDir, ftPort: port, testFailover });
   } finally {
@@ -92,16 +67,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(
-      err instanceof CujuError || (err instanceof Error && 'code' in err)
-        ? `${(err as { code: string }).code}: ${err.message}`
-        : String(err),
-    );
-    process.exitCode = 1;
-  },
-);
+runMain(() => main(process.argv.slice(2)));

@@ -48,43 +48,14 @@ extra_configure=()
 
 while (($# > 0)); do
   case $1 in
-    --*=*)
-      set -- "${1%%=*}" "${1#*=}" "${@:2}"
-      continue
-      ;;
-    --source)
-      need_value "$1" $#
-      source_dir=$2
-      shift
-      ;;
-    --clone)
-      need_value "$1" $#
-      clone_url=$2
-      shift
-      ;;
-    --ref)
-      need_value "$1" $#
-      ref=$2
-      shift
-      ;;
-    --jobs)
-      need_value "$1" $#
-      need_count "$1" "$2"
-      jobs=$2
-      shift
-      ;;
+    --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" && continue ;;
+    --source) need_value "$@"; source_dir=$2; shift ;;
+    --clone) need_value "$@"; clone_url=$2; shift ;;
+    --ref) need_value "$@"; ref=$2; shift ;;
+    --jobs) need_value "$@"; need_count "$1" "$2"; jobs=$2; shift ;;
     --clean) clean=1 ;;
-    --configure-arg)
-      need_value "$1" $#
-      extra_configure+=("$2")
-      shift
-      ;;
-    --dry-run) CUJU_DRY_RUN=1 ;;
-    --help | -h)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown argument '$1'" ;;
+    --configure-arg) need_value "$@"; extra_configure+=("$2"); shift ;;
+    *) common_option "$1" ;;
   esac
   shift
 done

@@ -63,40 +63,15 @@ allow_kernel=0
 
 while (($# > 0)); do
   case $1 in
-    --*=*)
-      set -- "${1%%=*}" "${1#*=}" "${@:2}"
-      continue
-      ;;
-    --source)
-      need_value "$1" $#
-      source_dir=$2
-      shift
-      ;;
-    --kvm-dir)
-      need_value "$1" $#
-      kvm_dir=$2
-      shift
-      ;;
-    --kernel-dir)
-      need_value "$1" $#
-      kernel_dir=$2
-      shift
-      ;;
-    --jobs)
-      need_value "$1" $#
-      need_count "$1" "$2"
-      jobs=$2
-      shift
-      ;;
+    --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" && continue ;;
+    --source) need_value "$@"; source_dir=$2; shift ;;
+    --kvm-dir) need_value "$@"; kvm_dir=$2; shift ;;
+    --kernel-dir) need_value "$@"; kernel_dir=$2; shift ;;
+    --jobs) need_value "$@"; need_count "$1" "$2"; jobs=$2; shift ;;
     --clean) clean=1 ;;
     --no-patch) patching=0 ;;
     --allow-unsupported-kernel) allow_kernel=1 ;;
-    --dry-run) CUJU_DRY_RUN=1 ;;
-    --help | -h)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown argument '$1'" ;;
+    *) common_option "$1" ;;
   esac
   shift
 done

@@ -53,75 +53,24 @@ nfs=''
 nfs_mount=/mnt/nfs
 nfs_options=''
 
+IFNAME='^[A-Za-z0-9_.-]{1,15}$'
+IFNAME_IS='an interface name (letters, digits, _ . -, at most 15)'
+LIST='^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$'
 while (($# > 0)); do
   case $1 in
-    --*=*)
-      set -- "${1%%=*}" "${1#*=}" "${@:2}"
-      continue
-      ;;
-    --tap)
-      need_value "$1" $#
-      [[ $2 =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || usage_error "--tap: '$2' is not an interface name (letters, digits, _ . -, at most 15)"
-      taps+=("$2")
-      shift
-      ;;
-    --bridge)
-      need_value "$1" $#
-      [[ $2 =~ ^[A-Za-z0-9_.-]{1,15}$ ]] || usage_error "--bridge: '$2' is not an interface name (letters, digits, _ . -, at most 15)"
-      bridge=$2
-      shift
-      ;;
+    --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" && continue ;;
+    --tap) need_value_matching "$IFNAME" "$IFNAME_IS" "$@"; taps+=("$2"); shift ;;
+    --bridge) need_value_matching "$IFNAME" "$IFNAME_IS" "$@"; bridge=$2; shift ;;
     --create-bridge) create_bridge=1 ;;
-    --tap-user)
-      need_value "$1" $#
-      tap_user=$2
-      shift
-      ;;
-    --cpuset)
-      need_value "$1" $#
-      [[ $2 =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || usage_error "--cpuset: '$2' is not a CPU list (like 7, 2-3 or 0,4-5)"
-      cpus=$2
-      shift
-      ;;
-    --cgroup-dir)
-      need_value "$1" $#
-      cgroup_dir=$2
-      shift
-      ;;
-    --cgroup-name)
-      need_value "$1" $#
-      [[ $2 =~ ^[A-Za-z0-9_.-]+$ ]] || usage_error "--cgroup-name: '$2' is not a plain directory name"
-      cgroup_name=$2
-      shift
-      ;;
-    --cpuset-mems)
-      need_value "$1" $#
-      [[ $2 =~ ^[0-9]+(-[0-9]+)?(,[0-9]+(-[0-9]+)?)*$ ]] || usage_error "--cpuset-mems: '$2' is not a memory node list (like 0)"
-      mems=$2
-      shift
-      ;;
-    --nfs)
-      need_value "$1" $#
-      [[ $2 =~ ^[^:[:space:]]+:/[^[:space:]]*$ ]] || usage_error "--nfs: '$2' is not SERVER:/PATH"
-      nfs=$2
-      shift
-      ;;
-    --nfs-mount)
-      need_value "$1" $#
-      nfs_mount=$2
-      shift
-      ;;
-    --nfs-options)
-      need_value "$1" $#
-      nfs_options=$2
-      shift
-      ;;
-    --dry-run) CUJU_DRY_RUN=1 ;;
-    --help | -h)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown argument '$1'" ;;
+    --tap-user) need_value "$@"; tap_user=$2; shift ;;
+    --cpuset) need_value_matching "$LIST" 'a CPU list (like 7, 2-3 or 0,4-5)' "$@"; cpus=$2; shift ;;
+    --cgroup-dir) need_value "$@"; cgroup_dir=$2; shift ;;
+    --cgroup-name) need_value_matching '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' 'a plain directory name' "$@"; cgroup_name=$2; shift ;;
+    --cpuset-mems) need_value_matching "$LIST" 'a memory node list (like 0)' "$@"; mems=$2; shift ;;
+    --nfs) need_value_matching '^[^:[:space:]]+:/[^[:space:]]*$' 'SERVER:/PATH' "$@"; nfs=$2; shift ;;
+    --nfs-mount) need_value "$@"; nfs_mount=$2; shift ;;
+    --nfs-options) need_value "$@"; nfs_options=$2; shift ;;
+    *) common_option "$1" ;;
   esac
   shift
 done

@@ -38,27 +38,11 @@ allow_kernel=0
 
 while (($# > 0)); do
   case $1 in
-    --*=*)
-      set -- "${1%%=*}" "${1#*=}" "${@:2}"
-      continue
-      ;;
-    --source)
-      need_value "$1" $#
-      source_dir=$2
-      shift
-      ;;
-    --kvm-dir)
-      need_value "$1" $#
-      kvm_dir=$2
-      shift
-      ;;
+    --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" && continue ;;
+    --source) need_value "$@"; source_dir=$2; shift ;;
+    --kvm-dir) need_value "$@"; kvm_dir=$2; shift ;;
     --allow-unsupported-kernel) allow_kernel=1 ;;
-    --dry-run) CUJU_DRY_RUN=1 ;;
-    --help | -h)
-      usage
-      exit 0
-      ;;
-    *) usage_error "unknown argument '$1'" ;;
+    *) common_option "$1" ;;
   esac
   shift
 done

@@ -97,9 +97,30 @@ write_value() {
 
 # Options ---------------------------------------------------------------------------
 
-# need_value OPTION REMAINING_ARG_COUNT: an option that takes a value got one.
+# need_value "$@": the option in $1 takes a value, and there is one in $2.
 need_value() {
-  (($2 >= 2)) || usage_error "option $1 needs a value"
+  (($# >= 2)) || usage_error "option $1 needs a value"
+}
+
+# common_option ARG: what every script takes besides its own options (--dry-run, --help;
+# each script defines usage); anything else is refused.
+common_option() {
+  case $1 in
+    --dry-run) CUJU_DRY_RUN=1 ;;
+    --help | -h)
+      usage
+      exit 0
+      ;;
+    *) usage_error "unknown argument '$1'" ;;
+  esac
+}
+
+# need_value_matching REGEX WHAT "$@": need_value, and the value matches REGEX.
+need_value_matching() {
+  local regex=$1 what=$2
+  shift 2
+  need_value "$@"
+  [[ $2 =~ $regex ]] || usage_error "$1: '$2' is not $what"
 }
 
 need_count() {

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { makeFixture } from '../../../native/test/helpers/fixture.js';
 import { LocalHost, type VmProcess, waitForLine } from '../src/index.js';
 import { freePort, SIM, tempDir } from './helpers/sim.js';
 import { requireSshd } from './helpers/sshd.js';
@@ -97,5 +98,60 @@ describe('examples', () => {
     expect(stdout).toContain('state protected');
     expect(stdout).toMatch(/failover detected via \S+ in \d+ ms after the primary died/);
     expect(stdout).toContain('state stopped');
+  });
+
+  it('prepare-host.ts plans, builds with the documented patches, and says what it did', async () => {
+    const f = makeFixture();
+    cleanups.push(f.cleanup);
+    const args = [
+      join(ROOT, 'examples', 'prepare-host.ts'),
+      '--local',
+      '--source',
+      f.tree,
+      '--qemu',
+      '--kvm',
+      '--kernel-dir',
+      f.kernelDir,
+      '--jobs',
+      '2',
+    ];
+    const plan = await run(TSX, [...args, '--dry-run'], { env: f.env() });
+    expect(plan.stdout).toContain('== build-kvm (plan)');
+    expect(plan.stdout).toContain('[build-kvm] make -j 2');
+    expect(plan.stdout).toContain('planned build-cuju, build-kvm: nothing was changed (--dry-run)');
+    expect(f.calls().filter((c) => c.tool !== 'pkg-config')).toEqual([]);
+
+    const { stdout } = await run(TSX, args, { env: f.env() });
+    expect(stdout).toContain(
+      `** the build failed with "implicit declaration of function 'use_eager_fpu'": applied patch/use_eager_fpu.patch and built again`,
+    );
+    expect(stdout).toContain(`Cuju: ${f.tree}/x86_64-softmmu/qemu-system-x86_64`);
+    expect(stdout).toContain(
+      'patches applied: patch/__get_user_pages_unlocked.patch patch/use_eager_fpu.patch',
+    );
+    expect(stdout).toContain('local is prepared: build-cuju, build-kvm');
+  });
+
+  it('prepare-host.ts exits 3 and says what is missing when a prerequisite is', async () => {
+    const f = makeFixture();
+    cleanups.push(f.cleanup);
+    const err = (await run(
+      TSX,
+      [
+        join(ROOT, 'examples', 'prepare-host.ts'),
+        '--local',
+        '--source',
+        f.tree,
+        '--kvm',
+        '--kernel-dir',
+        f.kernelDir,
+      ],
+      { env: f.env({ STUB_KERNEL: '6.1.0-18-amd64' }) },
+    ).catch((e: unknown) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(3);
+    expect(err.stderr).toContain(
+      'local: build-kvm (dry run) refused, missing prerequisites: a supported kernel',
+    );
+    expect(f.calls()).toEqual([]);
   });
 });

@@ -30,6 +30,16 @@ import { remoteCommand, shellJoin, shellQuote } from '../src/hosts/quote.js';
 import { WRITE_FILE } from '../src/hosts/remote-scripts.js';
 import { alive, killQuietly, processesMentioning, readUntil } from './helpers/sshd.js';
 
+/** Whether sudo is installed: the sudo tests come in pairs, one for each answer. */
+const hasSudo = (() => {
+  try {
+    execFileSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+})();
+
 const CUJU_SIM = join(import.meta.dirname, '../../cuju-sim/bin/cuju-sim.mjs');
 const SIM = [process.execPath, CUJU_SIM];
 /** cuju-sim with a readline monitor on DIR/m.sock (without a monitor it would exit at once). */
@@ -406,15 +416,6 @@ describe('LocalHost.writeFile', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
-  const hasSudo = (() => {
-    try {
-      execFileSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
-
   it.runIf(!hasSudo)('says clearly that sudo itself is missing', async () => {
     const dir = tempDir();
     const err = await rejection(host.writeFile(join(dir, 'f'), 'x', { sudo: true }));
@@ -516,15 +517,6 @@ describe('LocalHost.run', () => {
     expect(await codeOf(host.run(['sleep', '30'], { signal: ac.signal }))).toBe('ABORTED');
     expect(await codeOf(host.run(['sleep', '30'], { signal: AbortSignal.abort() }))).toBe('ABORTED');
   });
-
-  const hasSudo = (() => {
-    try {
-      execFileSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' });
-      return true;
-    } catch {
-      return false;
-    }
-  })();
 
   it.runIf(!hasSudo)('says clearly that sudo itself is missing', async () => {
     const err = await rejection(host.run(['true'], { sudo: true }));
