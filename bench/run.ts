@@ -15,6 +15,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   'qmp-wire': () => import('./qmp-wire.js'),
   hmp: () => import('./hmp.js'),
   failover: () => import('./failover.js'),
+  prepare: () => import('./prepare.js'),
 };
 
 /** Where the numbers came from, printed once before any suite. */

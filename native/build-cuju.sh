@@ -71,6 +71,15 @@ will_clone=0
 if [ -n "$clone_url" ]; then
   if [ -e "$source_dir" ]; then
     note "$source_dir already exists: building it as it is, not cloning $clone_url"
+    # A ref asked for but not checked out would build something else than asked: refuse.
+    if [ -n "$ref" ]; then
+      command -v git >/dev/null 2>&1 || die "--ref needs git to check which revision $source_dir is at (apt-get install git)"
+      head=$(git -C "$source_dir" rev-parse --verify -q HEAD 2>/dev/null) || head=''
+      wanted=$(git -C "$source_dir" rev-parse --verify -q "$ref^{commit}" 2>/dev/null) || wanted=''
+      if [ -z "$head" ] || [ "$head" != "$wanted" ]; then
+        die "$source_dir exists but is not at $ref: check it out there (git -C $source_dir checkout $ref), or remove the directory to clone afresh"
+      fi
+    fi
   else
     will_clone=1
   fi
@@ -85,10 +94,13 @@ require_tool cc build-essential
 require_tool "$make_cmd" make
 require_tool pkg-config pkg-config
 ((will_clone)) && require_tool git git
+is_python2() {
+  command -v "$1" >/dev/null 2>&1 && "$1" -c 'import sys; sys.exit(sys.version_info[0] != 2)' 2>/dev/null
+}
 python_arg=()
-if command -v python >/dev/null 2>&1 && python -c 'import sys; sys.exit(sys.version_info[0] != 2)' 2>/dev/null; then
+if is_python2 python; then
   : # configure's default, `python`, is Python 2
-elif command -v python2 >/dev/null 2>&1 && python2 -c 'import sys; sys.exit(sys.version_info[0] != 2)' 2>/dev/null; then
+elif is_python2 python2; then
   python_arg=("--python=$(command -v python2)")
 else
   require_missing "Python 2: QEMU 2.8's configure needs it (Debian/Ubuntu package: python, or python2.7)"

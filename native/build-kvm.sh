@@ -77,12 +77,13 @@ while (($# > 0)); do
 done
 
 [ -n "$source_dir" ] || usage_error "--source DIR is required (the Cuju source tree)"
-[ -d "$source_dir" ] || die "source tree $source_dir does not exist"
-source_dir=$(cd -- "$source_dir" && pwd)
+resolve_dir source_dir "$source_dir" 'source tree' 'clone or mount it first'
 [ -n "$kvm_dir" ] || kvm_dir=$(kvm_tree_of "$source_dir")
-[ -d "$kvm_dir" ] || die "KVM module tree $kvm_dir does not exist: is $source_dir a Cuju source tree?"
-kvm_dir=$(cd -- "$kvm_dir" && pwd)
-[ -x "$kvm_dir/configure" ] || die "$kvm_dir has no executable ./configure"
+if [ -d "$source_dir" ]; then
+  resolve_dir kvm_dir "$kvm_dir" 'KVM module tree' "is $source_dir a Cuju source tree?"
+  [ -x "$kvm_dir/configure" ] || [ ! -d "$kvm_dir" ] || die "$kvm_dir has no executable ./configure"
+fi
+[ -z "$kernel_dir" ] || kernel_dir=$(absolute_path "$kernel_dir")
 [ -n "$jobs" ] || jobs=$(default_jobs)
 make_cmd=${MAKE:-make}
 
@@ -101,11 +102,13 @@ else
 fi
 check_prerequisites
 
-# The patch that fixes a build log's documented error, or nothing.
+# The patch that fixes a build log's documented error, or nothing. Quotes may be the
+# README's '' or, from a gcc in a UTF-8 locale, ‘’: either matches.
 patch_for() {
-  local entry
+  local entry pattern
   for entry in "${KNOWN_FAILURES[@]}"; do
-    if grep -qF -- "${entry%%|*}" "$1"; then
+    pattern=$(printf '%s' "${entry%%|*}" | sed "s/'/('|‘|’)/g")
+    if grep -qE -- "$pattern" "$1"; then
       printf '%s\n' "$entry"
       return 0
     fi
@@ -124,7 +127,7 @@ run ./configure ${configure_args[@]+"${configure_args[@]}"}
 
 if ((CUJU_DRY_RUN)); then
   step "building with $jobs jobs"
-  run "$make_cmd" -j "$jobs"
+  run env LC_ALL=C "$make_cmd" -j "$jobs"
   for entry in "${KNOWN_FAILURES[@]}"; do
     fix=$source_dir/${entry#*|}
     if ((!patching)); then
@@ -145,7 +148,8 @@ applied=()
 while true; do
   step "building with $jobs jobs"
   : >"$log"
-  run_logged "$log" "$make_cmd" -j "$jobs" && break
+  # LC_ALL=C: in a UTF-8 locale gcc quotes names with ‘’ instead of the README's ''.
+  run_logged "$log" env LC_ALL=C "$make_cmd" -j "$jobs" && break
   status=$?
   if ! known=$(patch_for "$log"); then
     say "make failed (exit $status) with an error that has no documented fix; its last lines:"
@@ -160,8 +164,9 @@ while true; do
   ((patching)) || die "make failed with \"$error_text\"; the documented fix is 'patch -p1 < ${known#*|}' in $source_dir (not applied: --no-patch)"
   [ -f "$fix" ] || die "make failed with \"$error_text\", whose fix ${known#*|} is missing from $source_dir"
   already_applied "$fix" && die "make fails with \"$error_text\" although ${known#*|} is already applied"
-  say "make failed with \"$error_text\": applying ${known#*|} and building again"
+  say "make failed with \"$error_text\": applying ${known#*|}"
   run patch -d "$source_dir" -p1 -N -i "$fix"
+  say "applied ${known#*|}; building again"
   applied+=("$fix")
 done
 

@@ -52,6 +52,10 @@ mems=0
 nfs=''
 nfs_mount=/mnt/nfs
 nfs_options=''
+bridge_given=''
+tap_user_given=''
+cpuset_option_given=''
+nfs_option_given=''
 
 IFNAME='^[A-Za-z0-9_.-]{1,15}$'
 IFNAME_IS='an interface name (letters, digits, _ . -, at most 15)'
@@ -60,16 +64,16 @@ while (($# > 0)); do
   case $1 in
     --*=*) set -- "${1%%=*}" "${1#*=}" "${@:2}" && continue ;;
     --tap) need_value_matching "$IFNAME" "$IFNAME_IS" "$@"; taps+=("$2"); shift ;;
-    --bridge) need_value_matching "$IFNAME" "$IFNAME_IS" "$@"; bridge=$2; shift ;;
+    --bridge) need_value_matching "$IFNAME" "$IFNAME_IS" "$@"; bridge=$2; bridge_given=1; shift ;;
     --create-bridge) create_bridge=1 ;;
-    --tap-user) need_value "$@"; tap_user=$2; shift ;;
+    --tap-user) need_value "$@"; tap_user=$2; tap_user_given=1; shift ;;
     --cpuset) need_value_matching "$LIST" 'a CPU list (like 7, 2-3 or 0,4-5)' "$@"; cpus=$2; shift ;;
-    --cgroup-dir) need_value "$@"; cgroup_dir=$2; shift ;;
-    --cgroup-name) need_value_matching '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' 'a plain directory name' "$@"; cgroup_name=$2; shift ;;
-    --cpuset-mems) need_value_matching "$LIST" 'a memory node list (like 0)' "$@"; mems=$2; shift ;;
+    --cgroup-dir) need_value "$@"; cgroup_dir=$2; cpuset_option_given=1; shift ;;
+    --cgroup-name) need_value_matching '^[A-Za-z0-9_][A-Za-z0-9_.-]*$' 'a plain directory name' "$@"; cgroup_name=$2; cpuset_option_given=1; shift ;;
+    --cpuset-mems) need_value_matching "$LIST" 'a memory node list (like 0)' "$@"; mems=$2; cpuset_option_given=1; shift ;;
     --nfs) need_value_matching '^[^:[:space:]]+:/[^[:space:]]*$' 'SERVER:/PATH' "$@"; nfs=$2; shift ;;
-    --nfs-mount) need_value "$@"; nfs_mount=$2; shift ;;
-    --nfs-options) need_value "$@"; nfs_options=$2; shift ;;
+    --nfs-mount) need_value "$@"; nfs_mount=$2; nfs_option_given=1; shift ;;
+    --nfs-options) need_value "$@"; nfs_options=$2; nfs_option_given=1; shift ;;
     *) common_option "$1" ;;
   esac
   shift
@@ -77,6 +81,18 @@ done
 
 ((${#taps[@]} > 0)) || [ -n "$cpus" ] || [ -n "$nfs" ] ||
   usage_error "nothing to do: give at least one step (--tap NAME, --cpuset CPUS, --nfs SERVER:PATH)"
+# Options of a step that was not asked for would be silently ignored: refuse them.
+if ((${#taps[@]} == 0)) && { [ -n "$bridge_given" ] || ((create_bridge)) || [ -n "$tap_user_given" ]; }; then
+  usage_error "--bridge, --create-bridge and --tap-user go with --tap"
+fi
+if [ -z "$cpus" ] && [ -n "$cpuset_option_given" ]; then
+  usage_error "--cgroup-dir, --cgroup-name and --cpuset-mems go with --cpuset"
+fi
+if [ -z "$nfs" ] && [ -n "$nfs_option_given" ]; then
+  usage_error "--nfs-mount and --nfs-options go with --nfs"
+fi
+cgroup_dir=$(realpath -m -- "$cgroup_dir")
+nfs_mount=$(realpath -m -- "$nfs_mount")
 
 require_root "host-prep.sh changes network devices, cgroups and mounts"
 if ((${#taps[@]} > 0)); then
@@ -86,14 +102,21 @@ if ((${#taps[@]} > 0)); then
   fi
   id -u -- "$tap_user" >/dev/null 2>&1 || require_missing "user $tap_user (--tap-user) does not exist"
 fi
-[ -n "$cpus" ] && require_tool mount mount
+if [ -n "$cpus" ]; then
+  require_tool mount mount
+  # On a cgroup v2 (unified) host the cpuset controller belongs to v2 and cannot be
+  # mounted as the guide's v1 hierarchy.
+  if [ "$(stat -fc %T /sys/fs/cgroup 2>/dev/null)" = cgroup2fs ]; then
+    require_missing "the cgroup v1 cpuset controller: this host mounts cgroup v2 only (/sys/fs/cgroup); boot with systemd.unified_cgroup_hierarchy=0 for the guide's cpuset group, or pin the VMs with taskset instead"
+  fi
+fi
 if [ -n "$nfs" ]; then
   require_tool mount.nfs nfs-common
 fi
 check_prerequisites
 
-# Is DIR a mount point of type TYPE (any type when empty)? From /proc/mounts, which
-# escapes spaces as \040.
+# Is DIR (absolute, normalised) a mount point of type TYPE (any type when empty)? From
+# /proc/mounts, which escapes spaces as \040.
 mounted() {
   local dir=${1// /\\040} type=$2
   awk -v d="$dir" -v t="$type" '$2 == d && (t == "" || $3 == t) { found = 1 } END { exit !found }' /proc/mounts
@@ -122,15 +145,8 @@ if [ -n "$cpus" ]; then
     note "$cgroup_dir is already a cgroup mount"
   else
     [ -d "$cgroup_dir" ] || run mkdir -p -- "$cgroup_dir"
-    if ((CUJU_DRY_RUN)); then
-      run mount -t cgroup -o cpuset cpuset "$cgroup_dir"
-    else
-      printf '+ %s\n' "$(quote_cmd mount -t cgroup -o cpuset cpuset "$cgroup_dir")" >&2
-      if ! out=$(mount -t cgroup -o cpuset cpuset "$cgroup_dir" 2>&1); then
-        printf '%s\n' "$out" >&2
-        die "cannot mount the cpuset controller at $cgroup_dir: on a cgroup v2 (unified) host it is not available as v1; boot with systemd.unified_cgroup_hierarchy=0, or pin the VMs with taskset instead"
-      fi
-    fi
+    run_capturing mount -t cgroup -o cpuset cpuset "$cgroup_dir" ||
+      die "cannot mount the cpuset controller at $cgroup_dir: $CUJU_OUTPUT"
   fi
   [ -d "$cgroup_dir/$cgroup_name" ] || run mkdir -- "$cgroup_dir/$cgroup_name"
   # cpus before cpu_exclusive: the kernel refuses exclusivity for an empty set.

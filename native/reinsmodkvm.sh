@@ -49,12 +49,11 @@ done
 
 [ -n "$source_dir" ] && [ -n "$kvm_dir" ] && usage_error "give --source or --kvm-dir, not both"
 if [ -n "$source_dir" ]; then
-  [ -d "$source_dir" ] || die "source tree $source_dir does not exist"
-  kvm_dir=$(kvm_tree_of "$(cd -- "$source_dir" && pwd)")
+  resolve_dir source_dir "$source_dir" 'source tree' 'clone or mount it first'
+  kvm_dir=$(kvm_tree_of "$source_dir")
 fi
 [ -n "$kvm_dir" ] || kvm_dir=.
-[ -d "$kvm_dir" ] || die "KVM module tree $kvm_dir does not exist"
-kvm_dir=$(cd -- "$kvm_dir" && pwd)
+resolve_dir kvm_dir "$kvm_dir" 'KVM module tree' 'build the modules first (build-kvm.sh)'
 
 require_root "reinsmodkvm.sh loads kernel modules"
 require_tool lsmod kmod
@@ -76,13 +75,16 @@ kvm_lines() {
   lsmod | grep -E '^kvm(_intel)?[[:space:]]' || true
 }
 
+# Not `lsmod | grep -q`: grep -q stops at the first match, lsmod then dies of SIGPIPE,
+# and pipefail turns that into a failure.
 loaded() {
-  lsmod | grep -qE "^$1[[:space:]]"
+  lsmod | grep -E "^$1[[:space:]]" >/dev/null
 }
 
 if ((CUJU_DRY_RUN)); then
-  note "unload what is loaded of kvm_intel and kvm:"
-  printf '%s\n' 'rmmod kvm_intel' 'rmmod kvm'
+  for module in kvm_intel kvm; do
+    printf "if lsmod | grep -q '^%s '; then rmmod %s; fi\n" "$module" "$module"
+  done
   run insmod "$kvm_dir/x86/kvm.ko"
   run insmod "$kvm_dir/x86/kvm-intel.ko"
   note "then checks that lsmod lists kvm and kvm_intel"
@@ -95,28 +97,22 @@ printf '%s\n' "${before:-(no kvm module loaded)}" | sed 's/^/  /' >&2
 
 for module in kvm_intel kvm; do
   loaded "$module" || continue
-  printf '+ rmmod %s\n' "$module" >&2
-  if ! out=$(rmmod "$module" 2>&1); then
-    printf '%s\n' "$out" >&2
-    case $out in
-      *"in use"*) die "cannot unload $module: it is in use; stop every VM (QEMU/Cuju) on this host first" ;;
-      *) die "cannot unload $module: $out" ;;
-    esac
-  fi
+  run_capturing rmmod "$module" || case $CUJU_OUTPUT in
+    *"in use"*) die "cannot unload $module: it is in use; stop every VM (QEMU/Cuju) on this host first" ;;
+    *) die "cannot unload $module: $CUJU_OUTPUT" ;;
+  esac
 done
 
+# From here on the host may have no KVM module at all until this succeeds.
+restore="the host has no KVM module loaded now; 'modprobe kvm_intel' loads the distribution's again"
 for module in kvm kvm-intel; do
-  printf '+ insmod %s\n' "$kvm_dir/x86/$module.ko" >&2
-  if ! out=$(insmod "$kvm_dir/x86/$module.ko" 2>&1); then
-    printf '%s\n' "$out" >&2
-    case $out in
-      *"Invalid module format"* | *"Exec format error"*)
-        die "cannot load $module.ko: it was built for another kernel than $(uname -r); rebuild it (build-kvm.sh)" ;;
-      *"Operation not supported"* | *"No such device"*)
-        die "cannot load $module.ko: Intel VT-x is missing or disabled (enable it in the firmware; see dmesg)" ;;
-      *) die "cannot load $module.ko: $out (see dmesg)" ;;
-    esac
-  fi
+  run_capturing insmod "$kvm_dir/x86/$module.ko" || case $CUJU_OUTPUT in
+    *"Invalid module format"* | *"Exec format error"*)
+      die "cannot load $module.ko: it was built for another kernel than $(uname -r); rebuild it (build-kvm.sh); $restore" ;;
+    *"Operation not supported"* | *"No such device"*)
+      die "cannot load $module.ko: Intel VT-x is missing or disabled (enable it in the firmware; see dmesg); $restore" ;;
+    *) die "cannot load $module.ko: $CUJU_OUTPUT (see dmesg); $restore" ;;
+  esac
 done
 
 for module in kvm kvm_intel; do

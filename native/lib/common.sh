@@ -15,6 +15,8 @@
 
 CUJU_SCRIPT=${0##*/}
 CUJU_DRY_RUN=0
+# An exported CDPATH makes `cd` print the directory, which `$(cd X && pwd)` would capture.
+unset CDPATH
 
 # Kernels Cuju's KVM module is known to build on (README.md @619d98e, PR #44): the 4.4
 # series of Ubuntu 16.04 (kvm-4.4/) and 4.15 of Ubuntu 18.04.1 (4.15.0-29-generic).
@@ -71,6 +73,21 @@ run_logged() {
   fi
   printf '+ %s\n' "$(quote_cmd "$@")" >&2
   "$@" 2>&1 | tee -a "$log" >&2
+}
+
+# run_capturing CMD [ARG...]: like run, but the output is kept in CUJU_OUTPUT (and shown)
+# and a failure is returned, for callers that explain the command's failures themselves.
+CUJU_OUTPUT=''
+run_capturing() {
+  if ((CUJU_DRY_RUN)); then
+    printf '%s\n' "$(quote_cmd "$@")"
+    return 0
+  fi
+  printf '+ %s\n' "$(quote_cmd "$@")" >&2
+  local status=0
+  CUJU_OUTPUT=$("$@" 2>&1) || status=$?
+  [ -z "$CUJU_OUTPUT" ] || printf '%s\n' "$CUJU_OUTPUT" >&2
+  return "$status"
 }
 
 # go_to DIR: cd, shown in the plan like any other command.
@@ -137,6 +154,22 @@ absolute_path() {
     /*) printf '%s' "$1" ;;
     *) printf '%s/%s' "$PWD" "$1" ;;
   esac
+}
+
+# resolve_dir NAME DIR WHAT HINT: sets the variable NAME to DIR made absolute. A missing
+# DIR fails the script, except in a dry run: there it may still appear (cloned, mounted or
+# built by an earlier step) and is only warned about.
+resolve_dir() {
+  local resolved
+  if [ -d "$2" ]; then
+    resolved=$(cd -- "$2" && pwd)
+  elif ((CUJU_DRY_RUN)); then
+    warn "$3 $2 does not exist (yet): $4"
+    resolved=$(absolute_path "$2")
+  else
+    die "$3 $2 does not exist: $4"
+  fi
+  printf -v "$1" '%s' "$resolved"
 }
 
 # Prerequisites -----------------------------------------------------------------------

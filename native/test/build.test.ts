@@ -99,6 +99,24 @@ describe('build-cuju.sh', () => {
     expect(again.stderr).not.toContain('+ git clone');
   });
 
+  it('refuses to build an existing tree that is not at the --ref asked for', () => {
+    fixture = makeFixture();
+    const git = (...args: string[]) => execFileSync('git', args, { cwd: fixture.tree, stdio: 'pipe' });
+    git('init', '-q', '-b', 'master');
+    git('add', '-A');
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'one');
+    git('branch', 'old');
+    git('-c', 'user.name=t', '-c', 'user.email=t@t', 'commit', '-qm', 'two', '--allow-empty');
+    // The URL is never contacted: the directory exists, so nothing is cloned.
+    const args = ['--source', fixture.tree, '--clone', 'https://github.com/Cuju-ft/Cuju.git', '--jobs', '1'];
+    const wrong = runScript('build-cuju.sh', [...args, '--ref', 'old'], fixture.env());
+    expect(wrong.code).toBe(1);
+    expect(wrong.stderr).toContain(`${fixture.tree} exists but is not at old`);
+    expect(fixture.calls().filter((c) => c.tool !== 'pkg-config')).toEqual([]);
+    const right = runScript('build-cuju.sh', [...args, '--ref', 'master'], fixture.env());
+    expect(right.code).toBe(0);
+  });
+
   it('refuses before running anything when tools or libraries are missing, and says what to install', () => {
     fixture = makeFixture({ without: ['make', 'python2'] });
     const r = runScript(
@@ -175,7 +193,7 @@ describe('build-kvm.sh', () => {
     expect(r.stdout.split('\n')).toEqual([
       `cd ${kvm}`,
       `./configure --kerneldir=${fixture.kernelDir}`,
-      'make -j 3',
+      'env LC_ALL=C make -j 3',
       `# if make fails with "incompatible type for argument 5 of '__get_user_pages_unlocked'": patch -d ${fixture.tree} -p1 -N -i ${fixture.tree}/patch/__get_user_pages_unlocked.patch, then make again`,
       `# if make fails with "implicit declaration of function 'use_eager_fpu'": patch -d ${fixture.tree} -p1 -N -i ${fixture.tree}/patch/use_eager_fpu.patch, then make again`,
       `# then prints ${kvm}/x86/kvm.ko and ${kvm}/x86/kvm-intel.ko`,
@@ -201,11 +219,13 @@ describe('build-kvm.sh', () => {
     const said = r.stderr;
     const order = [
       GUP_ERROR,
-      `make failed with "incompatible type for argument 5 of '__get_user_pages_unlocked'": applying patch/__get_user_pages_unlocked.patch and building again`,
+      `make failed with "incompatible type for argument 5 of '__get_user_pages_unlocked'": applying patch/__get_user_pages_unlocked.patch`,
       'patching file kvm/external-module-compat-comm.h',
+      'applied patch/__get_user_pages_unlocked.patch; building again',
       FPU_ERROR,
-      `make failed with "implicit declaration of function 'use_eager_fpu'": applying patch/use_eager_fpu.patch and building again`,
+      `make failed with "implicit declaration of function 'use_eager_fpu'": applying patch/use_eager_fpu.patch`,
       'patching file kvm/x86/cpuid.c',
+      'applied patch/use_eager_fpu.patch; building again',
       'patched: __get_user_pages_unlocked.patch use_eager_fpu.patch',
     ].map((text) => said.indexOf(text));
     expect(order.every((at) => at >= 0)).toBe(true);
@@ -262,7 +282,7 @@ describe('build-kvm.sh', () => {
     expect(fixture.calls().filter((c) => c.tool === 'make')).toHaveLength(1);
   });
 
-  it('stops when the error persists after its patch instead of looping', () => {
+  it('stops when the error persists although its patch was already applied', () => {
     fixture = makeFixture({ needsGupPatch: false, needsFpuPatch: false });
     const r = runScript('build-kvm.sh', kvmArgs(fixture), fixture.env({ STUB_MAKE_FAIL: FPU_ERROR }));
     expect(r.code).toBe(1);
@@ -330,6 +350,67 @@ describe('build-kvm.sh', () => {
     expect(r.stderr).toContain("'patch' is not installed (Debian/Ubuntu package: patch)");
     expect(r.stderr).toContain('install them with: sudo apt-get install build-essential patch');
     expect(fixture.calls()).toEqual([]);
+  });
+
+  it('stops when the error persists after applying its patch, instead of looping', () => {
+    fixture = makeFixture({ needsFpuPatch: false });
+    const r = runScript('build-kvm.sh', kvmArgs(fixture), fixture.env({ STUB_MAKE_FAIL: GUP_ERROR }));
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('applied patch/__get_user_pages_unlocked.patch; building again');
+    expect(r.stderr).toContain(
+      `make still fails with "incompatible type for argument 5 of '__get_user_pages_unlocked'" after applying patch/__get_user_pages_unlocked.patch`,
+    );
+    expect(fixture.calls().filter((c) => c.tool === 'make')).toHaveLength(2);
+  });
+
+  it("builds in the C locale, so gcc's quotes are the README's even in a UTF-8 session", () => {
+    fixture = makeFixture();
+    const r = runScript('build-kvm.sh', kvmArgs(fixture), fixture.env({ LANG: 'C.UTF-8' }));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('+ env LC_ALL=C make -j 3');
+    expect(r.stderr).toContain(FPU_ERROR);
+  });
+
+  it("also recognises gcc's UTF-8 quotes when make does not honour the C locale", () => {
+    fixture = makeFixture();
+    const r = runScript('build-kvm.sh', kvmArgs(fixture), fixture.env({ STUB_CURLY: '1' }));
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('implicit declaration of function \u2018use_eager_fpu\u2019');
+    expect(r.stderr).toContain('applied patch/use_eager_fpu.patch; building again');
+    expect(r.stderr).toContain('applied patch/__get_user_pages_unlocked.patch; building again');
+  });
+
+  it('takes a relative --kernel-dir from where it was called', () => {
+    fixture = makeFixture({ needsGupPatch: false, needsFpuPatch: false });
+    const r = runScript(
+      'build-kvm.sh',
+      ['--source', 'Cuju', '--kernel-dir', 'linux-headers'],
+      fixture.env(),
+      {
+        cwd: fixture.root,
+      },
+    );
+    expect(r.code).toBe(0);
+    expect(fixture.calls()[0]).toEqual({
+      tool: 'configure',
+      cwd: `${fixture.tree}/kvm`,
+      args: `--kerneldir=${fixture.kernelDir}`,
+    });
+  });
+
+  it('plans for a tree that does not exist yet (to be cloned or mounted), with a warning', () => {
+    fixture = makeFixture();
+    const later = `${fixture.root}/later/Cuju`;
+    const args = ['--source', later, '--kernel-dir', fixture.kernelDir];
+    const dry = runScript('build-kvm.sh', [...args, '--dry-run'], fixture.env());
+    expect(dry.code).toBe(0);
+    expect(dry.stderr).toContain(
+      `warning: source tree ${later} does not exist (yet): clone or mount it first`,
+    );
+    expect(dry.stdout.split('\n')[0]).toBe(`cd ${later}/kvm`);
+    const real = runScript('build-kvm.sh', args, fixture.env());
+    expect(real.code).toBe(1);
+    expect(real.stderr).toContain(`error: source tree ${later} does not exist: clone or mount it first`);
   });
 
   it('builds kvm-4.4/ on a 4.4 kernel when the tree has it', () => {

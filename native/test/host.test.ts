@@ -3,6 +3,7 @@
  * mount (this machine's kernel, network and mounts are never touched), the cgroup knobs
  * written into a temporary directory, and real refusals as an unprivileged user.
  */
+import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -46,9 +47,8 @@ describe('reinsmodkvm.sh', () => {
       const r = runScript('reinsmodkvm.sh', ['--source', fixture.tree, '--dry-run'], fixture.env());
       expect(r.code).toBe(0);
       expect(r.stdout.split('\n')).toEqual([
-        '# unload what is loaded of kvm_intel and kvm:',
-        'rmmod kvm_intel',
-        'rmmod kvm',
+        "if lsmod | grep -q '^kvm_intel '; then rmmod kvm_intel; fi",
+        "if lsmod | grep -q '^kvm '; then rmmod kvm; fi",
         `insmod ${kvm}/x86/kvm.ko`,
         `insmod ${kvm}/x86/kvm-intel.ko`,
         '# then checks that lsmod lists kvm and kvm_intel',
@@ -177,6 +177,12 @@ describe('host-prep.sh', () => {
       "--cgroup-name: '../escape' is not a plain directory name",
     ],
     [['--nfs', '/srv/nfs'], "--nfs: '/srv/nfs' is not SERVER:/PATH"],
+    [['--cpuset', '7', '--bridge', 'br1'], '--bridge, --create-bridge and --tap-user go with --tap'],
+    [
+      ['--tap', 'tap0', '--cgroup-name', 'ft'],
+      '--cgroup-dir, --cgroup-name and --cpuset-mems go with --cpuset',
+    ],
+    [['--tap', 'tap0', '--nfs-mount', '/mnt/x'], '--nfs-mount and --nfs-options go with --nfs'],
   ])('refuses bad input %j', (args, message) => {
     fixture = makeFixture();
     const r = runScript('host-prep.sh', args, fixture.env());
@@ -298,7 +304,7 @@ describe('host-prep.sh', () => {
       ]);
     });
 
-    it('explains a cpuset mount refused on a cgroup v2 host', () => {
+    it("shows mount's own reason when the cpuset mount fails", () => {
       fixture = makeFixture();
       const r = runScript(
         'host-prep.sh',
@@ -306,9 +312,40 @@ describe('host-prep.sh', () => {
         fixture.env({ STUB_MOUNT_FAIL: 'cpuset already mounted or mount point busy.' }),
       );
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain('mount: cpuset already mounted or mount point busy.');
-      expect(r.stderr).toContain('on a cgroup v2 (unified) host');
+      expect(r.stderr).toContain(
+        `cannot mount the cpuset controller at ${fixture.root}/cgroup: mount: cpuset already mounted or mount point busy.`,
+      );
       expect(existsSync(join(fixture.root, 'cgroup', 'vmft'))).toBe(false);
+    });
+
+    // Which branch runs depends on this machine's cgroup layout; both are real.
+    const v2Only =
+      execFileSync('stat', ['-fc', '%T', '/sys/fs/cgroup'], { encoding: 'utf8' }).trim() === 'cgroup2fs';
+    it(`checks for the v1 cpuset controller first (this host: ${v2Only ? 'cgroup v2 only' : 'v1 available'})`, () => {
+      fixture = makeFixture();
+      const args = ['--cpuset', '7', '--cgroup-dir', join(fixture.root, 'cg'), '--dry-run'];
+      const r = runScript('host-prep.sh', args, fixture.env());
+      if (v2Only) {
+        expect(r.code).toBe(3);
+        expect(r.stderr).toContain('the cgroup v1 cpuset controller: this host mounts cgroup v2 only');
+      } else {
+        expect(r.code).toBe(0);
+        expect(r.stderr).not.toContain('cgroup v2');
+      }
+    });
+
+    it('treats a mount point spelled with a trailing slash or dots as the same directory', () => {
+      fixture = makeFixture();
+      for (const spelling of ['/proc/', '/proc/./', '/sys/../proc']) {
+        const r = runScript(
+          'host-prep.sh',
+          ['--nfs', '127.0.0.1:/x', '--nfs-mount', spelling],
+          fixture.env(),
+        );
+        expect(r.code).toBe(0);
+        expect(r.stderr).toContain('/proc is already mounted: leaving it');
+      }
+      expect(fixture.calls()).toEqual([]);
     });
 
     it('mounts the NFS export with options, and leaves a mount point that is in use alone', () => {
@@ -337,7 +374,7 @@ describe('host-prep.sh', () => {
 
     it('refuses NFS without mount.nfs, naming nfs-common', () => {
       fixture = makeFixture({ without: ['mount.nfs'] });
-      const PATH = fixture.minimalPath(['dirname', 'id', 'grep', 'sort', 'tr']);
+      const PATH = fixture.minimalPath(['dirname', 'id', 'grep', 'sort', 'tr', 'realpath']);
       const r = runScript('host-prep.sh', ['--nfs', '127.0.0.1:/x'], { ...fixture.env(), PATH });
       expect(r.code).toBe(3);
       expect(r.stderr).toContain("'mount.nfs' is not installed (Debian/Ubuntu package: nfs-common)");

@@ -10,10 +10,12 @@ export default defineConfig({
   target: 'node20',
   // import.meta.url in the CJS build too: native-scripts.ts finds dist/native by it.
   shims: true,
-  // prepareHost() uploads the native scripts: ship them in dist/native.
+  // prepareHost() uploads the native scripts: ship native/ in dist/native, without its
+  // tests and docs (native-scripts.ts checks that every script it needs is there).
   async onSuccess() {
-    for (const file of ['lib', 'build-cuju.sh', 'build-kvm.sh', 'reinsmodkvm.sh', 'host-prep.sh']) {
-      cpSync(`../../native/${file}`, `dist/native/${file}`, { recursive: true });
-    }
+    cpSync('../../native', 'dist/native', {
+      recursive: true,
+      filter: (src) => !/\/native\/(test|README\.md)/.test(src),
+    });
   },
 });

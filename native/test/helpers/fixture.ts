@@ -75,16 +75,21 @@ const RECORD = record();
 /** The stubs, by name. Shell, so that they also work on the far side of SSH. */
 const STUBS: Record<string, string> = {
   // A recording configure is part of the tree, not PATH; see makeTree.
+  // Quotes as gcc prints them: ‘’ in a UTF-8 locale (LC_ALL, else LC_MESSAGES, else
+  // LANG), the README's '' otherwise; STUB_CURLY=1 forces ‘’.
   make: `${RECORD}
 case " $* " in *" clean "*) exit 0 ;; esac
+locale=\${LC_ALL:-\${LC_MESSAGES:-\${LANG:-}}}
+case "$locale:\${STUB_CURLY:-}" in *[Uu][Tt][Ff]-8*:* | *[Uu][Tt][Ff]8*:* | *:1) curly=1 ;; *) curly='' ;; esac
+gcc_says() { if [ -n "$curly" ]; then printf '%s\n' "$1" | sed "s/'\\([a-z_]*\\)'/‘\\1’/g" >&2; else printf '%s\n' "$1" >&2; fi; }
 echo "  CC      stub-build.o"
-if [ -n "\${STUB_MAKE_FAIL:-}" ]; then printf '%s\\n' "$STUB_MAKE_FAIL" >&2; echo "make: *** [all] Error 1" >&2; exit 2; fi
+if [ -n "\${STUB_MAKE_FAIL:-}" ]; then gcc_says "$STUB_MAKE_FAIL"; echo "make: *** [all] Error 1" >&2; exit 2; fi
 if [ -f x86/cpuid.c ]; then
   if grep -q 'write, 0, pages' external-module-compat-comm.h; then
-    printf '%s\\n' "${GUP_ERROR}" >&2; echo "make: *** [all] Error 1" >&2; exit 2
+    gcc_says "${GUP_ERROR}"; echo "make: *** [all] Error 1" >&2; exit 2
   fi
   if grep -q 'use_eager_fpu()' x86/cpuid.c; then
-    printf '%s\\n' "${FPU_ERROR}" >&2; echo "make: *** [all] Error 1" >&2; exit 2
+    gcc_says "${FPU_ERROR}"; echo "make: *** [all] Error 1" >&2; exit 2
   fi
   : >x86/kvm.ko; : >x86/kvm-intel.ko
   echo "  LD [M]  x86/kvm.ko"; echo "  LD [M]  x86/kvm-intel.ko"

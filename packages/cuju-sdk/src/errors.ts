@@ -197,21 +197,26 @@ export class QemuReportedError extends CujuError {
 // ---------------------------------------------------------------------------------------
 // prepareHost
 
-/** Why a native script stopped: its exit status 3, 2, or anything else. */
-export type PrepareFailureReason = 'prerequisites' | 'usage' | 'failed';
+/**
+ * Why a step stopped: the script's exit status 3 (`prerequisites`), 2 (`usage`) or any
+ * other (`failed`), or `host`: the host itself failed while the step ran (the connection
+ * was lost, the run was aborted or timed out, sudo refused); `cause` is that HostError.
+ */
+export type PrepareFailureReason = 'prerequisites' | 'usage' | 'failed' | 'host';
 
 /**
- * A native script run by prepareHost() did not succeed. `phase` says whether it was the
- * dry run (then nothing of that step, nor of any later step, ran for real) or the real
- * run. `partial` holds what was done before: plans, built binary, loaded modules.
+ * A step of prepareHost() did not succeed. `phase` says whether it was the dry run (then
+ * nothing of that step, nor of any later step, ran for real) or the real run. `partial`
+ * holds what was done before: plans, built binary, loaded modules.
  */
 export class PrepareHostError extends CujuError {
   readonly host: string;
   readonly step: PrepareStep;
   readonly phase: 'dry-run' | 'run';
   readonly reason: PrepareFailureReason;
-  readonly exitCode: number;
-  /** The script's whole stderr (progress, the build's output, its error). */
+  /** The script's exit status; undefined when the host failed (`reason: 'host'`). */
+  readonly exitCode: number | undefined;
+  /** The script's whole stderr (progress, the build's output, its error); '' for `host`. */
   readonly stderr: string;
   readonly partial: PrepareHostResult;
 
@@ -219,20 +224,27 @@ export class PrepareHostError extends CujuError {
     host: string;
     step: PrepareStep;
     phase: 'dry-run' | 'run';
-    exitCode: number;
-    stderr: string;
     partial: PrepareHostResult;
+    /** The script ran to its end and exited with this (not 0). */
+    exit?: { code: number; stderr: string };
+    /** Or the host failed under it. */
+    cause?: Error;
   }) {
+    const code = facts.exit?.code;
     const reason: PrepareFailureReason =
-      facts.exitCode === 3 ? 'prerequisites' : facts.exitCode === 2 ? 'usage' : 'failed';
+      code === undefined ? 'host' : code === 3 ? 'prerequisites' : code === 2 ? 'usage' : 'failed';
     const what = facts.phase === 'dry-run' ? `${facts.step} (dry run)` : facts.step;
-    super('PREPARE_HOST_FAILED', `${facts.host}: ${what} ${summary(reason, facts.exitCode, facts.stderr)}`);
+    const why =
+      facts.exit === undefined
+        ? `stopped: ${facts.cause?.message ?? 'the host failed'}`
+        : summary(reason, facts.exit.code, facts.exit.stderr);
+    super('PREPARE_HOST_FAILED', `${facts.host}: ${what} ${why}`, { cause: facts.cause });
     this.host = facts.host;
     this.step = facts.step;
     this.phase = facts.phase;
     this.reason = reason;
-    this.exitCode = facts.exitCode;
-    this.stderr = facts.stderr;
+    this.exitCode = code;
+    this.stderr = facts.exit?.stderr ?? '';
     this.partial = facts.partial;
   }
 }

@@ -19,7 +19,11 @@ export const NATIVE_FILES = [
 
 export type NativeFile = (typeof NATIVE_FILES)[number];
 
-/** Where the scripts are: `dir` when given, else next to the bundle or in the repository. */
+/**
+ * Where the scripts are: `dir` when given, else next to the bundle (dist/native) or, when
+ * running from the sources, the repository's native/. The first of those that exists must
+ * hold every script: a broken build is reported, not papered over with another copy.
+ */
 export function nativeScriptsDir(dir?: string): string {
   const candidates =
     dir !== undefined
@@ -28,11 +32,13 @@ export function nativeScriptsDir(dir?: string): string {
           fileURLToPath(new URL('./native/', import.meta.url)), // dist/index.js -> dist/native
           fileURLToPath(new URL('../../../native/', import.meta.url)), // src/*.ts -> native
         ];
-  const found = candidates.find((c) => NATIVE_FILES.every((f) => existsSync(join(c, f))));
-  if (found === undefined) {
+  const found = candidates.find((c) => existsSync(c));
+  const missing =
+    found === undefined ? [...NATIVE_FILES] : NATIVE_FILES.filter((f) => !existsSync(join(found, f)));
+  if (found === undefined || missing.length > 0) {
     throw new CujuArgumentError(
       'scriptsDir',
-      `does not hold the native scripts (${NATIVE_FILES.join(', ')}); looked in ${candidates.join(', ')}`,
+      `does not hold the native scripts: ${missing.join(', ')} missing from ${found ?? candidates.join(' or ')}`,
     );
   }
   return found;

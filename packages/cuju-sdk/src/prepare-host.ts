@@ -6,9 +6,10 @@
  */
 import { posix } from 'node:path';
 import { CujuArgumentError, PrepareHostError } from './errors.js';
-import type { Host } from './hosts/host.js';
+import { HostError } from './hosts/errors.js';
+import type { Host, RunResult } from './hosts/host.js';
 import { nativeScriptsDir, readNativeScripts } from './native-scripts.js';
-import { checkArgs, checkBoolean, checkPath, checkTapName } from './validate.js';
+import { checkArgs, checkBoolean, checkTapName } from './validate.js';
 
 /** The steps, in the order they run; each is one native script. */
 export type PrepareStep = 'build-cuju' | 'build-kvm' | 'reinsmodkvm' | 'host-prep';
@@ -78,9 +79,14 @@ export interface PrepareHostOptions {
   keepScripts?: boolean;
   /** Where the scripts are on this machine (default: shipped with this package). */
   scriptsDir?: string;
-  /** Every step start and end, every output line, every patch applied. */
+  /** Every step's start, every output line, every patch applied, every step that succeeded. */
   onProgress?: (event: PrepareProgress) => void;
-  /** Stops the running script (SIGTERM, then SIGKILL) and rejects with the host's ABORTED error. */
+  /**
+   * Stops the running script (SIGTERM to its process group, then SIGKILL) and rejects with
+   * PrepareHostError (`reason: 'host'`, `cause`: the ABORTED HostError). Over SSH a sudo
+   * step is signalled through sudo too; on a LocalHost run by a non-root user a sudo
+   * step cannot be signalled and may finish on its own.
+   */
   signal?: AbortSignal;
 }
 
@@ -123,9 +129,12 @@ interface PlannedStep {
 
 /**
  * Uploads the native scripts to `host` and runs the selected steps: all dry runs, then all
- * real runs, in the order build-cuju, build-kvm, reinsmodkvm, host-prep. Rejects with
- * CujuArgumentError (nothing sent) for bad options, PrepareHostError when a script fails
- * (with what was done before), and the host's errors (HostError) for SSH trouble.
+ * real runs, in the order host-prep (its NFS mount may bring the tree), build-cuju,
+ * build-kvm, reinsmodkvm. A tree that a clone or the NFS mount will bring is only warned
+ * about in the dry runs. Rejects with CujuArgumentError for bad options (nothing sent) or a
+ * source directory that is missing and that nothing will bring; PrepareHostError when a
+ * step fails, its script or the host under it (`partial`: what was done before); a
+ * HostError when the host fails before any step (connecting, uploading).
  */
 export async function prepareHost(host: Host, options: PrepareHostOptions): Promise<PrepareHostResult> {
   const planned = planSteps(options);
@@ -146,10 +155,31 @@ export async function prepareHost(host: Host, options: PrepareHostOptions): Prom
     patchesApplied: [],
   };
 
+  // A tree that neither a clone nor the NFS mount will bring must be there already.
+  if (
+    planned.some((p) => p.needsTree) &&
+    options.clone === undefined &&
+    options.hostPrep?.nfs === undefined &&
+    (await host.run(['test', '-d', options.source!], { signal: options.signal })).code !== 0
+  ) {
+    throw new CujuArgumentError(
+      'source',
+      `is not a directory on ${host.name}: give clone (to clone it there) or hostPrep.nfs (to mount it)`,
+    );
+  }
+
   const dir = (
     await host.run(['mktemp', '-d', '/tmp/cuju-native.XXXXXX'], { check: true, signal: options.signal })
   ).stdout.trim();
   result.scriptsDir = dir;
+  /** What was done so far, for an error: the scripts' directory only if it stays. */
+  const partial = (): PrepareHostResult => ({
+    ...result,
+    plans: { ...result.plans },
+    done: [...result.done],
+    patchesApplied: [...result.patchesApplied],
+    scriptsDir: options.keepScripts ? dir : undefined,
+  });
   try {
     await host.run(['mkdir', '-p', '--', posix.join(dir, 'lib')], { check: true, signal: options.signal });
     for (const { file, content } of scripts) {
@@ -167,46 +197,45 @@ export async function prepareHost(host: Host, options: PrepareHostOptions): Prom
       ];
       emit({ type: 'step-start', step: p.step, phase, argv });
       const started = performance.now();
-      const r = await host.run(argv, {
-        sudo: p.sudo,
-        signal: options.signal,
-        onLine: (line, stream) => {
-          emit({ type: 'output', step: p.step, phase, stream, line });
-          const patched = phase === 'run' && stream === 'stderr' ? PATCH_LINE.exec(line) : null;
-          if (patched) {
-            result.patchesApplied.push(patched[2]!);
-            emit({ type: 'patch-applied', step: 'build-kvm', patch: patched[2]!, error: patched[1]! });
-          }
-        },
-      });
+      let failedWith = '';
+      let r: RunResult;
+      try {
+        r = await host.run(argv, {
+          sudo: p.sudo,
+          signal: options.signal,
+          onLine: (line, stream) => {
+            emit({ type: 'output', step: p.step, phase, stream, line });
+            if (phase !== 'run' || stream !== 'stderr') return;
+            // build-kvm.sh names the error, runs patch, and says `applied` only once it worked.
+            failedWith = PATCH_FAILED.exec(line)?.[1] ?? failedWith;
+            const applied = PATCH_APPLIED.exec(line)?.[1];
+            if (applied !== undefined) {
+              result.patchesApplied.push(applied);
+              emit({ type: 'patch-applied', step: 'build-kvm', patch: applied, error: failedWith });
+            }
+          },
+        });
+      } catch (err) {
+        if (!(err instanceof HostError)) throw err;
+        throw new PrepareHostError({ host: host.name, step: p.step, phase, partial: partial(), cause: err });
+      }
       if (r.code !== 0) {
         throw new PrepareHostError({
           host: host.name,
           step: p.step,
           phase,
-          exitCode: r.code,
-          stderr: r.stderr,
-          partial: { ...result },
+          partial: partial(),
+          exit: { code: r.code, stderr: r.stderr },
         });
       }
       emit({ type: 'step-end', step: p.step, phase, durationMs: performance.now() - started });
       return lines(r.stdout);
     };
 
-    // A tree that a clone will create cannot be planned against yet: those dry runs wait
-    // until just before their real run.
-    const treePending =
-      options.clone !== undefined &&
-      (await host.run(['test', '-e', options.source!], { signal: options.signal })).code !== 0;
-    const deferred = new Set<PlannedStep>();
-    for (const p of planned) {
-      if (treePending && p.needsTree) deferred.add(p);
-      else result.plans[p.step] = await run(p, 'dry-run');
-    }
+    for (const p of planned) result.plans[p.step] = await run(p, 'dry-run');
     if (options.dryRunOnly) return result;
 
     for (const p of planned) {
-      if (deferred.has(p)) result.plans[p.step] = await run(p, 'dry-run');
       const out = await run(p, 'run');
       result.done.push(p.step);
       if (p.step === 'build-cuju') result.qemuBinary = out.at(-1);
@@ -222,26 +251,25 @@ export async function prepareHost(host: Host, options: PrepareHostOptions): Prom
   }
 }
 
-/** build-kvm.sh's line when it patches: `build-kvm.sh: make failed with "ERROR": applying patch/X and building again`. */
-const PATCH_LINE = /^build-kvm\.sh: make failed with "(.+)": applying (patch\/\S+) and building again$/;
+/** build-kvm.sh's lines around a patch: the error it matched, then the patch once applied. */
+const PATCH_FAILED = /^build-kvm\.sh: make failed with "(.+)": applying patch\/\S+$/;
+const PATCH_APPLIED = /^build-kvm\.sh: applied (patch\/\S+); building again$/;
 
 function lines(text: string): string[] {
   return text.split('\n').filter((l) => l !== '');
 }
 
-/** The steps the options select, with their scripts' arguments; refuses bad options. */
+/**
+ * The steps the options select, in the order they run, with their scripts' arguments;
+ * refuses bad options. host-prep comes first: its NFS mount may be what brings the tree.
+ */
 export function planSteps(options: PrepareHostOptions): PlannedStep[] {
-  if (typeof options !== 'object' || options === null) {
-    throw new CujuArgumentError('options', 'must be an object');
+  const o = record('options', options)!;
+  for (const name of ['allowUnsupportedKernel', 'sudo', 'dryRunOnly', 'keepScripts'] as const) {
+    if (o[name] !== undefined) checkBoolean(name, o[name]);
   }
-  const common =
-    options.allowUnsupportedKernel === undefined
-      ? []
-      : flag(
-          checkBoolean('allowUnsupportedKernel', options.allowUnsupportedKernel),
-          '--allow-unsupported-kernel',
-        );
-  const sudo = options.sudo === undefined ? false : checkBoolean('sudo', options.sudo);
+  const common = flag(options.allowUnsupportedKernel, '--allow-unsupported-kernel');
+  const sudo = options.sudo === true;
   const steps: PlannedStep[] = [];
   const source = () => {
     if (options.source === undefined) {
@@ -253,30 +281,41 @@ export function planSteps(options: PrepareHostOptions): PlannedStep[] {
     return ['--source', absolute('source', options.source)];
   };
 
-  if (options.clone !== undefined) {
-    if (!options.buildQemu) throw new CujuArgumentError('clone', 'needs buildQemu (build-cuju.sh clones)');
-    checkPath('clone.url', options.clone.url);
+  const prep = record('hostPrep', options.hostPrep);
+  if (prep) {
+    steps.push({
+      step: 'host-prep',
+      script: 'host-prep.sh',
+      args: hostPrepArgs(prep),
+      sudo,
+      needsTree: false,
+    });
   }
-  const qemu = stepOptions('buildQemu', options.buildQemu);
+  const clone = record('clone', options.clone);
+  const qemu = stepOptions<BuildQemuOptions>('buildQemu', options.buildQemu);
+  if (clone && !qemu) throw new CujuArgumentError('clone', 'needs buildQemu (build-cuju.sh clones)');
   if (qemu) {
     const args = source();
-    if (options.clone) {
-      args.push('--clone', options.clone.url);
-      if (options.clone.ref !== undefined) args.push('--ref', checkRef('clone.ref', options.clone.ref));
+    if (clone) {
+      args.push('--clone', checkCloneUrl('clone.url', clone.url));
+      if (clone.ref !== undefined) args.push('--ref', checkRef('clone.ref', clone.ref));
     }
-    args.push(...jobs('buildQemu.jobs', qemu.jobs), ...flag(qemu.clean, '--clean'));
+    args.push(
+      ...jobs('buildQemu.jobs', qemu.jobs),
+      ...flag(checkFlag('buildQemu.clean', qemu.clean), '--clean'),
+    );
     if (qemu.configureArgs !== undefined) {
       for (const a of checkArgs('buildQemu.configureArgs', qemu.configureArgs))
         args.push('--configure-arg', a);
     }
-    steps.push({ step: 'build-cuju', script: 'build-cuju.sh', args, sudo: false, needsTree: false });
+    steps.push({ step: 'build-cuju', script: 'build-cuju.sh', args, sudo: false, needsTree: !clone });
   }
-  const kvm = stepOptions('buildKvm', options.buildKvm);
+  const kvm = stepOptions<BuildKvmOptions>('buildKvm', options.buildKvm);
   if (kvm) {
     const args = source();
     if (kvm.kvmDir !== undefined) args.push('--kvm-dir', absolute('buildKvm.kvmDir', kvm.kvmDir));
     if (kvm.kernelDir !== undefined) args.push('--kernel-dir', absolute('buildKvm.kernelDir', kvm.kernelDir));
-    args.push(...jobs('buildKvm.jobs', kvm.jobs), ...flag(kvm.clean, '--clean'));
+    args.push(...jobs('buildKvm.jobs', kvm.jobs), ...flag(checkFlag('buildKvm.clean', kvm.clean), '--clean'));
     if (kvm.patch !== undefined && !checkBoolean('buildKvm.patch', kvm.patch)) args.push('--no-patch');
     steps.push({
       step: 'build-kvm',
@@ -286,25 +325,17 @@ export function planSteps(options: PrepareHostOptions): PlannedStep[] {
       needsTree: true,
     });
   }
-  const load = stepOptions('loadKvm', options.loadKvm);
+  const load = stepOptions<LoadKvmOptions>('loadKvm', options.loadKvm);
   if (load) {
-    const args =
-      load.kvmDir !== undefined ? ['--kvm-dir', absolute('loadKvm.kvmDir', load.kvmDir)] : source();
+    // The modules just built, wherever they were built.
+    const kvmDir = load.kvmDir ?? kvm?.kvmDir;
+    const args = kvmDir !== undefined ? ['--kvm-dir', absolute('loadKvm.kvmDir', kvmDir)] : source();
     steps.push({
       step: 'reinsmodkvm',
       script: 'reinsmodkvm.sh',
       args: [...args, ...common],
       sudo,
-      needsTree: true,
-    });
-  }
-  if (options.hostPrep !== undefined) {
-    steps.push({
-      step: 'host-prep',
-      script: 'host-prep.sh',
-      args: hostPrepArgs(options.hostPrep),
-      sudo,
-      needsTree: false,
+      needsTree: kvmDir === undefined,
     });
   }
   if (steps.length === 0) {
@@ -318,45 +349,65 @@ export function planSteps(options: PrepareHostOptions): PlannedStep[] {
 
 function hostPrepArgs(o: HostNetworkOptions): string[] {
   const args: string[] = [];
-  for (const [i, tap] of (o.taps ?? []).entries())
-    args.push('--tap', checkTapName(`hostPrep.taps[${i}]`, tap));
-  if (o.bridge !== undefined) args.push('--bridge', checkTapName('hostPrep.bridge', o.bridge));
-  if (o.createBridge !== undefined && checkBoolean('hostPrep.createBridge', o.createBridge))
-    args.push('--create-bridge');
-  if (o.tapUser !== undefined) args.push('--tap-user', checkName('hostPrep.tapUser', o.tapUser));
-  if (o.cpuset !== undefined) {
-    args.push('--cpuset', checkCpuList('hostPrep.cpuset.cpus', o.cpuset.cpus));
-    if (o.cpuset.mems !== undefined)
-      args.push('--cpuset-mems', checkCpuList('hostPrep.cpuset.mems', o.cpuset.mems));
-    if (o.cpuset.cgroupDir !== undefined)
-      args.push('--cgroup-dir', absolute('hostPrep.cpuset.cgroupDir', o.cpuset.cgroupDir));
-    if (o.cpuset.name !== undefined)
-      args.push('--cgroup-name', checkName('hostPrep.cpuset.name', o.cpuset.name));
+  const taps = o.taps ?? [];
+  if (!Array.isArray(taps))
+    throw new CujuArgumentError('hostPrep.taps', 'must be an array of interface names');
+  for (const [i, tap] of taps.entries()) args.push('--tap', checkTapName(`hostPrep.taps[${i}]`, tap));
+  if (
+    taps.length === 0 &&
+    (o.bridge !== undefined || o.createBridge !== undefined || o.tapUser !== undefined)
+  ) {
+    throw new CujuArgumentError('hostPrep', 'has bridge, createBridge or tapUser without taps');
   }
-  if (o.nfs !== undefined) {
-    if (typeof o.nfs.export !== 'string' || !/^[^:\s]+:\/\S*$/.test(o.nfs.export)) {
+  if (o.bridge !== undefined) args.push('--bridge', checkTapName('hostPrep.bridge', o.bridge));
+  args.push(...flag(checkFlag('hostPrep.createBridge', o.createBridge), '--create-bridge'));
+  if (o.tapUser !== undefined) args.push('--tap-user', checkName('hostPrep.tapUser', o.tapUser));
+  const cpuset = record('hostPrep.cpuset', o.cpuset);
+  if (cpuset) {
+    args.push('--cpuset', checkCpuList('hostPrep.cpuset.cpus', cpuset.cpus));
+    if (cpuset.mems !== undefined)
+      args.push('--cpuset-mems', checkCpuList('hostPrep.cpuset.mems', cpuset.mems));
+    if (cpuset.cgroupDir !== undefined) {
+      args.push('--cgroup-dir', absolute('hostPrep.cpuset.cgroupDir', cpuset.cgroupDir));
+    }
+    if (cpuset.name !== undefined) args.push('--cgroup-name', checkName('hostPrep.cpuset.name', cpuset.name));
+  }
+  const nfs = record('hostPrep.nfs', o.nfs);
+  if (nfs) {
+    if (typeof nfs.export !== 'string' || !/^[^:\s]+:\/\S*$/.test(nfs.export)) {
       throw new CujuArgumentError('hostPrep.nfs.export', 'must be SERVER:/PATH');
     }
-    args.push('--nfs', o.nfs.export);
-    if (o.nfs.mountPoint !== undefined)
-      args.push('--nfs-mount', absolute('hostPrep.nfs.mountPoint', o.nfs.mountPoint));
-    if (o.nfs.options !== undefined)
-      args.push('--nfs-options', checkName('hostPrep.nfs.options', o.nfs.options, /^[\w.,=:-]+$/));
+    args.push('--nfs', nfs.export);
+    if (nfs.mountPoint !== undefined)
+      args.push('--nfs-mount', absolute('hostPrep.nfs.mountPoint', nfs.mountPoint));
+    if (nfs.options !== undefined) {
+      args.push('--nfs-options', checkName('hostPrep.nfs.options', nfs.options, /^[\w.,=:-]+$/));
+    }
   }
-  if (args.every((a) => !['--tap', '--cpuset', '--nfs'].includes(a))) {
+  if (taps.length === 0 && !cpuset && !nfs) {
     throw new CujuArgumentError('hostPrep', 'selects nothing: give taps, cpuset or nfs');
   }
   return args;
+}
+
+/** An options object, or undefined; null, arrays and other values are refused. */
+function record<T>(field: string, value: T | undefined): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    throw new CujuArgumentError(field, 'must be an options object');
+  }
+  return value;
 }
 
 /** `true` means the step with its defaults; false/undefined means not selected. */
 function stepOptions<T extends object>(field: string, value: boolean | T | undefined): T | undefined {
   if (value === undefined || value === false) return undefined;
   if (value === true) return {} as T;
-  if (typeof value !== 'object' || value === null) {
-    throw new CujuArgumentError(field, 'must be true, false or an options object');
-  }
-  return value;
+  return record(field, value as T);
+}
+
+function checkFlag(field: string, value: unknown): boolean {
+  return value === undefined ? false : checkBoolean(field, value);
 }
 
 function flag(on: boolean | undefined, name: string): string[] {
@@ -372,9 +423,30 @@ function jobs(field: string, value: number | undefined): string[] {
 }
 
 function absolute(field: string, value: unknown): string {
-  const path = checkPath(field, value);
-  if (!path.startsWith('/')) throw new CujuArgumentError(field, 'must be an absolute path on the host');
-  return path;
+  if (typeof value !== 'string' || !value.startsWith('/')) {
+    throw new CujuArgumentError(field, 'must be an absolute path on the host');
+  }
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+  if (/[\u0000-\u001f\u007f]/.test(value)) {
+    throw new CujuArgumentError(field, 'must not contain control characters (newline, NUL, ...)');
+  }
+  return value;
+}
+
+/**
+ * A git URL or path to clone. Not one that starts with '-' (git would read an option), and
+ * not git's `ext::` transport, which runs a command (older gits, as on Ubuntu 16.04, allow it).
+ */
+function checkCloneUrl(field: string, value: unknown): string {
+  if (typeof value !== 'string' || value === '' || value.startsWith('-')) {
+    throw new CujuArgumentError(field, 'must be a git URL or path');
+  }
+  if (/^ext::/i.test(value))
+    throw new CujuArgumentError(field, "must not use git's ext:: transport (it runs a command)");
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+  if (/[\u0000-\u001f\u007f]/.test(value))
+    throw new CujuArgumentError(field, 'must not contain control characters');
+  return value;
 }
 
 function checkRef(field: string, value: unknown): string {

@@ -117,7 +117,7 @@ describe('examples', () => {
     ];
     const plan = await run(TSX, [...args, '--dry-run'], { env: f.env() });
     expect(plan.stdout).toContain('== build-kvm (plan)');
-    expect(plan.stdout).toContain('[build-kvm] make -j 2');
+    expect(plan.stdout).toContain('[build-kvm] env LC_ALL=C make -j 2');
     expect(plan.stdout).toContain('planned build-cuju, build-kvm: nothing was changed (--dry-run)');
     expect(f.calls().filter((c) => c.tool !== 'pkg-config')).toEqual([]);
 

@@ -11,10 +11,16 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type Fixture, FPU_ERROR, GUP_ERROR, makeFixture } from '../../../native/test/helpers/fixture.js';
 import { CujuArgumentError, PrepareHostError } from '../src/errors.js';
+import type { HostError } from '../src/hosts/errors.js';
 import type { Host } from '../src/hosts/host.js';
 import { LocalHost } from '../src/hosts/local.js';
 import { SshHost } from '../src/hosts/ssh.js';
-import { type PrepareHostOptions, type PrepareProgress, prepareHost } from '../src/prepare-host.js';
+import {
+  type PrepareHostOptions,
+  type PrepareProgress,
+  planSteps,
+  prepareHost,
+} from '../src/prepare-host.js';
 import { requireSshd, type Sshd, startSshd } from './helpers/sshd.js';
 
 const hasSshd = requireSshd();
@@ -24,6 +30,31 @@ if (!isRoot && process.env.CUJU_REQUIRE_PEERS === '1') {
     'prepare-host.test.ts must run as root (CUJU_REQUIRE_PEERS=1): the root steps refuse otherwise',
   );
 }
+
+/** What the native scripts (and the stubs) run, for a host that has nothing else. */
+const SCRIPT_TOOLS = [
+  'dirname',
+  'basename',
+  'id',
+  'grep',
+  'sed',
+  'sort',
+  'tr',
+  'cat',
+  'tee',
+  'tail',
+  'mktemp',
+  'rm',
+  'mv',
+  'mkdir',
+  'chmod',
+  'nproc',
+  'realpath',
+  'stat',
+  'awk',
+  'patch',
+  'env',
+];
 
 let fixture: Fixture;
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -74,14 +105,14 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
 
     // Every plan before any real run.
     expect(kinds(events)).toEqual([
+      'dry-run host-prep',
       'dry-run build-cuju',
       'dry-run build-kvm',
       'dry-run reinsmodkvm',
-      'dry-run host-prep',
+      'run host-prep',
       'run build-cuju',
       'run build-kvm',
       'run reinsmodkvm',
-      'run host-prep',
     ]);
     const uploaded = events[0];
     expect(uploaded).toMatchObject({
@@ -93,13 +124,13 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
     expect(result).toMatchObject({
       host: host.name,
       scriptsDir: undefined,
-      done: ['build-cuju', 'build-kvm', 'reinsmodkvm', 'host-prep'],
+      done: ['host-prep', 'build-cuju', 'build-kvm', 'reinsmodkvm'],
       qemuBinary: `${fixture.tree}/x86_64-softmmu/qemu-system-x86_64`,
       kvmModules: [`${kvm}/x86/kvm.ko`, `${kvm}/x86/kvm-intel.ko`],
       patchesApplied: ['patch/__get_user_pages_unlocked.patch', 'patch/use_eager_fpu.patch'],
     });
     expect(result.loadedModules?.map((l) => l.split(/\s+/)[0])).toEqual(['kvm', 'kvm_intel']);
-    expect(result.plans['build-kvm']).toContain('make -j 2');
+    expect(result.plans['build-kvm']).toContain('env LC_ALL=C make -j 2');
     expect(result.plans['host-prep']).toContain('ip tuntap add dev tap1 mode tap user root');
 
     // The build's own lines arrived as output events, in order, before the patch events.
@@ -130,6 +161,13 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
         .filter((c) => c.tool !== 'pkg-config')
         .map((c) => `${c.tool} ${c.args}`),
     ).toEqual([
+      'ip tuntap add dev tap0 mode tap user root',
+      'ip link set dev tap0 promisc on up',
+      'ip link set dev tap0 master br0',
+      'ip tuntap add dev tap1 mode tap user root',
+      'ip link set dev tap1 promisc on up',
+      'ip link set dev tap1 master br0',
+      `mount -t cgroup -o cpuset cpuset ${fixture.root}/cgroup`,
       'configure --enable-cuju --enable-kvm --disable-pie --target-list=x86_64-softmmu --python=' +
         `${fixture.bin}/python2`,
       'make -j 2',
@@ -141,13 +179,6 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
       'rmmod kvm',
       `insmod ${kvm}/x86/kvm.ko`,
       `insmod ${kvm}/x86/kvm-intel.ko`,
-      'ip tuntap add dev tap0 mode tap user root',
-      'ip link set dev tap0 promisc on up',
-      'ip link set dev tap0 master br0',
-      'ip tuntap add dev tap1 mode tap user root',
-      'ip link set dev tap1 promisc on up',
-      'ip link set dev tap1 master br0',
-      `mount -t cgroup -o cpuset cpuset ${fixture.root}/cgroup`,
     ]);
     expect(readFileSync(`${kvm}/x86/cpuid.c`, 'utf8')).not.toContain('use_eager_fpu');
     expect(readFileSync(join(fixture.root, 'cgroup/vmft/cpuset.cpus'), 'utf8')).toBe('7\n');
@@ -156,28 +187,58 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
   });
 
   it('a prerequisite missing for the last step stops everything before the first build', async () => {
-    fixture = makeFixture(); // no br0 on the host
+    // A host without kmod: only the tools the scripts need, and the stubs but lsmod/rmmod/insmod.
+    fixture = makeFixture({ links: ['br0'], without: ['lsmod', 'rmmod', 'insmod'] });
     const host = await sshHost();
     const events: PrepareProgress[] = [];
-    const error = await prepareHost(host, { ...allSteps(fixture), onProgress: (e) => events.push(e) }).catch(
-      (e: unknown) => e,
-    );
+    const PATH = fixture.minimalPath(SCRIPT_TOOLS);
+    const error = await prepareHost(host, {
+      ...allSteps(fixture, { PATH }),
+      onProgress: (e) => events.push(e),
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(PrepareHostError);
     const e = error as PrepareHostError;
     expect(e).toMatchObject({
       code: 'PREPARE_HOST_FAILED',
-      step: 'host-prep',
+      step: 'reinsmodkvm',
       phase: 'dry-run',
       reason: 'prerequisites',
       exitCode: 3,
     });
     expect(e.message).toContain(
-      `${host.name}: host-prep (dry run) refused, missing prerequisites: bridge br0 does not exist`,
+      `${host.name}: reinsmodkvm (dry run) refused, missing prerequisites: 'lsmod' is not installed (Debian/Ubuntu package: kmod)`,
     );
     expect(e.partial.done).toEqual([]);
-    expect(Object.keys(e.partial.plans)).toEqual(['build-cuju', 'build-kvm', 'reinsmodkvm']);
+    expect(Object.keys(e.partial.plans)).toEqual(['host-prep', 'build-cuju', 'build-kvm']);
     expect(fixture.calls().filter((c) => c.tool !== 'pkg-config')).toEqual([]);
     expect(kinds(events).some((k) => k.startsWith('run '))).toBe(false);
+  });
+
+  it('an abort during a step keeps what was done before, and removes the scripts', async () => {
+    fixture = makeFixture({ links: ['br0'] });
+    const host = await sshHost();
+    const abort = new AbortController();
+    let uploadedTo = '';
+    const error = await prepareHost(host, {
+      ...allSteps(fixture),
+      signal: abort.signal,
+      onProgress: (e) => {
+        if (e.type === 'uploaded') uploadedTo = e.dir;
+        if (e.type === 'step-start' && e.step === 'build-kvm' && e.phase === 'run') abort.abort();
+      },
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrepareHostError);
+    const e = error as PrepareHostError;
+    expect(e).toMatchObject({ step: 'build-kvm', phase: 'run', reason: 'host', exitCode: undefined });
+    expect((e.cause as HostError).code).toBe('ABORTED');
+    expect(e.partial).toMatchObject({
+      done: ['host-prep', 'build-cuju'],
+      qemuBinary: `${fixture.tree}/x86_64-softmmu/qemu-system-x86_64`,
+      scriptsDir: undefined,
+    });
+    expect(fixture.calls().some((c) => c.tool === 'make' && c.cwd.endsWith('/kvm'))).toBe(false);
+    expect(uploadedTo).not.toBe('');
+    expect(existsSync(uploadedTo)).toBe(false);
   });
 
   it('a failing real step keeps what was done before in the error', async () => {
@@ -195,9 +256,9 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
       `build-kvm failed (exit 1): make failed with "incompatible type for argument 5 of '__get_user_pages_unlocked'"; the documented fix is 'patch -p1 < patch/__get_user_pages_unlocked.patch'`,
     );
     expect(e.stderr).toContain(GUP_ERROR);
-    expect(e.partial.done).toEqual(['build-cuju']);
+    expect(e.partial.done).toEqual(['host-prep', 'build-cuju']);
     expect(e.partial.qemuBinary).toBe(`${fixture.tree}/x86_64-softmmu/qemu-system-x86_64`);
-    expect(fixture.calls().some((c) => c.tool === 'insmod' || c.tool === 'ip')).toBe(false);
+    expect(fixture.calls().some((c) => c.tool === 'insmod')).toBe(false);
   });
 
   it('clones first and plans the steps that need the tree once it exists', async () => {
@@ -219,10 +280,11 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
     });
     expect(kinds(events)).toEqual([
       'dry-run build-cuju',
-      'run build-cuju',
       'dry-run build-kvm',
+      'run build-cuju',
       'run build-kvm',
     ]);
+    expect(result.plans['build-kvm']?.[0]).toBe(`cd ${target}/kvm`);
     expect(result.plans['build-cuju']?.[0]).toBe(`git clone -- ${fixture.tree} ${target}`);
     expect(result.kvmModules).toEqual([`${target}/kvm/x86/kvm.ko`, `${target}/kvm/x86/kvm-intel.ko`]);
   });
@@ -250,9 +312,29 @@ describe('prepareHost on this machine (LocalHost)', () => {
     expect(result.plans['build-kvm']?.slice(0, 3)).toEqual([
       `cd ${fixture.tree}/kvm`,
       `./configure --kerneldir=${fixture.kernelDir}`,
-      'make -j 2',
+      'env LC_ALL=C make -j 2',
     ]);
     expect(fixture.calls().filter((c) => c.tool !== 'pkg-config')).toEqual([]);
+  });
+
+  it('refuses a source tree that is missing when nothing (clone, NFS) will bring it', async () => {
+    fixture = makeFixture();
+    const error = await prepareHost(new LocalHost(), {
+      source: `${fixture.root}/nowhere`,
+      buildKvm: true,
+      env: stringEnv(fixture.env()),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(CujuArgumentError);
+    expect((error as CujuArgumentError).field).toBe('source');
+    expect((error as Error).message).toContain('is not a directory on local: give clone');
+  });
+
+  it('loads the modules from where buildKvm built them', () => {
+    const steps = planSteps({ source: '/s', buildKvm: { kvmDir: '/s/kvm-4.15' }, loadKvm: true });
+    expect(steps.map((p) => [p.step, p.args])).toEqual([
+      ['build-kvm', ['--source', '/s', '--kvm-dir', '/s/kvm-4.15']],
+      ['reinsmodkvm', ['--kvm-dir', '/s/kvm-4.15']],
+    ]);
   });
 
   it('the built package ships the scripts and finds them (dist)', async () => {
@@ -298,6 +380,30 @@ describe('prepareHost refuses bad options before touching the host', () => {
       'an option-like ref',
       { source: '/x', buildQemu: true, clone: { url: '/y', ref: '--upload-pack=x' } },
       'clone.ref',
+    ],
+    [
+      "git's ext:: transport",
+      { source: '/x', buildQemu: true, clone: { url: 'ext::sh -c reboot' } },
+      'clone.url',
+    ],
+    [
+      'an option-like clone URL',
+      { source: '/x', buildQemu: true, clone: { url: '--upload-pack=x' } },
+      'clone.url',
+    ],
+    ['a null hostPrep', { hostPrep: null as unknown as undefined }, 'hostPrep'],
+    ['a null cpuset', { hostPrep: { cpuset: null as unknown as undefined } }, 'hostPrep.cpuset'],
+    ['taps that are not an array', { hostPrep: { taps: 'tap0' as unknown as string[] } }, 'hostPrep.taps'],
+    ['a bridge without taps', { hostPrep: { bridge: 'br1', cpuset: { cpus: '7' } } }, 'hostPrep'],
+    [
+      'a non-boolean dryRunOnly',
+      { hostPrep: { taps: ['tap0'] }, dryRunOnly: 'yes' as unknown as boolean },
+      'dryRunOnly',
+    ],
+    [
+      'a non-boolean clean',
+      { source: '/x', buildQemu: { clean: 1 as unknown as boolean } },
+      'buildQemu.clean',
     ],
   ])('%s', async (_what, options, field) => {
     const error = await prepareHost(untouchable, options).catch((e: unknown) => e);

@@ -19,7 +19,7 @@ import {
 } from './errors.js';
 import { FileFollower, LineSplitter, RunLines, VmHandle } from './follow.js';
 import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
-import { failureOf } from './outcome.js';
+import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
 import { assertArgv, assertFileMode, assertFilePath, assertPath, fileBytes } from './quote.js';
 import { WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
@@ -119,11 +119,9 @@ export class LocalHost implements Host {
       new HostError('COMMAND_FAILED', `cannot write ${path}: ${reason}`, { host: this.name, cause });
 
     if (options.sudo) {
-      const argv = ['sh', '-c', WRITE_FILE, 'cuju-write', path, mode.toString(8), String(data.length)];
+      const argv = writeFileArgv(WRITE_FILE, path, mode, data.length);
       const result = await this.execute(['sudo', '-n', '--', ...argv], {}, data);
-      const failure = failureOf(argv, result, { sudo: true, host: this.name });
-      if (failure) throw failure;
-      if (result.code !== 0) throw fail(result.stderr.trim() || `exit status ${result.code}`);
+      checkWriteFile(argv, path, result, { sudo: true, host: this.name });
       return;
     }
 

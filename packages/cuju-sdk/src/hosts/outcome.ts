@@ -3,7 +3,7 @@
  * local and SSH hosts: sudo refusing (`sudo -n` exits 1 with a known message), a program
  * that is not there (the shell's exit 127, or sudo's "command not found").
  */
-import { HostBinaryMissingError, type HostError, HostSudoError } from './errors.js';
+import { HostBinaryMissingError, HostError, HostSudoError } from './errors.js';
 import type { RunResult } from './host.js';
 
 /** What `sudo -n` says when it will not run the command (sudo 1.8 and 1.9 wording). */
@@ -45,4 +45,29 @@ function mentionsMissing(stderr: string, name: string): boolean {
     `(?:^|[\\s:])${escaped}: (?:command not found|not found|No such file or directory)`,
     'm',
   ).test(stderr);
+}
+
+/** The argv that runs WRITE_FILE (remote-scripts.ts) for `path`, with its mode and size. */
+export function writeFileArgv(script: string, path: string, mode: number, size: number): string[] {
+  return ['sh', '-c', script, 'cuju-write', path, mode.toString(8), String(size)];
+}
+
+/** Throws what a finished WRITE_FILE run stands for: a typed host error, or COMMAND_FAILED naming the path. */
+export function checkWriteFile(
+  argv: readonly string[],
+  path: string,
+  result: RunResult,
+  ctx: OutcomeContext,
+): void {
+  const failure = failureOf(argv, result, ctx);
+  if (failure) throw failure;
+  if (result.code !== 0) {
+    throw new HostError(
+      'COMMAND_FAILED',
+      `cannot write ${path}: ${result.stderr.trim() || `exit status ${result.code}`}`,
+      {
+        host: ctx.host,
+      },
+    );
+  }
 }

@@ -18,7 +18,7 @@ import {
 } from './errors.js';
 import { LineSplitter, RunLines, VmHandle } from './follow.js';
 import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
-import { failureOf } from './outcome.js';
+import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
 import {
   assertArgv,
   assertFileMode,
@@ -45,6 +45,8 @@ interface ExecOptions {
   what: string;
   /** The command was built with `reportPid`: strip the marker, and kill by pid on timeout. */
   reportPid?: boolean;
+  /** The command runs through sudo: so must the signals that stop it (root's processes). */
+  sudo?: boolean;
   /** Each line of output as it arrives (never the `reportPid` marker). */
   onLine?: RunOptions['onLine'];
   /** Written to the channel, which is then ended (for a command built with `stdin: 'channel'`). */
@@ -181,20 +183,13 @@ export class SshHost implements Host {
     assertFilePath(path);
     assertFileMode(mode);
     const data = fileBytes(content);
-    const argv = ['sh', '-c', WRITE_FILE, 'cuju-write', path, mode.toString(8), String(data.length)];
+    const argv = writeFileArgv(WRITE_FILE, path, mode, data.length);
     const result = await this.execCollect(remoteCommand(argv, { sudo: options.sudo, stdin: 'channel' }), {
       what: `writing ${path}`,
       input: data,
+      sudo: options.sudo,
     });
-    const failure = failureOf(argv, result, { sudo: options.sudo, host: this.name });
-    if (failure) throw failure;
-    if (result.code !== 0) {
-      throw new HostError(
-        'COMMAND_FAILED',
-        `cannot write ${path}: ${result.stderr.trim() || `exit status ${result.code}`}`,
-        { host: this.name },
-      );
-    }
+    checkWriteFile(argv, path, result, { sudo: options.sudo, host: this.name });
   }
 
   /** Opens the Unix socket on the host through OpenSSH stream-local forwarding (no nc). */
@@ -302,7 +297,7 @@ export class SshHost implements Host {
         lines?.stderr.push(b);
         if (options.reportPid && pid === undefined) {
           pid = takePid(err);
-          if (pid !== undefined && stopped) void this.signalGroup(pid, 'TERM'); // stopped before it was known
+          if (pid !== undefined && stopped) void this.signalGroup(pid, 'TERM', options.sudo); // stopped before it was known
         }
       });
       channel.on('exit', (code: number | null, signal?: string) => {
@@ -311,7 +306,7 @@ export class SshHost implements Host {
       let stopped: HostError | undefined;
       const timers: NodeJS.Timeout[] = [];
       const send = (signal: 'TERM' | 'KILL') => {
-        if (pid !== undefined) void this.signalGroup(pid, signal);
+        if (pid !== undefined) void this.signalGroup(pid, signal, options.sudo);
       };
       const stop = (error: HostError) => {
         if (stopped) return;
@@ -361,11 +356,14 @@ export class SshHost implements Host {
   }
 
   /** Best effort: the connection may be gone, and then so is the chance to signal. */
-  private async signalGroup(pid: number, signal: 'TERM' | 'KILL'): Promise<void> {
+  private async signalGroup(pid: number, signal: 'TERM' | 'KILL', sudo?: boolean): Promise<void> {
     try {
-      await this.execCollect(remoteCommand(['sh', '-c', KILL_GROUP, 'cuju-kill', signal, String(pid)]), {
-        what: `kill -${signal} -${pid}`,
-      });
+      await this.execCollect(
+        remoteCommand(['sh', '-c', KILL_GROUP, 'cuju-kill', signal, String(pid)], { sudo }),
+        {
+          what: `kill -${signal} -${pid}`,
+        },
+      );
     } catch {
       // the caller falls back to closing the channel
     }
