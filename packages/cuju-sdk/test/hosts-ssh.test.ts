@@ -4,16 +4,8 @@
  * no socket; afterEach checks.
  */
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -24,6 +16,7 @@ import { HostError, type HostErrorCode, HostKeyError } from '../src/hosts/errors
 import { waitForLine } from '../src/hosts/follow.js';
 import type { VmProcess } from '../src/hosts/host.js';
 import { SshHost, type SshHostOptions } from '../src/hosts/ssh.js';
+import { hostContract, recorder } from './helpers/host-contract.js';
 import {
   alive,
   killQuietly,
@@ -389,30 +382,17 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
     });
   });
 
-  describe('run with onLine', () => {
-    type Seen = Array<[string, 'stdout' | 'stderr']>;
-    const recorder = () => {
-      const seen: Seen = [];
-      return { seen, onLine: (line: string, stream: 'stdout' | 'stderr') => void seen.push([line, stream]) };
-    };
-    const linesOf = (seen: Seen, stream: 'stdout' | 'stderr') =>
-      seen.filter(([, s]) => s === stream).map(([l]) => l);
+  describe('what every host does', () => {
+    hostContract(async () => {
+      const d = await sshd();
+      return { host: await connect(d), dir: tempDir() };
+    });
+  });
 
-    it('delivers stdout and stderr lines in order, never the pid marker; the result is unchanged', async () => {
+  describe('run with onLine', () => {
+    it("never delivers the pid marker, only the command's own lines", async () => {
       const d = await sshd();
       const h = await connect(d);
-      const argv = [
-        'sh',
-        '-c',
-        'echo a; echo b >&2; printf "c\\r\\nd"; sleep 0.05; echo e >&2; printf f >&2',
-      ];
-      const { seen, onLine } = recorder();
-      const r = await h.run(argv, { onLine });
-      expect(linesOf(seen, 'stdout')).toEqual(['a', 'c', 'd']);
-      expect(linesOf(seen, 'stderr')).toEqual(['b', 'e', 'f']);
-      expect(r).toEqual({ code: 0, stdout: 'a\nc\r\nd', stderr: 'b\ne\nf' });
-      expect(await h.run(argv)).toEqual(r);
-
       // Only the marker is held back: the command's own first stderr line, even one that
       // looks like it, is delivered; and a command with no stderr delivers none.
       const own = recorder();
@@ -425,87 +405,19 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const quiet = recorder();
       await h.run(['true'], { onLine: quiet.onLine });
       expect(quiet.seen).toEqual([]);
-    });
-
-    it('delivers a UTF-8 character split across writes whole', async () => {
-      const d = await sshd();
-      const h = await connect(d);
-      const { seen, onLine } = recorder();
-      const script =
-        "printf '\\303'; sleep 0.1; printf '\\251\\n'; printf '\\303' >&2; sleep 0.1; printf '\\251' >&2";
-      const r = await h.run(['sh', '-c', script], { onLine });
-      expect(seen.sort()).toEqual([
-        ['é', 'stderr'],
-        ['é', 'stdout'],
-      ]);
-      expect(r).toMatchObject({ stdout: 'é\n', stderr: 'é' });
-    });
-
-    it('keeps going when the listener throws or rejects', async () => {
-      const d = await sshd();
-      const h = await connect(d);
-      const given: string[] = [];
-      const r = await h.run(['sh', '-c', 'echo 1; echo 2; echo 3 >&2'], {
-        onLine: (line) => {
-          given.push(line);
-          throw new Error(`listener failed on ${line}`);
-        },
-      });
-      expect(r).toEqual({ code: 0, stdout: '1\n2\n', stderr: '3\n' });
-      expect(given.sort()).toEqual(['1', '2', '3']);
-      const rejected = await h.run(['echo', 'x'], {
-        onLine: async () => {
-          throw new Error('rejected');
-        },
-      });
-      expect(rejected.stdout).toBe('x\n');
-      expect(h.connected).toBe(true);
-    });
-
-    it('works with cwd, and delivers the lines before a timeout rejects', async () => {
-      const d = await sshd();
-      const h = await connect(d);
-      const dir = tempDir();
-      const { seen, onLine } = recorder();
-      const err = await refusal(
-        h.run(['sh', '-c', 'pwd; printf started; exec sleep 30'], { cwd: dir, timeoutMs: 500, onLine }),
-      );
-      expect(err.code).toBe('TIMEOUT');
-      expect(seen).toEqual([
-        [dir, 'stdout'],
-        ['started', 'stdout'],
+      const lines = recorder();
+      await h.run(['sh', '-c', 'echo out; echo err >&2'], { onLine: lines.onLine });
+      expect(lines.seen.sort()).toEqual([
+        ['err', 'stderr'],
+        ['out', 'stdout'],
       ]);
     });
   });
 
   describe('writeFile', () => {
-    const cat = async (h: SshHost, path: string) => (await h.run(['cat', path], { check: true })).stdout;
-    const modeOf = async (h: SshHost, path: string) =>
-      (await h.run(['stat', '-c', '%a', path], { check: true })).stdout.trim();
-
-    it('writes text (0644 by default), any bytes, and an empty file', async () => {
+    it("takes a relative path from the login user's home", async () => {
       const d = await sshd();
       const h = await connect(d);
-      const dir = tempDir();
-      await h.writeFile(join(dir, 'a.txt'), 'héllo\nwörld');
-      expect(await cat(h, join(dir, 'a.txt'))).toBe('héllo\nwörld');
-      expect(await modeOf(h, join(dir, 'a.txt'))).toBe('644');
-
-      const bytes = Buffer.concat([
-        Buffer.from([0, 0, 0]),
-        Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
-        Buffer.from([0]),
-      ]);
-      await h.writeFile(join(dir, 'bin'), bytes);
-      const b64 = (await h.run(['base64', '-w0', join(dir, 'bin')], { check: true })).stdout;
-      expect(Buffer.from(b64, 'base64').equals(bytes)).toBe(true);
-      const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, 100);
-      await h.writeFile(join(dir, 'view'), view);
-      expect(readFileSync(join(dir, 'view')).equals(Buffer.from(view))).toBe(true);
-
-      await h.writeFile(join(dir, 'empty'), '');
-      expect(readFileSync(join(dir, 'empty'))).toHaveLength(0);
-      // A relative path is taken from the user's home.
       const home = (await h.run(['sh', '-c', 'printf %s "$HOME"'])).stdout;
       const name = `cuju-write-test-${process.pid}`;
       try {
@@ -514,52 +426,6 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       } finally {
         rmSync(join(home, name), { force: true });
       }
-      expect(readdirSync(dir).sort()).toEqual(['a.txt', 'bin', 'empty', 'view']); // no temporary file
-    });
-
-    it('applies the mode, and replaces an existing file with a new one entirely', async () => {
-      const d = await sshd();
-      const h = await connect(d);
-      const dir = tempDir();
-      const path = join(dir, 'conf');
-      await h.writeFile(path, 'a long first version\n'.repeat(100), { mode: 0o600 });
-      expect(await modeOf(h, path)).toBe('600');
-      const inode = (await h.run(['stat', '-c', '%i', path])).stdout;
-      await h.writeFile(path, 'short', { mode: 0o755 });
-      expect(await cat(h, path)).toBe('short');
-      expect(await modeOf(h, path)).toBe('755');
-      expect((await h.run(['stat', '-c', '%i', path])).stdout).not.toBe(inode); // renamed over, not rewritten
-      expect(readdirSync(dir)).toEqual(['conf']);
-    });
-
-    it('round-trips 4 MB', async () => {
-      const d = await sshd();
-      const h = await connect(d);
-      const dir = tempDir();
-      const bytes = randomBytes(4 << 20);
-      await h.writeFile(join(dir, 'big'), bytes);
-      const sum = (await h.run(['sha256sum', join(dir, 'big')], { check: true })).stdout.split(' ')[0];
-      expect(sum).toBe(createHash('sha256').update(bytes).digest('hex'));
-      expect(readdirSync(dir)).toEqual(['big']);
-    });
-
-    it('fails naming the path when its directory is missing, or it is a directory', async () => {
-      const d = await sshd();
-      const h = await connect(d);
-      const dir = tempDir();
-      const path = join(dir, 'no/such/dir/f');
-      // 4 MB that the script never reads: the channel still ends cleanly.
-      const err = await refusal(h.writeFile(path, randomBytes(4 << 20)));
-      expect(err.code).toBe('COMMAND_FAILED');
-      expect(err.message).toContain(path);
-      expect(err.message).toMatch(/does not exist/);
-      mkdirSync(join(dir, 'sub'));
-      const isDir = await refusal(h.writeFile(join(dir, 'sub'), 'x'));
-      expect(isDir.code).toBe('COMMAND_FAILED');
-      expect(isDir.message).toMatch(/is a directory/);
-      expect(readdirSync(dir)).toEqual(['sub']);
-      expect(readdirSync(join(dir, 'sub'))).toEqual([]);
-      expect((await h.run(['echo', 'still here'])).stdout).toBe('still here\n');
     });
 
     it('refuses bad paths, modes and contents with nothing sent', async () => {

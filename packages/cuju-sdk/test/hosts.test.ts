@@ -1,14 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { createHash, randomBytes } from 'node:crypto';
-import {
-  existsSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
@@ -28,6 +19,7 @@ import {
 import { LocalHost } from '../src/hosts/local.js';
 import { remoteCommand, shellJoin, shellQuote } from '../src/hosts/quote.js';
 import { WRITE_FILE } from '../src/hosts/remote-scripts.js';
+import { hostContract } from './helpers/host-contract.js';
 import { alive, killQuietly, processesMentioning, readUntil } from './helpers/sshd.js';
 
 /** Whether sudo is installed: the sudo tests come in pairs, one for each answer. */
@@ -263,158 +255,12 @@ describe('LineSplitter', () => {
   });
 });
 
-type Seen = Array<[string, 'stdout' | 'stderr']>;
-/** An onLine listener recording what it is given, and the lines of one stream. */
-function recorder(): { seen: Seen; onLine: (line: string, stream: 'stdout' | 'stderr') => void } {
-  const seen: Seen = [];
-  return { seen, onLine: (line, stream) => seen.push([line, stream]) };
-}
-const linesOf = (seen: Seen, stream: 'stdout' | 'stderr') =>
-  seen.filter(([, s]) => s === stream).map(([l]) => l);
-
-describe('LocalHost.run with onLine', () => {
-  const host = new LocalHost();
-
-  it('delivers stdout and stderr lines in order, the last partial ones too; the result is unchanged', async () => {
-    const argv = ['sh', '-c', 'echo a; echo b >&2; printf "c\\r\\nd"; sleep 0.05; echo e >&2; printf f >&2'];
-    const { seen, onLine } = recorder();
-    const r = await host.run(argv, { onLine });
-    expect(linesOf(seen, 'stdout')).toEqual(['a', 'c', 'd']);
-    expect(linesOf(seen, 'stderr')).toEqual(['b', 'e', 'f']);
-    expect(r).toEqual({ code: 0, stdout: 'a\nc\r\nd', stderr: 'b\ne\nf' });
-    expect(await host.run(argv)).toEqual(r);
-  });
-
-  it('delivers a UTF-8 character split across writes whole', async () => {
-    const { seen, onLine } = recorder();
-    const script =
-      "printf '\\303'; sleep 0.1; printf '\\251\\n'; printf '\\303' >&2; sleep 0.1; printf '\\251' >&2";
-    const r = await host.run(['sh', '-c', script], { onLine });
-    expect(seen.sort()).toEqual([
-      ['é', 'stderr'],
-      ['é', 'stdout'],
-    ]);
-    expect(r).toMatchObject({ stdout: 'é\n', stderr: 'é' });
-  });
-
-  it('keeps going when the listener throws or rejects', async () => {
-    const given: string[] = [];
-    const r = await host.run(['sh', '-c', 'echo 1; echo 2; echo 3 >&2'], {
-      onLine: (line) => {
-        given.push(line);
-        throw new Error(`listener failed on ${line}`);
-      },
-    });
-    expect(r).toEqual({ code: 0, stdout: '1\n2\n', stderr: '3\n' });
-    expect(given.sort()).toEqual(['1', '2', '3']);
-    const async = await host.run(['echo', 'x'], {
-      onLine: async () => {
-        throw new Error('rejected');
-      },
-    });
-    expect(async.stdout).toBe('x\n');
-  });
-
-  it('works with cwd, and delivers the lines before a timeout rejects', async () => {
-    const dir = tempDir();
-    const { seen, onLine } = recorder();
-    const err = await rejection(
-      host.run(['sh', '-c', 'pwd; printf started; exec sleep 30'], { cwd: dir, timeoutMs: 300, onLine }),
-    );
-    expect(err.code).toBe('TIMEOUT');
-    expect(seen).toEqual([
-      [dir, 'stdout'],
-      ['started', 'stdout'],
-    ]);
-  });
+describe('LocalHost (what every host does)', () => {
+  hostContract(async () => ({ host: new LocalHost(), dir: tempDir() }));
 });
 
 describe('LocalHost.writeFile', () => {
   const host = new LocalHost();
-  const cat = async (path: string) => (await host.run(['cat', path], { check: true })).stdout;
-  const modeOf = async (path: string) =>
-    (await host.run(['stat', '-c', '%a', path], { check: true })).stdout.trim();
-
-  it('writes text, mode 0644 by default, and an empty file', async () => {
-    const dir = tempDir();
-    const path = join(dir, 'a.txt');
-    await host.writeFile(path, 'héllo\nwörld');
-    expect(await cat(path)).toBe('héllo\nwörld');
-    expect(await modeOf(path)).toBe('644');
-    await host.writeFile(join(dir, 'empty'), '');
-    expect(readFileSync(join(dir, 'empty'))).toHaveLength(0);
-    expect(readdirSync(dir).sort()).toEqual(['a.txt', 'empty']); // no temporary file left
-  });
-
-  it('writes any bytes as they are, NUL included, from a Buffer or a Uint8Array view', async () => {
-    const dir = tempDir();
-    const bytes = Buffer.concat([
-      Buffer.from([0, 0, 0]),
-      Buffer.from(Array.from({ length: 256 }, (_, i) => i)),
-    ]);
-    await host.writeFile(join(dir, 'bin'), bytes);
-    const b64 = (await host.run(['base64', '-w0', join(dir, 'bin')], { check: true })).stdout;
-    expect(Buffer.from(b64, 'base64').equals(bytes)).toBe(true);
-    const view = new Uint8Array(bytes.buffer, bytes.byteOffset + 2, 100);
-    await host.writeFile(join(dir, 'view'), view);
-    expect(readFileSync(join(dir, 'view')).equals(Buffer.from(view))).toBe(true);
-  });
-
-  it('applies the mode exactly, whatever the umask', async () => {
-    const dir = tempDir();
-    await host.writeFile(join(dir, 'secret'), 'x', { mode: 0o600 });
-    expect(await modeOf(join(dir, 'secret'))).toBe('600');
-    await host.writeFile(join(dir, 'script'), '#!/bin/sh\necho hi\n', { mode: 0o775 });
-    expect(await modeOf(join(dir, 'script'))).toBe('775');
-    expect((await host.run([join(dir, 'script')])).stdout).toBe('hi\n');
-  });
-
-  it('replaces an existing file with a new one (rename), content and mode entirely', async () => {
-    const dir = tempDir();
-    const path = join(dir, 'conf');
-    await host.writeFile(path, 'a long first version\n'.repeat(100), { mode: 0o600 });
-    const inode = (await host.run(['stat', '-c', '%i', path])).stdout;
-    await host.writeFile(path, 'short');
-    expect(await cat(path)).toBe('short');
-    expect(await modeOf(path)).toBe('644');
-    expect((await host.run(['stat', '-c', '%i', path])).stdout).not.toBe(inode);
-    expect(readdirSync(dir)).toEqual(['conf']);
-  });
-
-  it('round-trips 4 MB', async () => {
-    const dir = tempDir();
-    const bytes = randomBytes(4 << 20);
-    await host.writeFile(join(dir, 'big'), bytes);
-    const sum = (await host.run(['sha256sum', join(dir, 'big')], { check: true })).stdout.split(' ')[0];
-    expect(sum).toBe(createHash('sha256').update(bytes).digest('hex'));
-  });
-
-  it('fails naming the path when its directory is missing, or it is a directory', async () => {
-    const dir = tempDir();
-    const path = join(dir, 'no/such/dir/f');
-    const err = await rejection(host.writeFile(path, 'x'));
-    expect(err.code).toBe('COMMAND_FAILED');
-    expect(err.message).toContain(path);
-    expect(err.message).toMatch(/does not exist/);
-    mkdirSync(join(dir, 'sub'));
-    const isDir = await rejection(host.writeFile(join(dir, 'sub'), 'x'));
-    expect(isDir.code).toBe('COMMAND_FAILED');
-    expect(isDir.message).toMatch(/is a directory/);
-    expect(readdirSync(dir)).toEqual(['sub']);
-    expect(readdirSync(join(dir, 'sub'))).toEqual([]);
-  });
-
-  it('refuses bad paths, modes and contents before writing anything', async () => {
-    const dir = tempDir();
-    for (const path of [`${dir}/a\nb`, `${dir}/a\rb`, `${dir}/a\0b`, `${dir}/`, '']) {
-      expect(await codeOf(host.writeFile(path, 'x'))).toBe('INVALID_ARGUMENT');
-    }
-    for (const mode of [-1, 0o10000, 1.5, Number.NaN]) {
-      expect(await codeOf(host.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('INVALID_ARGUMENT');
-    }
-    expect(await codeOf(host.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe('INVALID_ARGUMENT');
-    expect(readdirSync(dir)).toEqual([]);
-  });
 
   it.runIf(!hasSudo)('says clearly that sudo itself is missing', async () => {
     const dir = tempDir();
