@@ -11,8 +11,8 @@ import type { Host, RunResult } from './hosts/host.js';
 import { nativeScriptsDir, readNativeScripts } from './native-scripts.js';
 import { checkArgs, checkBoolean, checkTapName } from './validate.js';
 
-/** The steps, in the order they run; each is one native script. */
-export type PrepareStep = 'build-cuju' | 'build-kvm' | 'reinsmodkvm' | 'host-prep';
+/** The steps; each is one native script. They run host-prep, build-cuju, build-kvm, reinsmodkvm. */
+export type PrepareStep = 'host-prep' | 'build-cuju' | 'build-kvm' | 'reinsmodkvm';
 
 export interface BuildQemuOptions {
   /** Parallel make jobs (default: the host's core count). */
@@ -35,7 +35,7 @@ export interface BuildKvmOptions {
 }
 
 export interface LoadKvmOptions {
-  /** The built module tree (default: chosen from `source` as build-kvm does). */
+  /** The built module tree (default: buildKvm's `kvmDir`, else chosen from `source` as build-kvm does). */
   kvmDir?: string;
 }
 
@@ -57,7 +57,10 @@ export interface HostNetworkOptions {
 export interface PrepareHostOptions {
   /** The Cuju source tree on the host (absolute). Needed by the build and load steps. */
   source?: string;
-  /** Clone the tree into `source` first, when it does not exist there yet. */
+  /**
+   * Clone the tree into `source` first, when it does not exist there yet; a tree that is
+   * already there is built as it is, and must be at `ref` when one is given.
+   */
   clone?: { url: string; ref?: string };
   /** Build QEMU (native/build-cuju.sh). */
   buildQemu?: boolean | BuildQemuOptions;
