@@ -49,14 +49,20 @@ note() {
   if ((CUJU_DRY_RUN)); then printf '# %s\n' "$*"; else say "$*"; fi
 }
 
-# run CMD [ARG...]: with --dry-run prints the command; otherwise shows it, runs it with its
-# output on stderr, and fails the script with a message naming it if it fails.
-run() {
+# announce LINE: a dry run prints LINE as a line of the plan (stdout) and returns 1, "do
+# not run it"; a real run shows it as `+ LINE` (stderr) and returns 0.
+announce() {
   if ((CUJU_DRY_RUN)); then
-    printf '%s\n' "$(quote_cmd "$@")"
-    return 0
+    printf '%s\n' "$1"
+    return 1
   fi
-  printf '+ %s\n' "$(quote_cmd "$@")" >&2
+  printf '+ %s\n' "$1" >&2
+}
+
+# run CMD [ARG...]: announces the command; in a real run runs it with its output on
+# stderr, and fails the script with a message naming it if it fails.
+run() {
+  announce "$(quote_cmd "$@")" || return 0
   local status=0
   "$@" >&2 || status=$?
   ((status == 0)) || die "'$(quote_cmd "$@")' failed (exit $status)"
@@ -67,11 +73,7 @@ run() {
 run_logged() {
   local log=$1
   shift
-  if ((CUJU_DRY_RUN)); then
-    printf '%s\n' "$(quote_cmd "$@")"
-    return 0
-  fi
-  printf '+ %s\n' "$(quote_cmd "$@")" >&2
+  announce "$(quote_cmd "$@")" || return 0
   "$@" 2>&1 | tee -a "$log" >&2
 }
 
@@ -79,11 +81,7 @@ run_logged() {
 # and a failure is returned, for callers that explain the command's failures themselves.
 CUJU_OUTPUT=''
 run_capturing() {
-  if ((CUJU_DRY_RUN)); then
-    printf '%s\n' "$(quote_cmd "$@")"
-    return 0
-  fi
-  printf '+ %s\n' "$(quote_cmd "$@")" >&2
+  announce "$(quote_cmd "$@")" || return 0
   local status=0
   CUJU_OUTPUT=$("$@" 2>&1) || status=$?
   [ -z "$CUJU_OUTPUT" ] || printf '%s\n' "$CUJU_OUTPUT" >&2
@@ -92,23 +90,13 @@ run_capturing() {
 
 # go_to DIR: cd, shown in the plan like any other command.
 go_to() {
-  if ((CUJU_DRY_RUN)); then
-    printf 'cd %s\n' "$(printf '%q' "$1")"
-    return 0
-  fi
-  printf '+ cd %s\n' "$(printf '%q' "$1")" >&2
+  announce "cd $(printf '%q' "$1")" || return 0
   cd -- "$1" || die "cannot change to directory $1"
 }
 
 # write_value VALUE FILE: echo VALUE > FILE (a cgroup knob), shown like a command.
 write_value() {
-  local line
-  line="printf '%s\\n' $(printf '%q' "$1") > $(printf '%q' "$2")"
-  if ((CUJU_DRY_RUN)); then
-    printf '%s\n' "$line"
-    return 0
-  fi
-  printf '+ %s\n' "$line" >&2
+  announce "printf '%s\\n' $(printf '%q' "$1") > $(printf '%q' "$2")" || return 0
   printf '%s\n' "$1" >"$2" || die "cannot write '$1' to $2"
 }
 

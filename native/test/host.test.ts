@@ -7,13 +7,9 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Fixture, makeFixture, runScript } from './helpers/fixture.js';
+import { type Fixture, makeFixture, requireRoot, runScript } from './helpers/fixture.js';
 
-const isRoot = process.getuid?.() === 0;
-if (!isRoot && process.env.CUJU_REQUIRE_PEERS === '1') {
-  throw new Error('native/test/host.test.ts must run as root (CUJU_REQUIRE_PEERS=1): the scripts need root');
-}
-if (!isRoot) console.warn('skipping the root-only runs of reinsmodkvm.sh and host-prep.sh: not root');
+const isRoot = requireRoot('native/test/host.test.ts');
 /** How to run a script unprivileged: as nobody when we are root, else as ourselves. */
 const unprivileged = isRoot ? { asUid: 65534 } : {};
 

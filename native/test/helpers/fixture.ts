@@ -246,6 +246,21 @@ function writeFile(path: string, body: string): void {
   writeFileSync(path, body);
 }
 
+/**
+ * Whether this process is root (the scripts' real runs need it). With CUJU_REQUIRE_PEERS=1
+ * (CI) not being root throws, failing the test file at load instead of skipping its tests.
+ */
+export function requireRoot(what: string): boolean {
+  const isRoot = process.getuid?.() === 0;
+  if (!isRoot && process.env.CUJU_REQUIRE_PEERS === '1') {
+    throw new Error(
+      `${what} must run as root (CUJU_REQUIRE_PEERS=1): the scripts' root steps refuse otherwise`,
+    );
+  }
+  if (!isRoot) console.warn(`skipping the root-only tests of ${what}: not root`);
+  return isRoot;
+}
+
 export interface ScriptResult {
   code: number;
   stdout: string;

@@ -34,7 +34,7 @@ export { CujuMonitor } from './monitor.js';
 export type {
   BuildKvmOptions,
   BuildQemuOptions,
-  HostNetworkOptions,
+  HostPrepOptions,
   LoadKvmOptions,
   PrepareHostOptions,
   PrepareHostResult,

@@ -39,7 +39,7 @@ export interface LoadKvmOptions {
   kvmDir?: string;
 }
 
-export interface HostNetworkOptions {
+export interface HostPrepOptions {
   /** Tap devices to create on the bridge (`-net tap,ifname=NAME`). */
   taps?: string[];
   /** The bridge (default br0). */
@@ -69,7 +69,7 @@ export interface PrepareHostOptions {
   /** Replace the loaded KVM modules with Cuju's (native/reinsmodkvm.sh; root). */
   loadKvm?: boolean | LoadKvmOptions;
   /** Taps, cpuset cgroup, NFS mount (native/host-prep.sh; root). */
-  hostPrep?: HostNetworkOptions;
+  hostPrep?: HostPrepOptions;
   /** Warn instead of refusing on a kernel other than 4.4.x / 4.15.x. */
   allowUnsupportedKernel?: boolean;
   /** Run the root steps (loadKvm, hostPrep) through `sudo -n`; builds run as the login user. */
@@ -350,7 +350,7 @@ export function planSteps(options: PrepareHostOptions): PlannedStep[] {
   return steps;
 }
 
-function hostPrepArgs(o: HostNetworkOptions): string[] {
+function hostPrepArgs(o: HostPrepOptions): string[] {
   const args: string[] = [];
   const taps = o.taps ?? [];
   if (!Array.isArray(taps))

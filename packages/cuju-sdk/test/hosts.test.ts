@@ -22,7 +22,7 @@ import { WRITE_FILE } from '../src/hosts/remote-scripts.js';
 import { hostContract } from './helpers/host-contract.js';
 import { alive, killQuietly, processesMentioning, readUntil } from './helpers/sshd.js';
 
-/** Whether sudo is installed: the sudo tests come in pairs, one for each answer. */
+/** Whether sudo is installed: each sudo test checks the behaviour for that answer. */
 const hasSudo = (() => {
   try {
     execFileSync('sh', ['-c', 'command -v sudo'], { stdio: 'ignore' });
@@ -262,16 +262,16 @@ describe('LocalHost (what every host does)', () => {
 describe('LocalHost.writeFile', () => {
   const host = new LocalHost();
 
-  it.runIf(!hasSudo)('says clearly that sudo itself is missing', async () => {
+  // One test, never skipped: which branch runs depends on whether sudo is installed.
+  it(`with sudo: ${hasSudo ? 'writes through sudo -n, or reports SUDO_DENIED' : 'says clearly that sudo itself is missing'}`, async () => {
     const dir = tempDir();
-    const err = await rejection(host.writeFile(join(dir, 'f'), 'x', { sudo: true }));
-    expect(err.code).toBe('BINARY_MISSING');
-    expect(err.message).toMatch(/'sudo' was not found/);
-    expect(readdirSync(dir)).toEqual([]);
-  });
-
-  it.runIf(hasSudo)('writes through sudo -n, or reports SUDO_DENIED', async () => {
-    const dir = tempDir();
+    if (!hasSudo) {
+      const err = await rejection(host.writeFile(join(dir, 'f'), 'x', { sudo: true }));
+      expect(err.code).toBe('BINARY_MISSING');
+      expect(err.message).toMatch(/'sudo' was not found/);
+      expect(readdirSync(dir)).toEqual([]);
+      return;
+    }
     const done = await host.writeFile(join(dir, 'f'), 'x', { sudo: true }).catch((err: unknown) => err);
     if (done instanceof HostError) expect(done.code).toBe('SUDO_DENIED');
     else expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('x');
@@ -364,16 +364,17 @@ describe('LocalHost.run', () => {
     expect(await codeOf(host.run(['sleep', '30'], { signal: AbortSignal.abort() }))).toBe('ABORTED');
   });
 
-  it.runIf(!hasSudo)('says clearly that sudo itself is missing', async () => {
-    const err = await rejection(host.run(['true'], { sudo: true }));
-    expect(err.code).toBe('BINARY_MISSING');
-    expect(err.message).toMatch(/'sudo' was not found/);
-    expect(await codeOf(host.spawnVm(['true'], { logPath: join(tempDir(), 'l'), sudo: true }))).toBe(
-      'BINARY_MISSING',
-    );
-  });
-
-  it.runIf(hasSudo)('runs through sudo -n, or reports SUDO_DENIED', async () => {
+  // One test, never skipped: which branch runs depends on whether sudo is installed.
+  it(`with sudo: ${hasSudo ? 'runs through sudo -n, or reports SUDO_DENIED' : 'says clearly that sudo itself is missing'}`, async () => {
+    if (!hasSudo) {
+      const err = await rejection(host.run(['true'], { sudo: true }));
+      expect(err.code).toBe('BINARY_MISSING');
+      expect(err.message).toMatch(/'sudo' was not found/);
+      expect(await codeOf(host.spawnVm(['true'], { logPath: join(tempDir(), 'l'), sudo: true }))).toBe(
+        'BINARY_MISSING',
+      );
+      return;
+    }
     const r = await host.run(['id', '-u'], { sudo: true }).catch((err: unknown) => err);
     if (r instanceof HostError) expect(r.code).toBe('SUDO_DENIED');
     else expect(r).toMatchObject({ code: 0, stdout: '0\n' });

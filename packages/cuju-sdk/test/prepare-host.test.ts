@@ -9,7 +9,13 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type Fixture, FPU_ERROR, GUP_ERROR, makeFixture } from '../../../native/test/helpers/fixture.js';
+import {
+  type Fixture,
+  FPU_ERROR,
+  GUP_ERROR,
+  makeFixture,
+  requireRoot,
+} from '../../../native/test/helpers/fixture.js';
 import { CujuArgumentError, PrepareHostError } from '../src/errors.js';
 import type { HostError } from '../src/hosts/errors.js';
 import type { Host } from '../src/hosts/host.js';
@@ -24,12 +30,7 @@ import {
 import { requireSshd, type Sshd, startSshd } from './helpers/sshd.js';
 
 const hasSshd = requireSshd();
-const isRoot = process.getuid?.() === 0;
-if (!isRoot && process.env.CUJU_REQUIRE_PEERS === '1') {
-  throw new Error(
-    'prepare-host.test.ts must run as root (CUJU_REQUIRE_PEERS=1): the root steps refuse otherwise',
-  );
-}
+const isRoot = requireRoot('prepare-host.test.ts');
 
 /** What the native scripts (and the stubs) run, for a host that has nothing else. */
 const SCRIPT_TOOLS = [

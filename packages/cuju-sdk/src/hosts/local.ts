@@ -20,7 +20,7 @@ import {
 import { FileFollower, LineSplitter, RunLines, VmHandle } from './follow.js';
 import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
 import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
-import { assertArgv, assertFileMode, assertFilePath, assertPath, fileBytes } from './quote.js';
+import { assertArgv, assertPath, writeRequest } from './quote.js';
 import { WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
 
@@ -111,10 +111,7 @@ export class LocalHost implements Host {
    * WRITE_FILE (remote-scripts.ts) with the content on its stdin, as SshHost does.
    */
   async writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
-    const mode = options.mode ?? 0o644;
-    assertFilePath(path);
-    assertFileMode(mode);
-    const data = fileBytes(content);
+    const { mode, data } = writeRequest(path, content, options.mode);
     const fail = (reason: string, cause?: unknown) =>
       new HostError('COMMAND_FAILED', `cannot write ${path}: ${reason}`, { host: this.name, cause });
 

@@ -117,6 +117,20 @@ export function fileBytes(content: string | Uint8Array): Buffer {
   throw new HostArgumentError('content must be a string or a Uint8Array (Buffer)');
 }
 
+/**
+ * A checked writeFile request: the path and mode refused with INVALID_ARGUMENT when bad,
+ * the content as bytes, the mode defaulting to 0o644. Nothing is sent before this passes.
+ */
+export function writeRequest(
+  path: string,
+  content: string | Uint8Array,
+  mode: number = 0o644,
+): { mode: number; data: Buffer } {
+  assertFilePath(path);
+  assertFileMode(mode);
+  return { mode, data: fileBytes(content) };
+}
+
 function assertNoNul(value: string, what: string): void {
   if (value.includes('\0')) {
     throw new HostArgumentError(`${what} contains a NUL byte (${JSON.stringify(value)}): refused`);

@@ -19,16 +19,7 @@ import {
 import { LineSplitter, RunLines, VmHandle } from './follow.js';
 import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
 import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
-import {
-  assertArgv,
-  assertFileMode,
-  assertFilePath,
-  assertPath,
-  fileBytes,
-  PID_MARKER,
-  PID_MARKER_LINE,
-  remoteCommand,
-} from './quote.js';
+import { assertArgv, assertPath, PID_MARKER, PID_MARKER_LINE, remoteCommand, writeRequest } from './quote.js';
 import { FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER, WRITE_FILE } from './remote-scripts.js';
 import { signalStatus, statusToExit } from './signals.js';
 import { type OpenedConnection, openConnection, type SshHostOptions } from './ssh-connect.js';
@@ -179,10 +170,7 @@ export class SshHost implements Host {
    * file into place only once every byte has arrived. Needs mktemp on the host.
    */
   async writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
-    const mode = options.mode ?? 0o644;
-    assertFilePath(path);
-    assertFileMode(mode);
-    const data = fileBytes(content);
+    const { mode, data } = writeRequest(path, content, options.mode);
     const argv = writeFileArgv(WRITE_FILE, path, mode, data.length);
     const result = await this.execCollect(remoteCommand(argv, { sudo: options.sudo, stdin: 'channel' }), {
       what: `writing ${path}`,
