@@ -16,17 +16,18 @@ import {
   makeFixture,
   requireRoot,
 } from '../../../native/test/helpers/fixture.js';
-import { CujuArgumentError, PrepareHostError } from '../src/errors.js';
-import type { HostError } from '../src/hosts/errors.js';
-import type { Host } from '../src/hosts/host.js';
-import { LocalHost } from '../src/hosts/local.js';
-import { SshHost } from '../src/hosts/ssh.js';
 import {
+  CujuArgumentError,
+  type Host,
+  type HostError,
+  LocalHost,
+  PrepareHostError,
   type PrepareHostOptions,
   type PrepareProgress,
-  planSteps,
   prepareHost,
-} from '../src/prepare-host.js';
+  SshHost,
+} from '../src/index.js';
+import { planSteps } from '../src/prepare-host/plan.js';
 import { requireSshd, type Sshd, startSshd } from './helpers/sshd.js';
 
 const hasSshd = requireSshd();
@@ -200,7 +201,7 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
     expect(error).toBeInstanceOf(PrepareHostError);
     const e = error as PrepareHostError;
     expect(e).toMatchObject({
-      code: 'PREPARE_HOST_FAILED',
+      code: 'CUJU_PREPARE_HOST_FAILED',
       step: 'reinsmodkvm',
       phase: 'dry-run',
       reason: 'prerequisites',
@@ -231,7 +232,7 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
     expect(error).toBeInstanceOf(PrepareHostError);
     const e = error as PrepareHostError;
     expect(e).toMatchObject({ step: 'build-kvm', phase: 'run', reason: 'host', exitCode: undefined });
-    expect((e.cause as HostError).code).toBe('ABORTED');
+    expect((e.cause as HostError).code).toBe('HOST_ABORTED');
     expect(e.partial).toMatchObject({
       done: ['host-prep', 'build-cuju'],
       qemuBinary: `${fixture.tree}/x86_64-softmmu/qemu-system-x86_64`,

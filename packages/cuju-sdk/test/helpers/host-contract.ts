@@ -7,8 +7,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { HostError, type HostErrorCode } from '../../src/hosts/errors.js';
-import type { Host } from '../../src/hosts/host.js';
+import { CujuError, type CujuErrorCode, type Host } from '../../src/index.js';
 
 export interface ContractSetup {
   host: Host;
@@ -27,22 +26,22 @@ export function recorder(): { seen: Seen; onLine: (line: string, stream: 'stdout
 export const linesOf = (seen: Seen, stream: 'stdout' | 'stderr') =>
   seen.filter(([, s]) => s === stream).map(([l]) => l);
 
-async function codeOf(p: Promise<unknown>): Promise<HostErrorCode | 'resolved'> {
+async function codeOf(p: Promise<unknown>): Promise<CujuErrorCode | 'resolved'> {
   try {
     await p;
     return 'resolved';
   } catch (err) {
-    if (err instanceof HostError) return err.code;
+    if (err instanceof CujuError) return err.code;
     throw err;
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<HostError> {
+async function rejection(p: Promise<unknown>): Promise<CujuError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(err instanceof HostError)) throw new Error(`expected a HostError, got ${String(err)}`);
+  if (!(err instanceof CujuError)) throw new Error(`expected a CujuError, got ${String(err)}`);
   return err;
 }
 
@@ -101,7 +100,7 @@ export function hostContract(setup: () => Promise<ContractSetup>): void {
       const err = await rejection(
         host.run(['sh', '-c', 'pwd; printf started; exec sleep 30'], { cwd: dir, timeoutMs: 500, onLine }),
       );
-      expect(err.code).toBe('TIMEOUT');
+      expect(err.code).toBe('HOST_TIMEOUT');
       expect(seen).toEqual([
         [dir, 'stdout'],
         ['started', 'stdout'],
@@ -165,12 +164,12 @@ export function hostContract(setup: () => Promise<ContractSetup>): void {
       const path = join(dir, 'no/such/dir/f');
       // 4 MB that is never read: the write still ends cleanly.
       const err = await rejection(host.writeFile(path, randomBytes(4 << 20)));
-      expect(err.code).toBe('COMMAND_FAILED');
+      expect(err.code).toBe('HOST_COMMAND_FAILED');
       expect(err.message).toContain(path);
       expect(err.message).toMatch(/does not exist/);
       mkdirSync(join(dir, 'sub'));
       const isDir = await rejection(host.writeFile(join(dir, 'sub'), 'x'));
-      expect(isDir.code).toBe('COMMAND_FAILED');
+      expect(isDir.code).toBe('HOST_COMMAND_FAILED');
       expect(isDir.message).toMatch(/is a directory/);
       expect(readdirSync(dir)).toEqual(['sub']);
       expect(readdirSync(join(dir, 'sub'))).toEqual([]);
@@ -180,12 +179,14 @@ export function hostContract(setup: () => Promise<ContractSetup>): void {
     it('refuses bad paths, modes and contents before writing anything', async () => {
       const { host, dir } = await setup();
       for (const path of [`${dir}/a\ntouch ${dir}/pwned`, `${dir}/a\rb`, `${dir}/a\0b`, `${dir}/`, '']) {
-        expect(await codeOf(host.writeFile(path, 'x'))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(host.writeFile(path, 'x'))).toBe('CUJU_INVALID_ARGUMENT');
       }
       for (const mode of [-1, 0o10000, 1.5, Number.NaN]) {
-        expect(await codeOf(host.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(host.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('CUJU_INVALID_ARGUMENT');
       }
-      expect(await codeOf(host.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(host.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe(
+        'CUJU_INVALID_ARGUMENT',
+      );
       expect(readdirSync(dir)).toEqual([]);
     });
   });
