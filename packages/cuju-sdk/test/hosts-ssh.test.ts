@@ -5,16 +5,27 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { format, inspect } from 'node:util';
 import fc from 'fast-check';
 import { Client } from 'ssh2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import {
+  CujuArgumentError,
   CujuError,
   type CujuErrorCode,
+  FtPair,
   HostError,
   HostKeyError,
   SshHost,
@@ -169,6 +180,85 @@ function simArgs(dir: string): string[] {
 }
 
 describe.runIf(hasSshd)('SshHost against a real sshd', () => {
+  describe('secrets', () => {
+    /** Every way an object can be shown: util.inspect (deep, hidden too), JSON.stringify, console.log's format. */
+    const shownForms = (value: unknown) => [
+      inspect(value, { depth: Infinity, showHidden: true }),
+      JSON.stringify(value) ?? '',
+      format(value),
+      format('%o', value),
+    ];
+
+    /** A passphrase-protected key that the server accepts, and a line of its private half. */
+    function lockedKey(d: Sshd): { privateKey: string; passphrase: string; keyLine: string } {
+      const passphrase = `pass-${randomBytes(8).toString('hex')}`;
+      const path = join(d.dir, 'lockedkey');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'locked', '-f', path]);
+      appendFileSync(join(d.dir, 'authorized_keys'), readFileSync(`${path}.pub`));
+      const privateKey = readFileSync(path, 'utf8');
+      return { privateKey, passphrase, keyLine: privateKey.split('\n')[2]! };
+    }
+
+    it('shows neither the private key nor its passphrase: SshHost, its errors, an FtPair over it', async () => {
+      const d = await sshd();
+      const { privateKey, passphrase, keyLine } = lockedKey(d);
+      expect(keyLine).toMatch(/^[A-Za-z0-9+/=]{60,}$/);
+      const h = await connect(d, { privateKey, passphrase });
+      expect((await h.run(['echo', 'ok'])).stdout).toBe('ok\n');
+      for (const shown of shownForms(h)) {
+        expect(shown).not.toContain(keyLine);
+        expect(shown).not.toContain(passphrase);
+      }
+      expect(format(h)).toContain(h.name);
+
+      // A pair over this host, with a QEMU secret on the VM's command line.
+      const secretData = `data-${randomBytes(8).toString('hex')}`;
+      const pair = new FtPair({
+        primary: h,
+        backup: h,
+        vm: { monitorPath: '/tmp/vm1.monitor', extraArgs: ['-object', `secret,id=s0,data=${secretData}`] },
+        binary: { path: '/usr/bin/qemu-system-x86_64' },
+      });
+      for (const shown of shownForms(pair)) {
+        for (const secret of [keyLine, passphrase, secretData]) expect(shown).not.toContain(secret);
+      }
+      expect(format(pair)).toBe("FtPair { state: 'idle' }");
+
+      // The connection's errors: a wrong passphrase, a key the server does not know.
+      const wrong = await refusal(SshHost.connect(options(d, { privateKey, passphrase: 'wrong' })));
+      expect(wrong).toBeInstanceOf(CujuArgumentError);
+      expect((wrong as CujuArgumentError).field).toBe('privateKey');
+      const stranger = await refusal(SshHost.connect(options(d, { privateKey: d.strangerKey })));
+      expect(stranger.code).toBe('HOST_AUTH_FAILED');
+      const strangerLine = d.strangerKey.split('\n')[2]!;
+      for (const err of [wrong, stranger]) {
+        for (const shown of shownForms(err)) {
+          for (const secret of [keyLine, passphrase, strangerLine]) expect(shown).not.toContain(secret);
+        }
+      }
+    });
+
+    it('redacts its passphrase from errors, should a command print it', async () => {
+      const d = await sshd();
+      const { privateKey, passphrase } = lockedKey(d);
+      const h = await connect(d, { privateKey, passphrase });
+      const err = await refusal(h.run(['sh', '-c', 'echo "$0" >&2; exit 1', passphrase], { check: true }));
+      expect(err.message).not.toContain(passphrase);
+      expect(err.message).toContain('<redacted>');
+    });
+
+    it('refuses an ssh-agent socket path the kernel would read differently, before connecting', async () => {
+      const d = await sshd();
+      const connectSpy = vi.spyOn(Client.prototype, 'connect');
+      for (const agent of [`/tmp/${'a'.repeat(103)}`, '/tmp/agent\0/x']) {
+        const err = await refusal(SshHost.connect(options(d, { privateKey: undefined, agent })));
+        expect(err).toBeInstanceOf(CujuArgumentError);
+        expect((err as CujuArgumentError).field).toBe('agent');
+      }
+      expect(connectSpy).not.toHaveBeenCalled();
+    });
+  });
+
   describe('host key and authentication', () => {
     it('connects with a matching known_hosts line and reports the verified fingerprint', async () => {
       const d = await sshd();
@@ -313,7 +403,9 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
         }),
         { numRuns: 25 },
       );
-    });
+      // 25 SSH sessions, each through the user's login shell and its startup files: a
+      // deadline for a loaded machine, not a speed requirement.
+    }, 300_000);
 
     it('returns exit codes and signals, runs in cwd, checks on request', async () => {
       const d = await sshd();
@@ -388,9 +480,9 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
   });
 
   describe('what every host does', () => {
-    hostContract(async () => {
+    hostContract(async (hostOptions) => {
       const d = await sshd();
-      return { host: await connect(d), dir: tempDir() };
+      return { host: await connect(d, hostOptions), dir: tempDir() };
     });
   });
 

@@ -256,7 +256,31 @@ describe('LineSplitter', () => {
 });
 
 describe('LocalHost (what every host does)', () => {
-  hostContract(async () => ({ host: new LocalHost(), dir: tempDir() }));
+  hostContract(async (hostOptions) => ({ host: new LocalHost(hostOptions), dir: tempDir() }));
+});
+
+describe('LocalHost options', () => {
+  it('refuses a redact option that is not a list of non-empty strings and RegExps that match something', () => {
+    for (const [redact, field] of [
+      [[''], 'redact[0]'],
+      [['ok', /x*/], 'redact[1]'],
+      [[42], 'redact[0]'],
+      ['secret', 'redact'],
+    ] as const) {
+      const refused = (() => {
+        try {
+          new LocalHost({ redact: redact as unknown as string[] });
+        } catch (err) {
+          return err;
+        }
+      })();
+      expect(refused).toBeInstanceOf(CujuArgumentError);
+      expect((refused as CujuArgumentError).field).toBe(field);
+    }
+    expect(new LocalHost({ redact: ['s3cret', /tok-\d+/] }).redact('s3cret tok-42 plain')).toBe(
+      '<redacted> <redacted> plain',
+    );
+  });
 });
 
 describe('LocalHost.writeFile', () => {

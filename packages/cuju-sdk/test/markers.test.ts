@@ -236,8 +236,8 @@ describe('markerError', () => {
 
   it.each(errors)('maps %j to its class', (line, type, code, fields) => {
     const marker = parseMarker(line);
-    expect(marker).toBeDefined();
-    const error = markerError(marker as CujuMarker);
+    if (marker === undefined) throw new Error(`${line} was not read as a marker`);
+    const error = markerError(marker);
     expect(error).toBeInstanceOf(type);
     expect(error).toBeInstanceOf(CujuError);
     expect(error?.code).toBe(code);

@@ -364,6 +364,8 @@ export class SshHost implements Host {
       }
       const onAbort = () => stop(new HostAbortedError(`${options.what} was aborted`, this.#ctx));
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the channel was opening: stop it now (by its pid once known).
+      if (options.signal?.aborted) onAbort();
       if (options.input !== undefined) {
         // ssh2 honours the channel's window; writes to a channel the server has closed
         // (the command exited without reading, the connection is gone) are dropped.
