@@ -84,7 +84,7 @@ function stripCr(line: string): string {
 }
 
 /** How many past lines a late `onLine` listener is given. */
-export const LINE_HISTORY = 10_000;
+const LINE_HISTORY = 10_000;
 
 /**
  * The handle for a started process. The host that started it feeds it lines

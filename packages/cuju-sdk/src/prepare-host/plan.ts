@@ -182,7 +182,8 @@ function flag(on: boolean | undefined, name: string): string[] {
 function jobs(field: string, value: number | undefined): string[] {
   if (value === undefined) return [];
   if (!Number.isInteger(value) || value < 1 || value > 9999) {
-    throw new CujuArgumentError(field, `must be an integer 1-9999, got ${String(value)}`);
+    const got = typeof value === 'number' ? String(value) : kindOf(value);
+    throw new CujuArgumentError(field, `must be an integer 1-9999, got ${got}`);
   }
   return ['--jobs', String(value)];
 }

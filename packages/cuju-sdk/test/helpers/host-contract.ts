@@ -19,6 +19,7 @@ import {
   HostCommandError,
   type SecretPattern,
 } from '../../src/index.js';
+import { readUntil } from './sshd.js';
 
 export interface ContractSetup {
   host: Host;
@@ -67,12 +68,12 @@ function shownForms(err: CujuError): string[] {
   return [err.message, inspect(err, { depth: Infinity, showHidden: true }), JSON.stringify(err), ...copies];
 }
 
-/** A Unix socket server at `path` that counts its connections; close it when done. */
+/** A Unix socket server at `path` that greets and counts its connections; close it when done. */
 function listenAt(path: string): Promise<{ server: Server; connections: () => number }> {
   let count = 0;
   const server = createServer((socket) => {
     count++;
-    socket.end();
+    socket.end(`hello from ${path}\n`);
   });
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -89,6 +90,7 @@ export function hostContract(setup: (options?: ContractHostOptions) => Promise<C
       const listener = await listenAt(longest);
       try {
         const socket = await host.connectMonitor(longest);
+        expect(await readUntil(socket, '\n')).toBe(`hello from ${longest}\n`);
         socket.destroy();
         const refused = await rejection(host.connectMonitor(`${longest}x`));
         expect(refused).toBeInstanceOf(CujuArgumentError);
