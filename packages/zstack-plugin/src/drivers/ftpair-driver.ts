@@ -184,7 +184,7 @@ export class FtPairDriver implements FtDriver {
 
   async testFailover(record: PairRecord, o: DriverCallOptions): Promise<FailoverResult> {
     const held = this.held.get(record.vmId);
-    if (!held || held.kind !== 'pair') {
+    if (held?.kind !== 'pair') {
       throw new FtServiceError(
         'FTS_CONFLICT',
         `Test Failover needs a protected pair; ${record.vmId} has none here`,

@@ -200,18 +200,19 @@ export class FakeFleet implements FtDriver {
       this.checkFence(o.fence);
       if (this.options.delayMs) await sleep(this.options.delayMs, o.signal);
       o.signal.throwIfAborted();
+      // (Outside the transaction below, whose rollback would undo the count.)
+      const fault = this.db
+        .prepare('SELECT remaining FROM faults WHERE vm_id = ? AND op = ?')
+        .get(vmId, op) as { remaining: number } | undefined;
+      if (fault && fault.remaining > 0) {
+        this.db
+          .prepare('UPDATE faults SET remaining = remaining - 1 WHERE vm_id = ? AND op = ?')
+          .run(vmId, op);
+        const w = this.row(vmId);
+        throw new DriverFailedError(`injected ${op} failure`, w ? this.recordOf(w) : undefined);
+      }
       return this.db.transaction(() => {
         this.checkFence(o.fence);
-        const fault = this.db
-          .prepare('SELECT remaining FROM faults WHERE vm_id = ? AND op = ?')
-          .get(vmId, op) as { remaining: number } | undefined;
-        if (fault && fault.remaining > 0) {
-          this.db
-            .prepare('UPDATE faults SET remaining = remaining - 1 WHERE vm_id = ? AND op = ?')
-            .run(vmId, op);
-          const w = this.row(vmId);
-          throw new DriverFailedError(`injected ${op} failure`, w ? this.recordOf(w) : undefined);
-        }
         if (from) {
           const w = this.row(vmId);
           if (!w || !from.includes(w.state))
