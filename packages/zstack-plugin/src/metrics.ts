@@ -25,7 +25,7 @@ export class ServiceMetrics {
   readonly leader: Gauge;
 
   constructor(store: FtStore) {
-    collectDefaultMetrics({ register: this.registry, prefix: 'fts_process_' });
+    collectDefaultMetrics({ register: this.registry, prefix: 'fts_' });
     new Gauge({
       name: 'fts_vms',
       help: 'VMs by FT status',

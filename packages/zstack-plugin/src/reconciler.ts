@@ -193,23 +193,23 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
         );
       } else {
         // Idle or blocked: keep the status in line with the record and the intent.
-        const blocked = plan.kind === 'blocked' ? { reason: plan.reason, detail: plan.detail } : undefined;
-        const previous = facts.stored?.status;
+        if (this.unsupported.has(vm.id)) continue;
+        const shown = {
+          ...(plan.kind === 'blocked' ? { blocked: { reason: plan.reason, detail: plan.detail } } : {}),
+          ...(facts.live?.figures ? { figures: facts.live.figures } : {}),
+        };
+        const record = facts.live?.record ?? facts.stored?.record;
         const next = deriveStatus({
           vm,
           intent: facts.intent,
-          record: facts.live?.record ?? facts.stored?.record,
-          previous,
-          ...(blocked ? { blocked } : {}),
-          ...(facts.live?.figures ? { figures: facts.live.figures } : {}),
+          record,
+          previous: facts.stored?.status,
+          ...shown,
         });
-        if (!sameStatus(previous, next) && !this.unsupported.has(vm.id)) {
+        if (!sameStatus(facts.stored?.status, next)) {
           await this.serial(vm.id, () =>
             this.store.write(fence, (w) =>
-              this.runner.putStatus(w, facts, facts.live?.record ?? facts.stored?.record, {
-                ...(blocked ? { blocked } : {}),
-                ...(facts.live?.figures ? { figures: facts.live.figures } : {}),
-              }),
+              this.runner.putStatus(w, facts, this.driver.observe(vm.id)?.record ?? record, shown),
             ),
           );
         }
@@ -350,7 +350,7 @@ export class Reconciler extends EventEmitter<ReconcilerEvents> {
           }
           // The driver's view now, not the one in `o`: a step may have moved it on meanwhile.
           const record = this.driver.observe(vmId)?.record ?? o.record;
-          await this.runner.putStatus(w, { vm, intent, stored }, record, { figures });
+          await this.runner.putStatus(w, { vm, intent }, record, { figures });
         });
       });
       if (o.failover) this.emit('failover', { vmId, detectionMs: o.failover.detectionMs });

@@ -275,16 +275,21 @@ export class StepRunner extends EventEmitter<RunnerEvents> {
     }
   }
 
-  /** Writes the VM's status (and an event when what users see changed). */
+  /**
+   * Writes the VM's status (and an event when what users see changed), derived from the
+   * status as committed (read in the same transaction), so that a step's close and a
+   * change the driver reported meanwhile never undo each other.
+   */
   async putStatus(
     w: StoreWriter,
-    ctx: Pick<StepContext, 'vm' | 'intent' | 'stored'>,
+    ctx: Pick<StepContext, 'vm' | 'intent'>,
     record: PairRecord | undefined,
     shown: StatusOverride = {},
   ): Promise<FtStatus> {
-    const previous = ctx.stored?.status;
+    const current = await w.readStatus(ctx.vm.id);
+    const previous = current?.status;
     const status = deriveStatus({ vm: ctx.vm, intent: ctx.intent, record, previous, ...shown });
-    const recordChanged = JSON.stringify(record) !== JSON.stringify(ctx.stored?.record);
+    const recordChanged = JSON.stringify(record) !== JSON.stringify(current?.record);
     if (sameStatus(previous, status) && !recordChanged) return status;
     await w.putStatus(status, record && PairRecordSchema.parse(record));
     if (
@@ -300,8 +305,6 @@ export class StepRunner extends EventEmitter<RunnerEvents> {
         data: { state: status.state, ...(status.reason ? { reason: status.reason } : {}) },
       });
     }
-    // Later writes in this process start from what was just written.
-    (ctx as { stored: StoredStatus | undefined }).stored = { status, record };
     return status;
   }
 

@@ -84,7 +84,9 @@ describe('store on SQLite', () => {
     const { store, path } = await sqlite();
     await store.tryAcquire('a', 'http://a', 60_000);
     const raw = new BetterSqlite3(path);
-    cleanups.push(() => raw.close());
+    cleanups.push(() => {
+      raw.close();
+    });
     expect(() => raw.prepare("INSERT INTO hosts VALUES ('x', '1.2.3.4', 1, 1, 1)").run()).toThrow(
       /fts_fence|FTS_FENCED/,
     );

@@ -66,8 +66,7 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   const { api, hub, metrics, log } = deps;
   const app = Fastify({
     loggerInstance: log as FastifyBaseLogger,
-    // Request logs carry method, URL and status; never headers (the token) or bodies.
-    disableRequestLogging: false,
+    // Request logs carry method, URL and status (pino's default serializers): never headers or bodies.
     bodyLimit: 64 * 1024,
     return503OnClosing: true,
   });

@@ -336,6 +336,16 @@ export class StoreWriter {
     private readonly changes: Changes,
   ) {}
 
+  /** The VM's status as committed, read inside this transaction. */
+  async readStatus(vmId: string): Promise<StoredStatus | undefined> {
+    const row = await this.trx
+      .selectFrom('statuses')
+      .selectAll()
+      .where('vm_id', '=', vmId)
+      .executeTakeFirst();
+    return row && statusOf(row);
+  }
+
   async upsertHost(h: Host): Promise<void> {
     const row = {
       name: h.name,
