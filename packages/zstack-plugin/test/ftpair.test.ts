@@ -57,14 +57,24 @@ describe('FT service on cuju-sim (real FtPair)', () => {
   it('Test Failover: the secondary takes over, Failed over with the measured detection time', async () => {
     const r = await api.call('POST', '/api/v1/vms/pair1/actions/test-failover');
     expect(r.status).toBe(202);
-    const s = await until('pair1', 'failed over with figures', (x) => x.state === 'failed-over' && x.figures.failovers === 1);
+    const s = await until(
+      'pair1',
+      'failed over with figures',
+      (x) => x.state === 'failed-over' && x.figures.failovers === 1,
+    );
     expect(s.primaryHost).toBe('sim-b');
     expect(s.secondaryHost).toBeUndefined();
     expect(s.figures.lastDetectionMs).toBeGreaterThanOrEqual(0);
     expect(simProcessesIn(t.dir)).toHaveLength(1);
-    const history = (await api.call<Array<{ kind: string; message: string }>>('GET', '/api/v1/vms/pair1/events')).body;
+    const history = (
+      await api.call<Array<{ kind: string; message: string }>>('GET', '/api/v1/vms/pair1/events')
+    ).body;
     expect(history.map((e) => e.message)).toEqual(
-      expect.arrayContaining(['Test Failover asked', 'test-failover done', expect.stringMatching(/^failed over to sim-b/)]),
+      expect.arrayContaining([
+        'Test Failover asked',
+        'test-failover done',
+        expect.stringMatching(/^failed over to sim-b/),
+      ]),
     );
   });
 
@@ -73,7 +83,9 @@ describe('FT service on cuju-sim (real FtPair)', () => {
     expect(r.status).toBe(202);
     const s = await until('pair1', 'driver-unsupported', (x) => x.reason === 'driver-unsupported');
     expect(s.state).toBe('not-protected');
-    expect(s.detail).toMatch(/restartSecondary is not supported by the ftpair driver yet: needs FtPair\.restartSecondary/);
+    expect(s.detail).toMatch(
+      /restartSecondary is not supported by the ftpair driver yet: needs FtPair\.restartSecondary/,
+    );
     expect(s.detail).toMatch(/issue 11/);
     expect(simProcessesIn(t.dir)).toHaveLength(1); // the survivor still runs
   });
@@ -90,7 +102,10 @@ describe('FT service on cuju-sim (real FtPair)', () => {
   it('delete stops the VMs on their hosts', async () => {
     await api.call('DELETE', '/api/v1/vms/plain');
     await api.call('DELETE', '/api/v1/vms/pair1');
-    await eventually('both gone', async () => (await api.call<VmView[]>('GET', '/api/v1/vms')).body.length === 0);
+    await eventually(
+      'both gone',
+      async () => (await api.call<VmView[]>('GET', '/api/v1/vms')).body.length === 0,
+    );
     expect(simProcessesIn(t.dir)).toEqual([]);
   });
 });
