@@ -279,7 +279,7 @@ export class FtsVmPage extends LitElement {
 
   private available(a: ActionName): boolean {
     const v = this.view;
-    if (!v || v.vm.desired !== 'running') return false;
+    if (v?.vm.desired !== 'running') return false;
     switch (a) {
       case 'turn-on':
         return !v.intent.enabled;

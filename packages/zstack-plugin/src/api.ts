@@ -26,7 +26,7 @@ import {
 } from './model.js';
 import { primaryCandidate, secondaryCandidates } from './placement.js';
 import { usageOf } from './planner.js';
-import { deriveStatus, describeStatus } from './status.js';
+import { canonical, deriveStatus, describeStatus } from './status.js';
 import type { FtStore, StoreWriter } from './store/store.js';
 
 export interface WriteGate {
@@ -194,8 +194,8 @@ export class FtApi {
     const input = parseAt(FtIntentInput, body, 'body');
     const view = await this.getVm(id);
     const same =
-      JSON.stringify({ ...view.intent, generation: 0, updatedAt: '' }) ===
-      JSON.stringify({ ...input, vmId: view.vm.id, generation: 0, updatedAt: '' });
+      canonical({ ...view.intent, generation: 0, updatedAt: '' }) ===
+      canonical({ ...input, vmId: view.vm.id, generation: 0, updatedAt: '' });
     if (same) return view;
     const intent: FtIntent = {
       ...input,

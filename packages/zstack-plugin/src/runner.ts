@@ -26,7 +26,7 @@ import type {
   StepKind,
   Vm,
 } from './model.js';
-import { deriveStatus, describeStatus, sameStatus } from './status.js';
+import { canonical, deriveStatus, describeStatus, sameStatus } from './status.js';
 import type { FtStore, StoredStatus, StoreWriter } from './store/store.js';
 
 export type StepPhase = 'started' | 'progress' | 'done' | 'failed' | 'recovered' | 'interrupted';
@@ -289,7 +289,7 @@ export class StepRunner extends EventEmitter<RunnerEvents> {
     const current = await w.readStatus(ctx.vm.id);
     const previous = current?.status;
     const status = deriveStatus({ vm: ctx.vm, intent: ctx.intent, record, previous, ...shown });
-    const recordChanged = JSON.stringify(record) !== JSON.stringify(current?.record);
+    const recordChanged = canonical(record) !== canonical(current?.record);
     if (sameStatus(previous, status) && !recordChanged) return status;
     await w.putStatus(status, record && PairRecordSchema.parse(record));
     if (

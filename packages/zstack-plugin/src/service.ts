@@ -40,7 +40,11 @@ export interface FtServiceOptions {
   instanceId?: string;
   /** The URL others reach this instance at (default: the listening address). */
   publicUrl?: string;
-  /** Lease period (default 4000 ms on PostgreSQL, 2000 ms on SQLite). */
+  /**
+   * Lease period (default 6000 ms on PostgreSQL; 10,000 ms on SQLite, where the embedded
+   * instance takes its own lease back at once after a restart, so a long period costs
+   * nothing and a busy machine does not demote its only instance).
+   */
   leaseTtlMs?: number;
   reconciler?: ReconcilerOptions;
   /** A pino logger (default: JSON lines on stderr at `info`). */
@@ -94,7 +98,7 @@ export class FtService {
       get url() {
         return options.publicUrl ?? ref.url;
       },
-      ttlMs: options.leaseTtlMs ?? (options.store.kind === 'sqlite' ? 2000 : 4000),
+      ttlMs: options.leaseTtlMs ?? (options.store.kind === 'sqlite' ? 10_000 : 6000),
     });
     // The reconciler acts only once the hosts are written for the current token.
     let readyFor: number | undefined;

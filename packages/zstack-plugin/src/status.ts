@@ -81,8 +81,29 @@ export function deriveStatus(input: StatusInput): FtStatus {
 /** The same status, ignoring when it was written: did anything a user sees change? */
 export function sameStatus(a: FtStatus | undefined, b: FtStatus): boolean {
   if (!a) return false;
-  const strip = (s: FtStatus) => JSON.stringify({ ...s, lastChangeAt: undefined });
-  return strip(a) === strip(b);
+  return (
+    a.vmId === b.vmId &&
+    a.state === b.state &&
+    a.reason === b.reason &&
+    a.detail === b.detail &&
+    a.primaryHost === b.primaryHost &&
+    a.secondaryHost === b.secondaryHost &&
+    a.epochUs === b.epochUs &&
+    a.observedGeneration === b.observedGeneration &&
+    canonical(a.figures) === canonical(b.figures)
+  );
+}
+
+/** JSON with sorted keys: two objects with the same entries in another order compare equal. */
+export function canonical(value: unknown): string {
+  if (Array.isArray(value)) return `[${value.map(canonical).join(',')}]`;
+  if (value && typeof value === 'object') {
+    const entries = Object.entries(value as Record<string, unknown>)
+      .filter(([, v]) => v !== undefined)
+      .sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0));
+    return `{${entries.map(([k, v]) => `${JSON.stringify(k)}:${canonical(v)}`).join(',')}}`;
+  }
+  return JSON.stringify(value);
 }
 
 /** "Protected", "Not protected (secondary-lost)": for events and logs. */

@@ -106,6 +106,19 @@ describe('reconciler (fake driver)', () => {
     expect(history.at(-1)).toBe('Protected (primary a, secondary b)');
   });
 
+  it('writes nothing when nothing changed (a pass over settled VMs is a read)', async () => {
+    const s = await setup();
+    await s.api.createVm({ name: 'calm', host: 'a', ft: { enabled: true } });
+    await s.api.createVm({ name: 'plain', host: 'b', ft: { enabled: false } });
+    await statusIs(s, 'calm', (x) => x.state === 'protected');
+    await statusIs(s, 'plain', (x) => x.state === 'disabled');
+    await s.rec.stop();
+    let writes = 0;
+    s.store.onChange(() => writes++);
+    for (let i = 0; i < 5; i++) await s.rec.pass();
+    expect(writes).toBe(0);
+  });
+
   it('re-protects after a failover (policy auto), on a host other than the survivor', async () => {
     const s = await setup();
     await s.api.createVm({ name: 'db', host: 'a', ft: { enabled: true } });

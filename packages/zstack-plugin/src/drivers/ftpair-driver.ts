@@ -62,6 +62,11 @@ const UNSUPPORTED: Partial<Record<DriverOperationName, string>> = {
 export class FtPairDriver implements FtDriver {
   readonly name = 'ftpair';
   private readonly held = new Map<string, Held>();
+  /**
+   * VM -> the step id of the incarnation this process stopped (a failed launch, down()):
+   * attach() can vouch that those VMs are gone without issue 11's attach.
+   */
+  private readonly stoppedHere = new Map<string, number>();
   private readonly listeners = new Set<(o: PairObservation) => void>();
 
   constructor(private readonly options: FtPairDriverOptions) {
@@ -98,6 +103,7 @@ export class FtPairDriver implements FtDriver {
     } catch (err) {
       await stopVm(vm);
       rmSync(dir, { recursive: true, force: true });
+      this.stoppedHere.set(req.vmId, req.stepId);
       throw new DriverFailedError(
         `${req.vmId} did not start: ${messageOf(err)}`,
         { ...record, state: 'stopped' },
@@ -155,6 +161,7 @@ export class FtPairDriver implements FtDriver {
       this.held.delete(req.vmId);
       await pair.down();
       rmSync(dir, { recursive: true, force: true });
+      this.stoppedHere.set(req.vmId, req.stepId);
       throw new DriverFailedError(
         `FT did not come up for ${req.vmId}: ${messageOf(err)}`,
         { ...record, state: 'stopped', detail: messageOf(err) },
@@ -179,6 +186,10 @@ export class FtPairDriver implements FtDriver {
   async attach(record: PairRecord): Promise<PairRecord> {
     const held = this.held.get(record.vmId);
     if (held) return held.record;
+    const stepId = record.extra.stepId;
+    if (typeof stepId === 'number' && this.stoppedHere.get(record.vmId) === stepId) {
+      return { ...record, state: 'stopped', detail: 'stopped by this process' };
+    }
     throw this.unsupported('attach', record);
   }
 
@@ -236,6 +247,8 @@ export class FtPairDriver implements FtDriver {
 
   private async stopHeld(vmId: string, held: Held): Promise<void> {
     this.held.delete(vmId);
+    const stepId = held.record.extra.stepId;
+    if (typeof stepId === 'number') this.stoppedHere.set(vmId, stepId);
     if (held.kind === 'pair') await held.pair.down();
     else await stopVm(held.vm);
     rmSync(held.dir, { recursive: true, force: true });
