@@ -26,6 +26,7 @@ import {
   FtPairDriver,
   FtService,
   FtStore,
+  localFreePort,
   type PairObservation,
   type PairRecord,
   planVm,
@@ -85,7 +86,7 @@ function protectedRecord(vmId: string): PairRecord {
   };
 }
 
-async function reconcileCost(): Promise<void> {
+export async function reconcileCost(): Promise<void> {
   const N = 1000;
   const dir = mkdtempSync(join(tmpdir(), 'fts-bench-'));
   try {
@@ -195,7 +196,7 @@ async function reconcileCost(): Promise<void> {
   }
 }
 
-async function checkboxToProtected(): Promise<void> {
+export async function checkboxToProtected(): Promise<void> {
   const hosts = [
     { name: 'sim-a', address: '127.0.0.2', capacity: { vms: 64, memoryMiB: 65_536 } },
     { name: 'sim-b', address: '127.0.0.3', capacity: { vms: 64, memoryMiB: 65_536 } },
@@ -203,7 +204,6 @@ async function checkboxToProtected(): Promise<void> {
   // Floor: one pair brought up by FtPair itself.
   {
     const dir = mkdtempSync(join(tmpdir(), 'fts-bench-'));
-    const { freePort } = await import('../packages/zstack-plugin/test/helpers/ports.js');
     const samples: number[] = [];
     for (let i = 0; i < 3; i++) {
       const pair = new FtPair({
@@ -212,7 +212,7 @@ async function checkboxToProtected(): Promise<void> {
         vm: { name: `floor${i}`, memory: 128, monitorPath: join(dir, `f${i}.monitor`) },
         backupVm: { monitorPath: join(dir, `f${i}r.monitor`) },
         binary: { path: process.execPath, args: [SIM] },
-        ftPort: await freePort(),
+        ftPort: await localFreePort(),
         logDir: dir,
       });
       const t0 = performance.now();
@@ -272,12 +272,12 @@ async function checkboxToProtected(): Promise<void> {
         const done = statuses.filter((s) => s.status.state === 'protected').length;
         if (done > 0) firstMs ??= performance.now() - t0;
         if (done === n) break;
-        const failed = statuses.find((s) => s.status.state === 'not-protected');
-        if (failed) throw new Error(`${failed.status.vmId}: ${failed.status.detail}`);
         if (Date.now() > deadline) throw new Error(`only ${done} of ${n} protected in time`);
         await new Promise((r) => setTimeout(r, 20));
       }
       const allMs = performance.now() - t0;
+      // A step that failed under load was retried by the reconciler (backoff): say how many.
+      const retried = await service.store.listSteps({ states: ['failed'] });
       print({
         measure: 'checkbox-to-protected',
         contender: 'service-ftpair-sim',
@@ -286,6 +286,7 @@ async function checkboxToProtected(): Promise<void> {
         first_protected_ms: r1(firstMs!),
         all_protected_ms: r1(allMs),
         per_vm_ms: r1(allMs / n),
+        failed_steps_retried: retried.length,
       });
       note(`${n} VMs protected in ${Math.round(allMs)} ms`);
     } finally {
@@ -295,7 +296,7 @@ async function checkboxToProtected(): Promise<void> {
   }
 }
 
-async function takeover(): Promise<void> {
+export async function takeover(): Promise<void> {
   if (!requirePostgres()) {
     note('takeover: PostgreSQL missing, skipped');
     return;

@@ -1,4 +1,5 @@
 /** The console's view of the REST API (same origin) and its server-sent events. */
+import { takeFrames } from './sse.js';
 
 export type FtState =
   | 'disabled'
@@ -115,16 +116,9 @@ export async function follow(
         for (;;) {
           const { value, done } = await reader.read();
           if (done) break;
-          buffer += value;
-          let end = buffer.indexOf('\n\n');
-          while (end !== -1) {
-            const frame = buffer.slice(0, end);
-            buffer = buffer.slice(end + 2);
-            end = buffer.indexOf('\n\n');
-            const name = /^event: (.*)$/m.exec(frame)?.[1];
-            const data = /^data: (.*)$/m.exec(frame)?.[1];
-            if (name && data !== undefined) onEvent(name, JSON.parse(data));
-          }
+          const { events, rest } = takeFrames(buffer + value);
+          buffer = rest;
+          for (const e of events) onEvent(e.name, e.data);
         }
       }
     } catch {

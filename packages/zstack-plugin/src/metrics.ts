@@ -4,7 +4,7 @@
  * whether this instance leads.
  */
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
-import type { FtState } from './model.js';
+import { FtState } from './model.js';
 import type { FtStore } from './store/store.js';
 
 const STATES: readonly FtState[] = [
@@ -32,7 +32,7 @@ export class ServiceMetrics {
       labelNames: ['status'],
       registers: [this.registry],
       async collect() {
-        const counts = new Map<string, number>(STATES.map((s) => [s, 0]));
+        const counts = new Map<string, number>(FtState.options.map((s) => [s, 0]));
         for (const { status } of await store.listStatuses())
           counts.set(status.state, (counts.get(status.state) ?? 0) + 1);
         for (const [status, n] of counts) this.set({ status }, n);

@@ -7,12 +7,11 @@
  * on purpose: it is not skipped and nothing is faked.
  */
 import { join } from 'node:path';
-import { pino } from 'pino';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FtService } from '../src/index.js';
+import type { FtService } from '../src/index.js';
 import { ARTIFACTS, buildConsole, launchChromium, requireChromium } from './helpers/browser.js';
-import { SIM_HOSTS, simDriver, simProcessesIn } from './helpers/sim.js';
+import { simProcessesIn, startSimService } from './helpers/sim.js';
 import { tempDir } from './helpers/tmp.js';
 
 const HAVE_CHROMIUM = requireChromium();
@@ -25,15 +24,7 @@ let page: Page;
 beforeAll(async () => {
   if (!HAVE_CHROMIUM) return;
   bundle = await buildConsole();
-  service = await FtService.start({
-    store: { kind: 'sqlite', path: join(t.dir, 'fts.db') },
-    driver: simDriver(join(t.dir, 'run')),
-    hosts: SIM_HOSTS,
-    reconciler: { intervalMs: 200 },
-    logger: pino({ level: process.env.FTS_TEST_LOG ?? 'silent' }),
-    consoleDir: bundle.dir,
-  });
-  await service.whenLeader();
+  service = await startSimService(t.dir, bundle.dir);
   browser = await launchChromium();
   page = await browser.context.newPage();
   page.setDefaultTimeout(60_000);

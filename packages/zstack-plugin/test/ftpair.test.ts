@@ -4,12 +4,10 @@
  * response validated against the OpenAPI document. What today's FtPair cannot do shows as
  * a truthful "not supported by this driver yet" status (issue 11 brings those operations).
  */
-import { join } from 'node:path';
-import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FtService, type FtStatus, type VmView } from '../src/index.js';
+import type { FtService, FtStatus, VmView } from '../src/index.js';
 import { ApiClient } from './helpers/api-client.js';
-import { SIM_HOSTS, simDriver, simProcessesIn } from './helpers/sim.js';
+import { simProcessesIn, startSimService } from './helpers/sim.js';
 import { eventually, tempDir } from './helpers/tmp.js';
 
 const t = tempDir('fts-e2e-');
@@ -17,16 +15,8 @@ let service: FtService;
 let api: ApiClient;
 
 beforeAll(async () => {
-  service = await FtService.start({
-    store: { kind: 'sqlite', path: join(t.dir, 'fts.db') },
-    driver: simDriver(join(t.dir, 'run')),
-    hosts: SIM_HOSTS,
-    reconciler: { intervalMs: 200 },
-    logger: pino({ level: process.env.FTS_TEST_LOG ?? 'silent' }),
-    consoleDir: false,
-  });
+  service = await startSimService(t.dir, false);
   api = new ApiClient(service.url);
-  await service.whenLeader();
 });
 
 afterAll(async () => {

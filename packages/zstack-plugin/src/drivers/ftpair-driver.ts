@@ -49,7 +49,7 @@ export interface FtPairDriverOptions {
 
 type Held =
   | { kind: 'plain'; vm: VmProcess; record: PairRecord; dir: string }
-  | { kind: 'pair'; pair: FtPair; record: PairRecord; dir: string };
+  | { kind: 'pair'; pair: FtPair; hosts: TrackingHost[]; record: PairRecord; dir: string };
 
 const ISSUE_11 = 'the FT pair lifecycle of @cuju/sdk (issue 11)';
 const UNSUPPORTED: Partial<Record<DriverOperationName, string>> = {
@@ -128,8 +128,8 @@ export class FtPairDriver implements FtDriver {
   }
 
   async protect(req: LaunchRequest, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
-    const primary = this.host(req.primary.name);
-    const backup = this.host(secondary.host.name);
+    const primary = new TrackingHost(this.host(req.primary.name));
+    const backup = new TrackingHost(this.host(secondary.host.name));
     const binary = this.binary(req, 'protect');
     const dir = this.dirFor(req.stepId);
     const spec = this.spec(req, dir);
@@ -150,7 +150,7 @@ export class FtPairDriver implements FtDriver {
       secondary: { host: secondary.host.name, monitorPath: join(dir, 'backup.monitor') },
       ftPort,
     };
-    const held: Held = { kind: 'pair', pair, record, dir };
+    const held: Held = { kind: 'pair', pair, hosts: [primary, backup], record, dir };
     this.held.set(req.vmId, held);
     pair.on('state', (change) => this.pairChanged(req.vmId, held, change));
     pair.on('failover', (report) => this.pairFailedOver(req.vmId, held, report));
@@ -160,6 +160,7 @@ export class FtPairDriver implements FtDriver {
     } catch (err) {
       this.held.delete(req.vmId);
       await pair.down();
+      await Promise.all([primary.reap(), backup.reap()]);
       rmSync(dir, { recursive: true, force: true });
       this.stoppedHere.set(req.vmId, req.stepId);
       throw new DriverFailedError(
@@ -168,6 +169,15 @@ export class FtPairDriver implements FtDriver {
         err,
       );
     }
+    // The pids, for the record (and issue 11's attach).
+    const [p, b] = [primary.spawned[0], backup.spawned[0]];
+    held.record = {
+      ...held.record,
+      primary: { ...held.record.primary, ...(p ? { pid: p.pid, logPath: p.logPath } : {}) },
+      ...(held.record.secondary
+        ? { secondary: { ...held.record.secondary, ...(b ? { pid: b.pid, logPath: b.logPath } : {}) } }
+        : {}),
+    };
     return held.record;
   }
 
@@ -249,8 +259,12 @@ export class FtPairDriver implements FtDriver {
     this.held.delete(vmId);
     const stepId = held.record.extra.stepId;
     if (typeof stepId === 'number') this.stoppedHere.set(vmId, stepId);
-    if (held.kind === 'pair') await held.pair.down();
-    else await stopVm(held.vm);
+    if (held.kind === 'pair') {
+      await held.pair.down();
+      await Promise.all(held.hosts.map((h) => h.reap()));
+    } else {
+      await stopVm(held.vm);
+    }
     rmSync(held.dir, { recursive: true, force: true });
     held.record = { ...held.record, state: 'stopped', detail: 'stopped by the FT service' };
     this.publish({ record: held.record });
@@ -335,6 +349,43 @@ export class FtPairDriver implements FtDriver {
       state,
       extra: { stepId: req.stepId },
     };
+  }
+}
+
+/**
+ * A Host that remembers every VM process started through it, so that the driver owns
+ * them whatever FtPair does: after a failed or aborted up() (today's FtPair can leave a
+ * VM behind then: issue 11) and after down(), any still running is killed.
+ */
+class TrackingHost implements Host {
+  readonly spawned: VmProcess[] = [];
+  constructor(private readonly inner: Host) {}
+  get name() {
+    return this.inner.name;
+  }
+  get address() {
+    return this.inner.address;
+  }
+  run(...args: Parameters<Host['run']>) {
+    return this.inner.run(...args);
+  }
+  async spawnVm(...args: Parameters<Host['spawnVm']>) {
+    const vm = await this.inner.spawnVm(...args);
+    this.spawned.push(vm);
+    return vm;
+  }
+  writeFile(...args: Parameters<Host['writeFile']>) {
+    return this.inner.writeFile(...args);
+  }
+  connectMonitor(...args: Parameters<Host['connectMonitor']>) {
+    return this.inner.connectMonitor(...args);
+  }
+  close() {
+    return this.inner.close();
+  }
+  /** Stops what still runs of what was started here. */
+  async reap(): Promise<void> {
+    await Promise.allSettled(this.spawned.map((vm) => stopVm(vm)));
   }
 }
 

@@ -5,6 +5,7 @@
  * operations were called, so a test file can check it exercised all of them.
  */
 import { Ajv2020 } from 'ajv/dist/2020.js';
+import { takeFrames } from '../../console/sse.js';
 import { openApiDocument } from '../../src/index.js';
 
 type Json = Record<string, unknown>;
@@ -129,18 +130,11 @@ export async function readEvents(
     for (;;) {
       const { value, done } = await reader.read();
       if (done) return seen;
-      buffer += value;
-      let end = buffer.indexOf('\n\n');
-      while (end !== -1) {
-        const frame = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        end = buffer.indexOf('\n\n');
-        const name = /^event: (.*)$/m.exec(frame)?.[1];
-        const data = /^data: (.*)$/m.exec(frame)?.[1];
-        if (!name || data === undefined) continue;
-        const parsed = JSON.parse(data);
-        seen.push({ name, data: parsed });
-        if (until(name, parsed)) {
+      const { events, rest } = takeFrames(buffer + value);
+      buffer = rest;
+      for (const e of events) {
+        seen.push(e);
+        if (until(e.name, e.data)) {
           await reader.cancel();
           return seen;
         }

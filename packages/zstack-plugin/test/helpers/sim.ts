@@ -3,7 +3,8 @@ import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CujuBinary, LocalHost } from '@cuju/sdk';
-import { FtPairDriver, type HostInput } from '../../src/index.js';
+import { pino } from 'pino';
+import { FtPairDriver, FtService, type HostInput } from '../../src/index.js';
 
 export const SIM_BIN = fileURLToPath(new URL('../../../cuju-sim/bin/cuju-sim.mjs', import.meta.url));
 export const SIM: CujuBinary = { path: process.execPath, args: [SIM_BIN] };
@@ -34,4 +35,18 @@ export function simProcessesIn(dir: string): number[] {
   } catch {
     return [];
   }
+}
+
+/** The service on the simulated cluster (embedded store in `dir`), leading; the console from `consoleDir`. */
+export async function startSimService(dir: string, consoleDir: string | false = false): Promise<FtService> {
+  const service = await FtService.start({
+    store: { kind: 'sqlite', path: join(dir, 'fts.db') },
+    driver: simDriver(join(dir, 'run')),
+    hosts: SIM_HOSTS,
+    reconciler: { intervalMs: 200 },
+    logger: pino({ level: process.env.FTS_TEST_LOG ?? 'silent' }),
+    consoleDir,
+  });
+  await service.whenLeader();
+  return service;
 }
