@@ -102,6 +102,11 @@ export class FtApi {
         ? primaryCandidate(world.hosts, usage, memoryMiB)
         : parseAt(Id, query.host, 'query.host');
     if (!host) return { qualifies: false, reason: 'no host has room for the VM itself', candidates: [] };
+    if (!world.hosts.some((h) => h.name === host)) {
+      throw new FtServiceError('FTS_INVALID_INPUT', `query.host: no host named ${host}`, {
+        field: 'query.host',
+      });
+    }
     return secondaryCandidates(world.hosts, usage, {
       primaryHost: host,
       memoryMiB,

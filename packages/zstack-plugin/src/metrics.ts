@@ -7,15 +7,6 @@ import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom
 import { FtState } from './model.js';
 import type { FtStore } from './store/store.js';
 
-const STATES: readonly FtState[] = [
-  'disabled',
-  'starting',
-  'protected',
-  'not-protected',
-  'failing-over',
-  'failed-over',
-];
-
 export class ServiceMetrics {
   readonly registry = new Registry();
   readonly reconcileSeconds: Histogram;

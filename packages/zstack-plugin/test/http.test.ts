@@ -140,6 +140,7 @@ describe('HTTP API', () => {
     const badQuery = await api.call('GET', '/api/v1/vms/web-1/events?after=-1');
     expect(badQuery.status).toBe(400);
     expect((await api.call('GET', '/api/v1/placement?memoryMiB=lots')).status).toBe(400);
+    expect((await api.call('GET', '/api/v1/placement?host=nowhere')).status).toBe(400);
   });
 
   it('streams status changes and history as server-sent events', async () => {
