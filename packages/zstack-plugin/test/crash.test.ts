@@ -8,6 +8,7 @@
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { FtEvent, FtStatus, VmView } from '../src/index.js';
+import { ApiClient } from './helpers/api-client.js';
 import { FakeFleet } from './helpers/fake-fleet.js';
 import { kill, type ServiceProc, startServiceProc } from './helpers/procs.js';
 import { eventually, tempDir } from './helpers/tmp.js';
@@ -30,10 +31,17 @@ const config = {
   })),
 };
 
+const clients = new Map<string, ApiClient>();
+/** The OpenAPI-validating client of a service process (one per URL: it compiles the document once). */
+const clientOf = (origin: string) =>
+  clients.get(origin) ?? clients.set(origin, new ApiClient(origin)).get(origin)!;
+
+/** GET through the OpenAPI-validating client: a 200 with a body that matches the document. */
 async function get<T>(url: string): Promise<T> {
-  const res = await fetch(url);
+  const { origin, pathname, search } = new URL(url);
+  const res = await clientOf(origin).call<T>('GET', pathname + search);
   if (res.status !== 200) throw new Error(`${url}: ${res.status}`);
-  return (await res.json()) as T;
+  return res.body;
 }
 
 /** A small seeded generator: the same run every time (failures reproduce). */
@@ -79,24 +87,23 @@ describe('crash safety (SIGKILL loop, SQLite)', () => {
       }
       // Work, then a kill at a random moment (maybe in the middle of a request or a step).
       const killAt = Date.now() + 100 + random() * 1200;
+      const api = clientOf(p.url);
       const work = (async () => {
         while (Date.now() < killAt) {
           const id = `vm-${n}`;
           const ft = random() < 0.7;
-          const res = await fetch(`${p.url}/api/v1/vms`, {
-            method: 'POST',
-            headers: { 'content-type': 'application/json' },
-            body: JSON.stringify({ name: id, ft: { enabled: ft } }),
-          }).catch(() => undefined);
+          const res = await api
+            .call('POST', '/api/v1/vms', { body: { name: id, ft: { enabled: ft } } })
+            .catch(() => undefined);
           n++;
           if (res?.status === 201) acked.set(id, ft);
           const known = [...acked.keys()];
           const flip = known[Math.floor(random() * known.length)];
           if (flip && random() < 0.3) {
             const want = !acked.get(flip);
-            const r = await fetch(`${p.url}/api/v1/vms/${flip}/actions/${want ? 'turn-on' : 'turn-off'}`, {
-              method: 'POST',
-            }).catch(() => undefined);
+            const r = await api
+              .call('POST', `/api/v1/vms/${flip}/actions/${want ? 'turn-on' : 'turn-off'}`)
+              .catch(() => undefined);
             if (r?.status === 202) acked.set(flip, want);
           }
           await new Promise((r) => setTimeout(r, 40));

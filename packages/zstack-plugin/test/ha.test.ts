@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FencedError, FtStore, type VmView } from '../src/index.js';
+import { ApiClient } from './helpers/api-client.js';
 import { FakeFleet } from './helpers/fake-fleet.js';
 import { type Postgres, requirePostgres, startPostgres } from './helpers/postgres.js';
 import { kill, type ServiceProc, startServiceProc } from './helpers/procs.js';
@@ -41,10 +42,22 @@ interface Health {
   leader?: string;
 }
 
+/** Every response of the service processes is checked against the OpenAPI document. */
+const clients = new Map<ServiceProc, ApiClient>();
+const client = (p: ServiceProc) => clients.get(p) ?? clients.set(p, new ApiClient(p.url)).get(p)!;
+
 async function health(p: ServiceProc): Promise<Health | undefined> {
-  const res = await fetch(`${p.url}/healthz`, { signal: AbortSignal.timeout(2000) }).catch(() => undefined);
-  return res?.status === 200 ? ((await res.json()) as Health) : undefined;
+  const res = await client(p)
+    .call<Health>('GET', '/healthz')
+    .catch(() => undefined);
+  return res?.status === 200 ? res.body : undefined;
 }
+
+const vms = async (p: ServiceProc) => (await client(p).call<VmView[]>('GET', '/api/v1/vms')).body;
+const create = (p: ServiceProc, name: string) =>
+  client(p).call<{ error?: { code: string; message: string } }>('POST', '/api/v1/vms', {
+    body: { name, ft: { enabled: true } },
+  });
 
 async function leaderAmong(ps: ServiceProc[]): Promise<ServiceProc> {
   return eventually('one leader', async () => {
@@ -59,7 +72,7 @@ const proc = (instanceId: string) =>
   startServiceProc({
     store: { kind: 'postgres', connectionString: pgServer.url },
     fleetPath: join(t.dir, 'fleet.db'),
-    delayMs: 120,
+    delayMs: 300,
     instanceId,
     leaseTtlMs: TTL,
     hosts: ['h1', 'h2', 'h3'].map((name, i) => ({
@@ -119,47 +132,33 @@ describe.runIf(HAVE_PG)('HA on PostgreSQL', () => {
     const follower = started.find((p) => p !== leader1)!;
 
     // Followers send writers to the leader.
-    const refused = await fetch(`${follower.url}/api/v1/vms`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'nope', ft: { enabled: true } }),
-    });
+    const refused = await create(follower, 'nope');
     expect(refused.status).toBe(503);
-    const body = (await refused.json()) as { error: { code: string; message: string } };
-    expect(body.error.code).toBe('FTS_NOT_LEADER');
-    expect(body.error.message).toContain(leader1.url);
+    expect(refused.body.error?.code).toBe('FTS_NOT_LEADER');
+    expect(refused.body.error?.message).toContain(leader1.url);
 
     const created: string[] = [];
     for (let i = 0; i < 10; i++) {
-      const res = await fetch(`${leader1.url}/api/v1/vms`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify({ name: `ha-${i}`, ft: { enabled: true } }),
-      });
+      const res = await create(leader1, `ha-${i}`);
       expect(res.status).toBe(201);
       created.push(`ha-${i}`);
     }
-    // Kill the leader while its steps are under way.
-    await eventually('some protected, some not yet', async () => {
-      const views = (await (await fetch(`${leader1.url}/api/v1/vms`)).json()) as VmView[];
-      const n = views.filter((v) => v.status.state === 'protected').length;
-      return n >= 1 && n < views.length;
+    // Kill the leader while its steps are under way (10 protects of 300 ms, 4 at a time).
+    await eventually('a first VM protected', async () => {
+      const views = await vms(leader1);
+      return views.some((v) => v.status.state === 'protected');
     });
     await kill(leader1);
     const leader2 = await leaderAmong(started.filter((p) => p !== leader1));
     const views = await eventually('all ten protected under the new leader', async () => {
-      const v = (await (await fetch(`${leader2.url}/api/v1/vms`)).json()) as VmView[];
+      const v = await vms(leader2);
       return v.length === 10 && v.every((x) => x.status.state === 'protected') ? v : undefined;
     });
     expect(views.map((v) => v.vm.id).sort()).toEqual(created.sort());
 
     // Pause the new leader; a third takes over; wake the paused one: it must step down
     // and nothing it does after the takeover reaches the database or the fleet.
-    const more = await fetch(`${leader2.url}/api/v1/vms`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'late', ft: { enabled: true } }),
-    });
+    const more = await create(leader2, 'late');
     expect(more.status).toBe(201);
     process.kill(leader2.pid, 'SIGSTOP');
     const leader3 = await leaderAmong(started.filter((p) => p !== leader1 && p !== leader2));
@@ -171,8 +170,8 @@ describe.runIf(HAVE_PG)('HA on PostgreSQL', () => {
       async () => (await health(leader2))?.role === 'follower',
     );
     await eventually('late protected', async () => {
-      const v = (await (await fetch(`${leader3.url}/api/v1/vms/late`)).json()) as VmView;
-      return v.status.state === 'protected';
+      const v = await client(leader3).call<VmView>('GET', '/api/v1/vms/late');
+      return v.body.status.state === 'protected';
     });
 
     // The journal: every step closed; nothing written with an old token after the takeover.
