@@ -1,3 +1,4 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 // One config, a project per package that has tests. Real-peer tests start their own
@@ -38,6 +39,20 @@ export default defineConfig({
           include: ['test/**/*.test.ts'],
           testTimeout: 30_000,
           hookTimeout: 30_000,
+        },
+      },
+      {
+        test: {
+          name: 'zstack-plugin',
+          root: './packages/zstack-plugin',
+          // The SDK from its sources, as the typecheck sees it (a stale dist/ must not be tested).
+          alias: {
+            '@cuju/sdk': fileURLToPath(new URL('./packages/cuju-sdk/src/index.ts', import.meta.url)),
+            '@cuju/qmp': fileURLToPath(new URL('./packages/qmp/src/index.ts', import.meta.url)),
+          },
+          include: ['test/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -16,6 +16,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   hmp: () => import('./hmp.js'),
   failover: () => import('./failover.js'),
   prepare: () => import('./prepare.js'),
+  service: () => import('./service.js'),
 };
 
 /** Where the numbers came from, printed once before any suite. */

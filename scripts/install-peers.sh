@@ -2,7 +2,8 @@
 # Installs the real peers the tests talk to, and the tools CI runs (shellcheck; patch for
 # native/build-kvm.sh's patch-and-retry), from Debian's packages, and only what is
 # missing. Idempotent and quiet when everything is present; says clearly what it could
-# not do. Later issues add libvirt and chromium to PEERS.
+# not do. Later issues add libvirt to PEERS. PostgreSQL is Debian 12's (15): the FT
+# service's HA tests start throwaway clusters with its server binaries.
 set -euo pipefail
 
 # "command it provides|Debian package". A command given as an absolute path is checked
@@ -15,6 +16,8 @@ PEERS=(
   "shellcheck|shellcheck"
   "patch|patch"
   "setpriv|util-linux"
+  "/usr/lib/postgresql/15/bin/initdb|postgresql"
+  "/usr/bin/chromium|chromium"
 )
 
 have() {

@@ -1,0 +1,30 @@
+export { FtApi, type WriteGate } from './api.js';
+export * from './driver.js';
+export { FtPairDriver, type FtPairDriverOptions, localFreePort } from './drivers/ftpair-driver.js';
+export * from './errors.js';
+export { type LiveEventName, LiveHub } from './http/live.js';
+export { ErrorBody, openApiDocument } from './http/openapi.js';
+export { LeaderLease, type LeaderOptions } from './leader.js';
+export { ServiceMetrics } from './metrics.js';
+export * from './model.js';
+export {
+  primaryCandidate,
+  reserve,
+  type SecondaryQuery,
+  secondaryCandidates,
+  type Usage,
+} from './placement.js';
+export { planVm, usageOf, type VmFacts, type VmPlan } from './planner.js';
+export { Reconciler, type ReconcilerOptions } from './reconciler.js';
+export { type StepOutcome, type StepPhase, type StepProgress, StepRunner } from './runner.js';
+export { FtService, type FtServiceOptions } from './service.js';
+export { deriveStatus, describeStatus } from './status.js';
+export {
+  type Changes,
+  FtStore,
+  type Lease,
+  type StoreConfig,
+  type StoredStatus,
+  StoreWriter,
+  type World,
+} from './store/store.js';
