@@ -1,3 +1,21 @@
+export type {
+  CujuBuildName,
+  CujuBuildProfile,
+  CujuCommandName,
+  CujuCommandSpec,
+  CujuOption,
+  GftStatus,
+} from './builds.js';
+export {
+  buildsWithCommand,
+  buildsWithOption,
+  CUJU_BUILD_NAMES,
+  CUJU_BUILDS,
+  CUJU_OPTIONS,
+  cujuBuild,
+  detectBuildFromHelp,
+  isCujuBuildName,
+} from './builds.js';
 export * from './errors.js';
 export type {
   CujuBinary,
@@ -25,12 +43,23 @@ export { sha256Fingerprint } from './hosts/hostkey.js';
 export { LocalHost, type LocalHostOptions } from './hosts/local.js';
 export { shellJoin, shellQuote } from './hosts/quote.js';
 export { type HostKeyCheck, SshHost, type SshHostOptions } from './hosts/ssh.js';
-export type { CujuIncoming } from './launch.js';
+export { cujuFtRegistry } from './ft-registry.js';
+export type { CujuBuildRef, CujuIncoming } from './launch.js';
 export { blockClientArgv, blockServerArgv, primaryArgv, receiverArgv } from './launch.js';
 export type { CujuMarker, CujuMarkerKind } from './markers.js';
 export { markerError, parseMarker } from './markers.js';
-export type { CujuInfo, CujuMonitorTarget, FtTarget, GftHost } from './monitor.js';
-export { CujuMonitor } from './monitor.js';
+export type {
+  CujuConnectOptions,
+  CujuFtKnowledge,
+  CujuInfo,
+  CujuMonitorOptions,
+  CujuMonitorTarget,
+  FtTarget,
+  GftHost,
+} from './monitor.js';
+export { CujuMonitor, monitorEndpointKey } from './monitor.js';
+export type { CujuFtMode, CujuFtModeName, CujuInfoMigrate } from './parsers.js';
+export { CUJU_FT_MODES, parseCujuFtMode, parseCujuInfoMigrate, parseFtStarted } from './parsers.js';
 export type {
   BuildKvmOptions,
   BuildQemuOptions,

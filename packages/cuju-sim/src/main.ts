@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { parseArgv } from './argv.js';
 import { ArgvError } from './config.js';
 import { HELP } from './help.js';
-import { QEMU_VERSION } from './hmp-table.js';
+import { QEMU_VERSION } from './builds.js';
 import { Sim } from './sim.js';
 
 /**
