@@ -44,7 +44,12 @@ export interface CujuCommandSpec {
 
 /** Cuju's own command-line options (the upstream ones are the same in every build). */
 export type CujuOption = '-ft-join-port' | '-gft-id' | '-blk-server' | '-blk-server-listen';
-export const CUJU_OPTIONS: readonly CujuOption[] = ['-ft-join-port', '-gft-id', '-blk-server', '-blk-server-listen'];
+export const CUJU_OPTIONS: readonly CujuOption[] = [
+  '-ft-join-port',
+  '-gft-id',
+  '-blk-server',
+  '-blk-server-listen',
+];
 
 /** The first line of `info migrate` on group-FT builds. */
 export type GftStatus = 'PRE' | 'START' | 'WAIT';
@@ -132,7 +137,12 @@ const GFT_HOST_PARAMS =
 
 const upstream = (commit: string, migrateLine: number, capabilityLine: number) => ({
   help: cmd('name:S?', '[cmd]', 'show the help', `hmp-commands.hx@${commit}`),
-  info: cmd('item:s?', '[subcommand]', 'show various information about the system state', `hmp-commands.hx@${commit}`),
+  info: cmd(
+    'item:s?',
+    '[subcommand]',
+    'show various information about the system state',
+    `hmp-commands.hx@${commit}`,
+  ),
   migrate: cmd(
     MIGRATE_ARGS,
     MIGRATE_PARAMS,
@@ -152,7 +162,12 @@ const failoverCmd = (commit: string, line: number) =>
 const epochCmd = (commit: string, line: number) =>
   cmd('epoch:i', 'epoch', 'adjust epoch size in cuju-ft', `hmp-commands.hx@${commit}:${line}`);
 const gftAddHostCmd = (commit: string, line: number) =>
-  cmd(GFT_HOST_ARGS, GFT_HOST_PARAMS, 'add a master/slave pair to group ft', `hmp-commands.hx@${commit}:${line}`);
+  cmd(
+    GFT_HOST_ARGS,
+    GFT_HOST_PARAMS,
+    'add a master/slave pair to group ft',
+    `hmp-commands.hx@${commit}:${line}`,
+  );
 // Cuju copied gft_add_host's help text into gft_init.
 const gftInitCmd = (commit: string, line: number) =>
   cmd('', '', 'add a master/slave pair to group ft', `hmp-commands.hx@${commit}:${line}`);
@@ -184,15 +199,26 @@ const COMMON_MARKERS: readonly CujuMarkerKind[] = [
 const MASTER: CujuBuildProfile = {
   name: 'master',
   commit: '21f9f0b',
-  summary: 'the default branch (2022): plain FT pairs, cuju-migrate-cancel and cuju-get-*; no group FT, no block server',
+  summary:
+    'the default branch (2022): plain FT pairs, cuju-migrate-cancel and cuju-get-*; no group FT, no block server',
   qemuVersion: '2.8.0',
   commands: {
     ...upstream('21f9f0b', 896, 998),
     'cuju-failover': failoverCmd('21f9f0b', 1787),
     'cuju-adjust-epoch': epochCmd('21f9f0b', 1802),
     'cuju-get-ft-started': cmd('', '', 'Get started of Cuju-ft', 'hmp-commands.hx@21f9f0b:1818'),
-    'cuju-get-ft-mode': cmd('', '', 'Get current ft mode information of Cuju', 'hmp-commands.hx@21f9f0b:1834'),
-    'cuju-migrate-cancel': cmd('', '', 'cancel the current VM fault tolerance', 'hmp-commands.hx@21f9f0b:1850'),
+    'cuju-get-ft-mode': cmd(
+      '',
+      '',
+      'Get current ft mode information of Cuju',
+      'hmp-commands.hx@21f9f0b:1834',
+    ),
+    'cuju-migrate-cancel': cmd(
+      '',
+      '',
+      'cancel the current VM fault tolerance',
+      'hmp-commands.hx@21f9f0b:1850',
+    ),
   },
   // vl.c@21f9f0b has no QEMU_OPTION_ft_join_port / gft_id / blk_server*: lookup_opt refuses them.
   options: [],
@@ -219,7 +245,8 @@ const MASTER: CujuBuildProfile = {
 const GROUPFT: CujuBuildProfile = {
   name: 'groupft',
   commit: 'd2e55fe',
-  summary: 'group FT (PR #42/#43, 2019, never merged): gft_* commands, -ft-join-port and -gft-id, on an older FT core',
+  summary:
+    'group FT (PR #42/#43, 2019, never merged): gft_* commands, -ft-join-port and -gft-id, on an older FT core',
   qemuVersion: '2.8.0',
   commands: {
     ...upstream('d2e55fe', 949, 1051),

@@ -287,7 +287,12 @@ export class CujuUnsupportedCommandError extends CujuError {
   readonly build: CujuBuildName;
   readonly command: CujuCommandName;
   readonly availableIn: readonly CujuBuildName[];
-  constructor(build: CujuBuildName, command: CujuCommandName, availableIn: readonly CujuBuildName[], why?: string) {
+  constructor(
+    build: CujuBuildName,
+    command: CujuCommandName,
+    availableIn: readonly CujuBuildName[],
+    why?: string,
+  ) {
     super(
       'CUJU_COMMAND_UNSUPPORTED',
       `'${command}' is not usable on the ${build} build${why ? ` (${why})` : ''}; ${buildList(availableIn)} ${availableIn.length === 1 ? 'has' : 'have'} it`,
@@ -307,7 +312,12 @@ export class CujuUnsupportedOptionError extends CujuError {
   readonly option: CujuOption;
   readonly field: string;
   readonly availableIn: readonly CujuBuildName[];
-  constructor(build: CujuBuildName, option: CujuOption, field: string, availableIn: readonly CujuBuildName[]) {
+  constructor(
+    build: CujuBuildName,
+    option: CujuOption,
+    field: string,
+    availableIn: readonly CujuBuildName[],
+  ) {
     super(
       'CUJU_OPTION_UNSUPPORTED',
       `${field}: the ${build} build rejects ${option} as an invalid option; ${buildList(availableIn)} ${availableIn.length === 1 ? 'accepts' : 'accept'} it`,

@@ -139,7 +139,8 @@ export class FtPair extends Emitter {
 
   constructor(private readonly options: FtPairOptions) {
     super();
-    if (typeof options !== 'object' || options === null) throw new CujuArgumentError('options', 'must be an object');
+    if (typeof options !== 'object' || options === null)
+      throw new CujuArgumentError('options', 'must be an object');
     this.build = cujuBuild(options.build, 'build');
     this.ftPort = options.ftPort ?? 4441;
     checkPort('ftPort', this.ftPort);
@@ -181,7 +182,10 @@ export class FtPair extends Emitter {
     const { primary, backup, binary } = this.options;
     // Both command lines are built (and checked against the build) before anything starts.
     const backupSpec = this.backupSpec;
-    const backupArgv = [...(binary.args ?? []), ...receiverArgv(backupSpec, { port: this.ftPort }, this.build)];
+    const backupArgv = [
+      ...(binary.args ?? []),
+      ...receiverArgv(backupSpec, { port: this.ftPort }, this.build),
+    ];
     const primaryArgs = [...(binary.args ?? []), ...primaryArgv(this.options.vm, this.build)];
     try {
       this.setState('launching');

@@ -28,6 +28,7 @@ export type {
   UpOptions,
 } from './ft-pair.js';
 export { FtPair } from './ft-pair.js';
+export { cujuFtRegistry } from './ft-registry.js';
 export * from './hosts/errors.js';
 export { waitForLine } from './hosts/follow.js';
 export type {
@@ -43,7 +44,6 @@ export { sha256Fingerprint } from './hosts/hostkey.js';
 export { LocalHost, type LocalHostOptions } from './hosts/local.js';
 export { shellJoin, shellQuote } from './hosts/quote.js';
 export { type HostKeyCheck, SshHost, type SshHostOptions } from './hosts/ssh.js';
-export { cujuFtRegistry } from './ft-registry.js';
 export type { CujuBuildRef, CujuIncoming } from './launch.js';
 export { blockClientArgv, blockServerArgv, primaryArgv, receiverArgv } from './launch.js';
 export type { CujuMarker, CujuMarkerKind } from './markers.js';

@@ -148,7 +148,8 @@ export class CujuMonitor {
     }
     const opts = checkObjectArg('options', options);
     this.hmp = connection instanceof QmpClient ? new QmpHmp(connection) : connection;
-    this.profile = opts.build === undefined ? undefined : cujuBuild(opts.build as CujuBuildName, 'options.build');
+    this.profile =
+      opts.build === undefined ? undefined : cujuBuild(opts.build as CujuBuildName, 'options.build');
     if (opts.endpointKey !== undefined && typeof opts.endpointKey !== 'string') {
       throw new CujuArgumentError('options.endpointKey', 'must be a string');
     }
@@ -164,7 +165,8 @@ export class CujuMonitor {
   static async connect(target: CujuMonitorTarget, options: CujuConnectOptions = {}): Promise<CujuMonitor> {
     const t = checkObjectArg('target', target);
     const opts = checkObjectArg('options', options);
-    const build = opts.build === undefined ? undefined : cujuBuild(opts.build as CujuBuildName, 'options.build');
+    const build =
+      opts.build === undefined ? undefined : cujuBuild(opts.build as CujuBuildName, 'options.build');
     const key = monitorEndpointKey(target);
     if ('hmp' in t || 'qmp' in t) {
       const endpoint = ('hmp' in t ? t.hmp : t.qmp) as Record<string, unknown>;
@@ -280,7 +282,11 @@ export class CujuMonitor {
   async cancelFt(options?: CallOptions): Promise<void> {
     checkCallOptions(options);
     const build = await this.supported('cuju-migrate-cancel', options);
-    if (this.knowledge !== 'primary-ft' && this.knowledge !== 'receiver-ft' && build.commands['cuju-get-ft-started'])
+    if (
+      this.knowledge !== 'primary-ft' &&
+      this.knowledge !== 'receiver-ft' &&
+      build.commands['cuju-get-ft-started']
+    )
       await this.ftStarted(options);
     if (this.knowledge !== 'primary-ft') {
       throw new CujuUnsafeCommandError(
@@ -510,7 +516,10 @@ function checkObjectArg(field: string, value: unknown): Record<string, unknown> 
 function checkCallOptions(options: unknown): void {
   if (options === undefined) return;
   const o = checkObjectArg('options', options);
-  if (o.timeoutMs !== undefined && (typeof o.timeoutMs !== 'number' || Number.isNaN(o.timeoutMs) || o.timeoutMs < 0))
+  if (
+    o.timeoutMs !== undefined &&
+    (typeof o.timeoutMs !== 'number' || Number.isNaN(o.timeoutMs) || o.timeoutMs < 0)
+  )
     throw new CujuArgumentError('options.timeoutMs', 'must be a number of milliseconds (>= 0)');
   if (o.signal !== undefined && !(o.signal instanceof AbortSignal))
     throw new CujuArgumentError('options.signal', 'must be an AbortSignal');

@@ -72,7 +72,10 @@ const GFT_STATUS_LINE = /^GFT STATUS (PRE|START|WAIT)\s*$/;
  * only QEMU 2.8's upstream lines, so a GFT line there is an unknown line. Without a
  * build, a leading GFT line is read when present.
  */
-export function parseCujuInfoMigrate(text: string, build?: CujuBuildName | CujuBuildProfile): CujuInfoMigrate {
+export function parseCujuInfoMigrate(
+  text: string,
+  build?: CujuBuildName | CujuBuildProfile,
+): CujuInfoMigrate {
   const profile = build === undefined ? undefined : cujuBuild(build);
   const lines = cleanLines(text);
   const gft = GFT_STATUS_LINE.exec(lines[0] ?? '');

@@ -5,9 +5,9 @@
  */
 import {
   buildsWithOption,
+  CUJU_OPTIONS,
   type CujuBuildName,
   type CujuBuildProfile,
-  CUJU_OPTIONS,
   type CujuOption,
   cujuBuild,
 } from './builds.js';

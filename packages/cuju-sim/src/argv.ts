@@ -650,7 +650,12 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
 ]);
 
 /** Cuju's own options: they exist only in the builds whose vl.c has them. */
-const CUJU_OPTIONS: ReadonlySet<string> = new Set(['ft-join-port', 'gft-id', 'blk-server', 'blk-server-listen']);
+const CUJU_OPTIONS: ReadonlySet<string> = new Set([
+  'ft-join-port',
+  'gft-id',
+  'blk-server',
+  'blk-server-listen',
+]);
 
 /** lookup_opt: `--foo` is `-foo`; a Cuju option the build lacks is as unknown as any other. */
 function lookupOption(token: string, build: SimBuild): OptionDef | undefined {

@@ -173,7 +173,8 @@ function infoMigrate(sim: Sim): string {
   out += `Migration status: ${q.status}`;
   out += q.status === 'failed' && q['error-desc'] ? ` (${q['error-desc']})\n` : '\n';
   out += `total time: ${q['total-time'] ?? 0} milliseconds\n`;
-  if (q['expected-downtime'] !== undefined) out += `expected downtime: ${q['expected-downtime']} milliseconds\n`;
+  if (q['expected-downtime'] !== undefined)
+    out += `expected downtime: ${q['expected-downtime']} milliseconds\n`;
   if (q.downtime !== undefined) out += `downtime: ${q.downtime} milliseconds\n`;
   if (q['setup-time'] !== undefined) out += `setup: ${q['setup-time']} milliseconds\n`;
   return out;
@@ -210,7 +211,12 @@ function queryMigrate(sim: Sim): MigrationInfo {
         'setup-time': 0,
       };
     case 'completed':
-      return { status: m.status, 'total-time': (m.endedAt ?? now) - m.startedAt, downtime: 0, 'setup-time': 0 };
+      return {
+        status: m.status,
+        'total-time': (m.endedAt ?? now) - m.startedAt,
+        downtime: 0,
+        'setup-time': 0,
+      };
     case 'failed':
       return { status: m.status, ...(m.errorDesc ? { 'error-desc': m.errorDesc } : {}) };
     default:

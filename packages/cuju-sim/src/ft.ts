@@ -104,8 +104,12 @@ export class FtSender {
       // iterative phase, migration.c@21f9f0b:2605-2608).
       this.vm.stop('finish-migrate');
     }
-    dev0.write(encodeInitialStream(INITIAL_STREAM_BYTES));
+    const stream = encodeInitialStream(INITIAL_STREAM_BYTES);
+    const half = stream.length >> 1;
+    dev0.write(stream.subarray(0, half));
+    // -sim-crash-at ft-initial-sync dies with half the image sent: the backup cannot load it.
     crashPoint(this.faults, 'ft-initial-sync');
+    dev0.write(stream.subarray(half));
     this.vm.setMigrationStatus('completed');
     if (!ft) {
       // Without cuju-ft this is an ordinary live migration: the VM has moved, this side
@@ -184,7 +188,6 @@ export class FtSender {
   }
 
   private scheduleEpoch(): void {
-    if (this.paused) return;
     const ms = this.vm.epochUs / 1000 + this.faults.slowEpochMs;
     this.timer = setTimeout(() => this.epoch(), Math.max(1, ms));
   }
@@ -193,6 +196,11 @@ export class FtSender {
   private epoch(): void {
     this.timer = undefined;
     if (!this.inFt) return;
+    if (this.paused) {
+      // migrate_run with migration_paused set (migration.c@d2e55fe:3611-3614): no epoch until resumed.
+      say(MARKERS.migrationPaused);
+      return;
+    }
     const ms = Number(this.transSerial % 2n) as Ms;
     // Cuju pipelines two MigrationStates: one waits while its previous epoch is uncommitted.
     if (!this.outstanding.has(ms)) {
@@ -203,7 +211,9 @@ export class FtSender {
       this.sockets[ramConn(ms)]?.write(Buffer.alloc(EPOCH_RAM_BYTES));
       const dev = this.sockets[devConn(ms)];
       dev?.write(encode({ serial, cmd: FT_CMD.BEGIN, id: ms, seq: 0 }));
-      dev?.write(encode({ serial, cmd: FT_CMD.CONTINUE, id: ms, seq: 1, payload: Buffer.alloc(EPOCH_DEV_BYTES) }));
+      dev?.write(
+        encode({ serial, cmd: FT_CMD.CONTINUE, id: ms, seq: 1, payload: Buffer.alloc(EPOCH_DEV_BYTES) }),
+      );
       dev?.write(encode({ serial, cmd: FT_CMD.COMMIT1, id: ms, seq: 2, payloadLen: EPOCH_RAM_BYTES }));
       if (this.transSerial === 1n) crashPoint(this.faults, 'ft-first-epoch');
       this.vm.currentMs = ms === 0 ? 1 : 0;
@@ -211,15 +221,10 @@ export class FtSender {
     this.scheduleEpoch();
   }
 
-  /** migrate_pause / migrate_resume (groupft): the epochs stop and restart. */
+  /** migrate_pause / migrate_resume (groupft): the next epoch does not start / starts again. */
   pause(paused: boolean): void {
     this.paused = paused;
-    if (paused) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
-    } else if (this.inFt && !this.timer) {
-      this.scheduleEpoch();
-    }
+    if (!paused && this.inFt && !this.timer) this.scheduleEpoch();
   }
 
   /**
@@ -361,7 +366,7 @@ export class FtReceiver {
     if (this.sockets.length < 4) return;
     // All 4 accepted (socket.c@21f9f0b:334-352): the listening socket is closed.
     this.server?.close();
-    this.sockets.forEach((s, i) => this.read(s, i));
+    for (const [i, s] of this.sockets.entries()) this.read(s, i);
   }
 
   private read(socket: Socket, index: number): void {
@@ -434,7 +439,9 @@ export class FtReceiver {
     const dev = this.sockets[devConn(ms)];
     if (this.check) {
       // ACK1 with the alive bit, then exit(0) (cuju-ft-trans-file.c@21f9f0b:605-610).
-      dev?.write(encode({ serial: commit.serial, cmd: ALIVE_FLAG | FT_CMD.ACK1, id: ms }), () => this.exit(0));
+      dev?.write(encode({ serial: commit.serial, cmd: ALIVE_FLAG | FT_CMD.ACK1, id: ms }), () =>
+        this.exit(0),
+      );
       this.over = true;
       return;
     }

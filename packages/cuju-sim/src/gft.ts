@@ -189,7 +189,12 @@ export class Gft {
         ack = await reader.readInt();
       } catch {
         socket.destroy();
-        assertFailed(MIGRATION_C, 4575, 'qmp_gft_leader_init', 'read(sd, &send, sizeof(send)) == sizeof(send)');
+        assertFailed(
+          MIGRATION_C,
+          4575,
+          'qmp_gft_leader_init',
+          'read(sd, &send, sizeof(send)) == sizeof(send)',
+        );
       }
       if (ack !== GFT.INIT_ACK) {
         say(MARKERS.leaderInitAck(where));
@@ -269,7 +274,10 @@ export class Gft {
     );
     const members: GftMember[] = [];
     for (let i = 0; i < count; i++) members.push(decodeMember(raw.subarray(i * MEMBER_BYTES)));
-    const pool = await read(4177, 'read(fd, &gft_backup_pool_size, sizeof(gft_backup_pool_size)) == sizeof(gft_backup_pool_size)');
+    const pool = await read(
+      4177,
+      'read(fd, &gft_backup_pool_size, sizeof(gft_backup_pool_size)) == sizeof(gft_backup_pool_size)',
+    );
     const poolRaw = await readBytes(
       Math.max(0, pool) * BACKUP_BYTES,
       4178,
@@ -308,11 +316,15 @@ export class Gft {
       }
     };
     await recv(3949, 'recv(c, &accept_gft_id, sizeof(accept_gft_id), 0) == sizeof(accept_gft_id)');
-    const isNextState = await recv(3960, 'recv(c, &is_next_state, sizeof(is_next_state), 0) == sizeof(is_next_state)');
+    const isNextState = await recv(
+      3960,
+      'recv(c, &is_next_state, sizeof(is_next_state), 0) == sizeof(is_next_state)',
+    );
     await recv(3971, 'recv(c, &index, sizeof(index), 0) == sizeof(index)');
     socket.write(int(isNextState === 0 ? 0 : 1)); // our s->cur_off for that MigrationState
     const cmd = await recv(3979, 'recv(c, &cmd, sizeof(cmd), 0) == sizeof(cmd)');
-    if (cmd !== GFT.NEW) assertFailed(MIGRATION_C, 3980, 'pthread_accept_other_master', 'cmd == MIG_JOIN_GFT_NEW');
+    if (cmd !== GFT.NEW)
+      assertFailed(MIGRATION_C, 3980, 'pthread_accept_other_master', 'cmd == MIG_JOIN_GFT_NEW');
     this.mesh.push({ socket, write: false });
   }
 
@@ -347,7 +359,12 @@ export class Gft {
           try {
             await reader.readInt();
           } catch {
-            assertFailed(MIGRATION_C, write ? 2729 : 2706, 'gft_master_connect_other_master', 'recv(sd, &index, sizeof(index), 0) == sizeof(index)');
+            assertFailed(
+              MIGRATION_C,
+              write ? 2729 : 2706,
+              'gft_master_connect_other_master',
+              'recv(sd, &index, sizeof(index), 0) == sizeof(index)',
+            );
           }
           socket.write(int(GFT.NEW));
           this.mesh.push({ socket, write });
@@ -370,7 +387,12 @@ export class Gft {
       cmd = await reader.readInt();
     } catch {
       if (this.closed || !this.controlLinks.has(socket)) return;
-      return assertFailed(MIGRATION_C, 4433, 'gft_leader_read_master', 'read(fd, &cmd, sizeof(cmd)) == sizeof(cmd)');
+      return assertFailed(
+        MIGRATION_C,
+        4433,
+        'gft_leader_read_master',
+        'read(fd, &cmd, sizeof(cmd)) == sizeof(cmd)',
+      );
     }
     if (cmd !== GFT.MIGRATION_DONE)
       assertFailed(MIGRATION_C, 4434, 'gft_leader_read_master', 'cmd == MIG_JOIN_GFT_MIGRATION_DONE');
@@ -390,7 +412,12 @@ export class Gft {
       cmd = await reader.readInt();
     } catch {
       if (this.closed) return;
-      return assertFailed(MIGRATION_C, 4079, 'gft_master_read_leader', 'read(fd, &cmd, sizeof(cmd)) == sizeof(cmd)');
+      return assertFailed(
+        MIGRATION_C,
+        4079,
+        'gft_master_read_leader',
+        'read(fd, &cmd, sizeof(cmd)) == sizeof(cmd)',
+      );
     }
     if (cmd !== GFT.MIGRATION_ALL)
       assertFailed(MIGRATION_C, 4080, 'gft_master_read_leader', 'cmd == MIG_JOIN_GFT_MIGRATION_ALL');

@@ -1,8 +1,8 @@
 import { spawn } from 'node:child_process';
 import { parseArgv } from './argv.js';
+import { QEMU_VERSION } from './builds.js';
 import { ArgvError } from './config.js';
 import { HELP } from './help.js';
-import { QEMU_VERSION } from './builds.js';
 import { Sim } from './sim.js';
 
 /**

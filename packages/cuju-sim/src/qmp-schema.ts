@@ -484,7 +484,11 @@ function introspect(model: Model): SchemaInfo[] {
  * The `query-qmp-schema` return value (a fresh copy on every call), with the Cuju
  * commands of one build (`cuju-migrate-cancel` is in qapi-schema.json@21f9f0b:4874 only).
  */
-export function qmpSchema(cujuCommands: readonly string[] = ['cuju-failover', 'cuju-adjust-epoch', 'cuju-migrate-cancel']): SchemaInfo[] {
-  const entities = SCHEMA.filter((e) => !('command' in e && e.command.startsWith('cuju-')) || cujuCommands.includes(e.command));
+export function qmpSchema(
+  cujuCommands: readonly string[] = ['cuju-failover', 'cuju-adjust-epoch', 'cuju-migrate-cancel'],
+): SchemaInfo[] {
+  const entities = SCHEMA.filter(
+    (e) => !('command' in e && e.command.startsWith('cuju-')) || cujuCommands.includes(e.command),
+  );
   return introspect(new Model(entities));
 }

@@ -173,13 +173,18 @@ export class Sim {
 
   /** gft_start_migration: `migrate tcp:IP:PORT,ft_mode` with cuju on; its error is ignored there. */
   startGroupFt(host: string, port: number): void {
-    void this.migrate({ uri: `tcp:${host}:${port},ft_mode`, detach: false, blk: false, inc: false, cuju: true });
+    void this.migrate({
+      uri: `tcp:${host}:${port},ft_mode`,
+      detach: false,
+      blk: false,
+      inc: false,
+      cuju: true,
+    });
   }
 
   /** migrate_pause / migrate_resume. */
   pauseFt(paused: boolean): void {
     this.sender?.pause(paused);
-    if (paused && this.sender?.inFt) say(MARKERS.migrationPaused);
   }
 
   // ---- operations shared by HMP and QMP ------------------------------------------

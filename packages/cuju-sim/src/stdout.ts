@@ -29,7 +29,8 @@ export const MARKERS = {
   addHostStarted: (fn: string) => `${fn} failed since gft already started.`, // migration.c@d2e55fe:4453, 4486
   addHostBadMac: (fn: string) => `${fn} bad mac.`, // migration.c@d2e55fe:4464, 4497
   leaderConnectError: (where: string) => `qmp_gft_leader_init error connect to ${where}.`, // migration.c@d2e55fe:4547
-  leaderInitAck: (where: string) => `qmp_gft_leader_init failed to receive MIG_JOIN_GFT_INIT_ACK from ${where}.`, // 4577
+  leaderInitAck: (where: string) =>
+    `qmp_gft_leader_init failed to receive MIG_JOIN_GFT_INIT_ACK from ${where}.`, // 4577
   memberConnectError: (where: string) => `gft_master_connect_other_master error connect to ${where}.`, // 2689
   resetAll: 'gft_reset_all', // migration.c@d2e55fe:4271
   resetAllJoinPort: (port: number) => `gft_reset_all, slave_host_join_port = ${port}`, // migration.c@d2e55fe:4344

@@ -1010,10 +1010,13 @@ describe('-vga, -display and the harmless extras', () => {
 });
 
 describe('-sim-build and the options each build knows', () => {
-  it.each(['master', 'groupft', 'blk-server'] as const)('-sim-build %s (anywhere on the line; the last wins)', (build) => {
-    expect(configOf(['-m', '1G', '-sim-build', build]).build).toBe(build);
-    expect(configOf(['--sim-build', 'groupft', '-sim-build', build]).build).toBe(build);
-  });
+  it.each(['master', 'groupft', 'blk-server'] as const)(
+    '-sim-build %s (anywhere on the line; the last wins)',
+    (build) => {
+      expect(configOf(['-m', '1G', '-sim-build', build]).build).toBe(build);
+      expect(configOf(['--sim-build', 'groupft', '-sim-build', build]).build).toBe(build);
+    },
+  );
 
   it('refuses an unknown build before anything else, naming the builds', () => {
     expect(errorOf(['-foo', '-sim-build', 'watchdog'])).toBe(
@@ -1039,10 +1042,14 @@ describe('-sim-build and the options each build knows', () => {
       for (const [option, value] of CUJU_OPTIONS) {
         if ((ACCEPTED[build] as readonly string[]).includes(option)) {
           expect(() => configOf([option, value], build)).not.toThrow();
-          expect(errorOf([...MON, option], build)).toBe(`qemu-system-x86_64: ${option}: requires an argument`);
+          expect(errorOf([...MON, option], build)).toBe(
+            `qemu-system-x86_64: ${option}: requires an argument`,
+          );
         } else {
           expect(errorOf([option, value], build)).toBe(`qemu-system-x86_64: ${option}: invalid option`);
-          expect(errorOf([`-${option}`, value], build)).toBe(`qemu-system-x86_64: -${option}: invalid option`);
+          expect(errorOf([`-${option}`, value], build)).toBe(
+            `qemu-system-x86_64: -${option}: invalid option`,
+          );
           expect(errorOf([...MON, option], build)).toBe(`qemu-system-x86_64: ${option}: invalid option`);
         }
       }
@@ -1050,7 +1057,9 @@ describe('-sim-build and the options each build knows', () => {
   );
 
   it('-sim-gft-resync is gone: GFT_RESYNC is off at the groupft tip, and no build has a switch for it', () => {
-    expect(errorOf(['-sim-gft-resync', 'on'], 'groupft')).toBe('qemu-system-x86_64: -sim-gft-resync: invalid option');
+    expect(errorOf(['-sim-gft-resync', 'on'], 'groupft')).toBe(
+      'qemu-system-x86_64: -sim-gft-resync: invalid option',
+    );
   });
 });
 

@@ -122,7 +122,8 @@ describe('qmpSchema', () => {
   });
 
   it('has cuju-migrate-cancel only in the master build (qapi-schema.json@21f9f0b:4874)', () => {
-    const commands = (list: SchemaInfo[]) => list.filter((e) => e['meta-type'] === 'command').map((e) => e.name);
+    const commands = (list: SchemaInfo[]) =>
+      list.filter((e) => e['meta-type'] === 'command').map((e) => e.name);
     expect(commands(qmpSchema(['cuju-failover', 'cuju-adjust-epoch']))).not.toContain('cuju-migrate-cancel');
     expect(commands(qmpSchema(['cuju-failover', 'cuju-adjust-epoch']))).toContain('cuju-failover');
     expect(commands(qmpSchema())).toContain('cuju-migrate-cancel');

@@ -40,8 +40,10 @@ export function startSim(args: string[], options: { cwd?: string } = {}): SimPro
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
     err += s;
   });
+  // 'close', not 'exit': it comes once stdout and stderr are drained, so a test that
+  // awaits `exited` sees everything the process printed.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   let gone = false;
   void exited.then(() => {
@@ -52,7 +54,7 @@ export function startSim(args: string[], options: { cwd?: string } = {}): SimPro
     child,
     stdout: () => out,
     stderr: () => err,
-    async waitForStdout(text, ms = 10_000) {
+    async waitForStdout(text, ms = 30_000) {
       const deadline = Date.now() + ms;
       while (!out.includes(text)) {
         if (gone)
