@@ -31,7 +31,7 @@ const hasSshd = requireSshd();
 
 const CUJU_SIM = join(import.meta.dirname, '../../cuju-sim/bin/cuju-sim.mjs');
 const SIM = [process.execPath, CUJU_SIM];
-const BANNER = "QEMU 2.8.1 monitor - type 'help' for more information";
+const BANNER = "QEMU 2.8.0 monitor - type 'help' for more information"; // Cuju's VERSION (cuju-sim follows it)
 
 const daemons: Sshd[] = [];
 const hosts: SshHost[] = [];

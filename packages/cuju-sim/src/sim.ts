@@ -228,7 +228,9 @@ export class Sim {
       this.sender?.close();
       this.sender = sender;
     }
-    sender.run(req.cuju && vm.capabilities.get('cuju-ft') === true);
+    // The command returns here; migration_thread goes on in its own thread.
+    const ft = req.cuju && vm.capabilities.get('cuju-ft') === true;
+    setImmediate(() => sender.run(ft));
     return undefined;
   }
 
