@@ -282,19 +282,12 @@ export class CujuMonitor {
   async cancelFt(options?: CallOptions): Promise<void> {
     checkCallOptions(options);
     const build = await this.supported('cuju-migrate-cancel', options);
-    if (
-      this.knowledge !== 'primary-ft' &&
-      this.knowledge !== 'receiver-ft' &&
-      build.commands['cuju-get-ft-started']
-    )
-      await this.ftStarted(options);
-    if (this.knowledge !== 'primary-ft') {
-      throw new CujuUnsafeCommandError(
-        'cuju-migrate-cancel',
-        this.knowledge,
-        'it crashes a VM that is not a primary in FT (migration.c@21f9f0b:1578-1583)',
-      );
-    }
+    await this.require(
+      'cuju-migrate-cancel',
+      'primary-ft',
+      build.commands['cuju-get-ft-started'] ? () => this.ftStarted(options) : undefined,
+      'it crashes a VM that is not a primary in FT (migration.c@21f9f0b:1578-1583)',
+    );
     await this.quiet('cuju-migrate-cancel', {}, options);
     this.know('not-in-ft');
   }
@@ -323,14 +316,12 @@ export class CujuMonitor {
         'a stub that only prints qmp_cuju_failover, cuju-kvm-share-mem.c@4b17b51:135-139',
       );
     }
-    if (this.knowledge !== 'receiver-ft' && build.commands['cuju-get-ft-mode']) await this.ftMode(options);
-    if (this.knowledge !== 'receiver-ft') {
-      throw new CujuUnsafeCommandError(
-        'cuju-failover',
-        this.knowledge,
-        'it crashes anything but a receiver in FT (cuju-ft-trans-file.c@21f9f0b:1315-1318); feed the VM stdout to observe() so the monitor sees its first commit',
-      );
-    }
+    await this.require(
+      'cuju-failover',
+      'receiver-ft',
+      build.commands['cuju-get-ft-mode'] ? () => this.ftMode(options) : undefined,
+      'it crashes anything but a receiver in FT (cuju-ft-trans-file.c@21f9f0b:1315-1318); feed the VM stdout to observe() so the monitor sees its first commit',
+    );
     await this.quiet('cuju-failover', {}, options);
     this.know('taken-over');
   }
@@ -441,6 +432,20 @@ export class CujuMonitor {
   }
 
   // ---- internals --------------------------------------------------------------------
+
+  /**
+   * The guard of a command that crashes the VM unless it is in `wanted`: when the monitor
+   * does not know that, it asks first if the build can tell (`ask`, a read-only query).
+   */
+  private async require(
+    command: CujuCommandName,
+    wanted: CujuFtKnowledge,
+    ask: (() => Promise<unknown>) | undefined,
+    why: string,
+  ): Promise<void> {
+    if (this.knowledge !== wanted && ask) await ask();
+    if (this.knowledge !== wanted) throw new CujuUnsafeCommandError(command, this.knowledge, why);
+  }
 
   private isPrimary(): boolean {
     return this.knowledge === 'primary-starting' || this.knowledge === 'primary-ft';

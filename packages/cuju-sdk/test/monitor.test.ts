@@ -438,7 +438,7 @@ const PUBLIC_METHODS = Object.getOwnPropertyNames(CujuMonitor.prototype).filter(
   (n) =>
     n !== 'constructor' &&
     typeof Object.getOwnPropertyDescriptor(CujuMonitor.prototype, n)?.value === 'function' &&
-    !['isPrimary', 'know', 'supported', 'send', 'quiet', 'detectBuild', 'observe'].includes(n),
+    !['isPrimary', 'know', 'require', 'supported', 'send', 'quiet', 'detectBuild', 'observe'].includes(n),
 );
 
 let monitors: CujuMonitor[] = [];

@@ -135,16 +135,14 @@ export class FtSender {
       socket.on('data', () => {});
     } else {
       const decoder = new FtDecoder();
-      socket.on('data', (chunk: Buffer) => {
-        let messages: FtMessage[];
-        try {
-          messages = decoder.push(chunk);
-        } catch {
-          this.linkLost();
-          return;
-        }
-        for (const msg of messages) this.onMessage(msg, index as Ms);
-      });
+      socket.on('data', (chunk: Buffer) =>
+        feed(
+          decoder,
+          chunk,
+          (msg) => this.onMessage(msg, index as Ms),
+          () => this.linkLost(),
+        ),
+      );
     }
     socket.on('error', () => {});
     socket.on('close', () => this.linkLost());
@@ -380,16 +378,13 @@ export class FtReceiver {
     }
     const stream = index === 0 ? new InitialStreamReader() : undefined;
     const decoder = new FtDecoder();
-    const onHeaders = (chunk: Buffer) => {
-      let messages: FtMessage[];
-      try {
-        messages = decoder.push(chunk);
-      } catch {
-        this.linksLost();
-        return;
-      }
-      for (const msg of messages) this.onMessage(msg, index as Ms);
-    };
+    const onHeaders = (chunk: Buffer) =>
+      feed(
+        decoder,
+        chunk,
+        (msg) => this.onMessage(msg, index as Ms),
+        () => this.linksLost(),
+      );
     socket.on('data', (chunk: Buffer) => {
       if (stream === undefined) return onHeaders(chunk);
       let rest: Buffer | undefined;
@@ -496,4 +491,21 @@ export class FtReceiver {
     this.server?.close();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** Decodes a device link's bytes into messages; a corrupt stream counts as a lost link. */
+function feed(
+  decoder: FtDecoder,
+  chunk: Buffer,
+  onMessage: (msg: FtMessage) => void,
+  onCorrupt: () => void,
+): void {
+  let messages: FtMessage[];
+  try {
+    messages = decoder.push(chunk);
+  } catch {
+    onCorrupt();
+    return;
+  }
+  for (const msg of messages) onMessage(msg);
 }

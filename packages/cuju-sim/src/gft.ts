@@ -184,18 +184,12 @@ export class Gft {
       }
       const reader = readerOf(socket);
       socket.write(this.tableBytes(table, i));
-      let ack: number;
-      try {
-        ack = await reader.readInt();
-      } catch {
-        socket.destroy();
-        assertFailed(
-          MIGRATION_C,
-          4575,
-          'qmp_gft_leader_init',
-          'read(sd, &send, sizeof(send)) == sizeof(send)',
-        );
-      }
+      const ack = await readIntOrAbort(
+        reader,
+        4575,
+        'qmp_gft_leader_init',
+        'read(sd, &send, sizeof(send)) == sizeof(send)',
+      );
       if (ack !== GFT.INIT_ACK) {
         say(MARKERS.leaderInitAck(where));
         return;
@@ -241,13 +235,8 @@ export class Gft {
   /** gft_master_accept_leader (4131-4205): the table from the leader. */
   private async acceptLeader(socket: Socket): Promise<void> {
     const reader = readerOf(socket);
-    const read = async (line: number, what = 'read(fd, &received, sizeof(received)) == sizeof(received)') => {
-      try {
-        return await reader.readInt();
-      } catch {
-        return assertFailed(MIGRATION_C, line, 'gft_master_accept_leader', what);
-      }
-    };
+    const read = (line: number, what = 'read(fd, &received, sizeof(received)) == sizeof(received)') =>
+      readIntOrAbort(reader, line, 'gft_master_accept_leader', what);
     const readBytes = async (n: number, line: number, what: string) => {
       try {
         return await reader.read(n);
@@ -308,13 +297,8 @@ export class Gft {
   /** gft_master_accept_other_master_one (3848-3985): one end of a member-to-member link. */
   private async acceptOtherMaster(socket: Socket): Promise<void> {
     const reader = readerOf(socket);
-    const recv = async (line: number, what: string) => {
-      try {
-        return await reader.readInt();
-      } catch {
-        return assertFailed(MIGRATION_C, line, 'pthread_accept_other_master', what);
-      }
-    };
+    const recv = (line: number, what: string) =>
+      readIntOrAbort(reader, line, 'pthread_accept_other_master', what);
     await recv(3949, 'recv(c, &accept_gft_id, sizeof(accept_gft_id), 0) == sizeof(accept_gft_id)');
     const isNextState = await recv(
       3960,
@@ -356,16 +340,12 @@ export class Gft {
           }
           const reader = readerOf(socket);
           socket.write(Buffer.concat([int(this.myId), int(isNextState), int(isNextState)]));
-          try {
-            await reader.readInt();
-          } catch {
-            assertFailed(
-              MIGRATION_C,
-              write ? 2729 : 2706,
-              'gft_master_connect_other_master',
-              'recv(sd, &index, sizeof(index), 0) == sizeof(index)',
-            );
-          }
+          await readIntOrAbort(
+            reader,
+            write ? 2729 : 2706,
+            'gft_master_connect_other_master',
+            'recv(sd, &index, sizeof(index), 0) == sizeof(index)',
+          );
           socket.write(int(GFT.NEW));
           this.mesh.push({ socket, write });
         }
@@ -503,6 +483,15 @@ export class Gft {
     for (const s of this.controlLinks) s.destroy();
     this.leaderLink?.destroy();
     for (const { socket } of this.mesh) socket.destroy();
+  }
+}
+
+/** `assert(read(...) == sizeof(int))`: an int, or, when the peer ends first, the assert's abort. */
+async function readIntOrAbort(reader: ByteReader, line: number, fn: string, expr: string): Promise<number> {
+  try {
+    return await reader.readInt();
+  } catch {
+    return assertFailed(MIGRATION_C, line, fn, expr);
   }
 }
 

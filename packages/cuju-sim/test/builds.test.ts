@@ -5,6 +5,7 @@ import { SIM_BUILDS, type SimBuild } from '../src/builds.js';
 import { HMP_TABLES } from '../src/hmp-table.js';
 import {
   killAll,
+  monitorOptions,
   port,
   portFree,
   RawHmp,
@@ -73,17 +74,7 @@ const HELP_LINES: ReadonlyArray<readonly [SimBuild, string, string]> = [
 ];
 
 function monitorArgs(d: string, name: string, build: SimBuild, extra: string[] = []): string[] {
-  return [
-    '-sim-build',
-    build,
-    '-chardev',
-    `socket,id=mon,path=${join(d, `${name}.monitor`)},server,nowait`,
-    '-mon',
-    'chardev=mon,id=monitor,mode=readline',
-    '-qmp',
-    `unix:${join(d, `${name}.qmp`)},server,nowait`,
-    ...extra,
-  ];
+  return ['-sim-build', build, ...monitorOptions(d, name), ...extra];
 }
 
 /** A build's VM, ready; groupft VMs get a free join port (each binds one, 5000 by default). */

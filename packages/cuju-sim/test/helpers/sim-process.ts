@@ -24,6 +24,18 @@ export interface SimProcess {
 
 const all: SimProcess[] = [];
 
+/** A readline monitor `<dir>/<name>.monitor` and a QMP one `<dir>/<name>.qmp`, as the seeds' lines give them. */
+export function monitorOptions(dir: string, name: string): string[] {
+  return [
+    '-chardev',
+    `socket,id=mon,path=${join(dir, `${name}.monitor`)},server,nowait`,
+    '-mon',
+    'chardev=mon,id=monitor,mode=readline',
+    '-qmp',
+    `unix:${join(dir, `${name}.qmp`)},server,nowait`,
+  ];
+}
+
 export function startSim(args: string[], options: { cwd?: string } = {}): SimProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
