@@ -75,6 +75,7 @@ async function sdkRun(sdk: CujuSdk, simBin: string): Promise<Sample> {
   const pair = new sdk.FtPair({
     primary: host,
     backup: host,
+    build: 'master', // cuju-sim's default build
     vm: {
       name: 'vm1',
       memory: '1G',

@@ -207,6 +207,7 @@ export async function checkboxToProtected(): Promise<void> {
     const samples: number[] = [];
     for (let i = 0; i < 3; i++) {
       const pair = new FtPair({
+        build: 'master',
         primary: new LocalHost({ address: '127.0.0.2' }),
         backup: new LocalHost({ address: '127.0.0.3' }),
         vm: { name: `floor${i}`, memory: 128, monitorPath: join(dir, `f${i}.monitor`) },

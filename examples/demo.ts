@@ -1,5 +1,6 @@
 /**
- * npm run demo: an FT pair of Cuju VMs on cuju-sim across two simulated hosts,
+ * npm run demo: an FT pair of Cuju VMs on cuju-sim, as Cuju's master build (21f9f0b, the
+ * default branch; `-sim-build master`) runs them, across two simulated hosts,
  * 127.0.0.2 (primary) and 127.0.0.3 (backup), each reached over SSH through a real
  * OpenSSH sshd that the demo starts when it runs as root (otherwise both run here
  * through LocalHost, and it says so). It shows each step, kills the primary, reports
@@ -16,6 +17,8 @@ import { type Sshd, startSshd } from '../packages/cuju-sdk/test/helpers/sshd.js'
 import { runPair, say } from './lib/run-pair.js';
 
 const SIM = fileURLToPath(new URL('../packages/cuju-sim/bin/cuju-sim.mjs', import.meta.url));
+/** The Cuju build the demo runs: master, Cuju's default branch (groupft and blk-server are the others). */
+const BUILD = 'master';
 
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -59,7 +62,9 @@ async function main(): Promise<number> {
     return await runPair({
       primary,
       backup,
-      binary: { path: process.execPath, args: [SIM] },
+      // The simulator is told the build the SDK is told: one source for both.
+      binary: { path: process.execPath, args: [SIM, '-sim-build', BUILD] },
+      build: BUILD,
       workDir,
       ftPort: await freePort(),
     });

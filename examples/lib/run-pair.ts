@@ -3,12 +3,14 @@
  * show every step, prove the protection by killing the primary, report the failover
  * and its detection time, and stop everything.
  */
-import { type CujuBinary, FtPair, type Host } from '@cuju/sdk';
+import { type CujuBinary, type CujuBuildName, cujuBuild, FtPair, type Host } from '@cuju/sdk';
 
 export interface PairJob {
   primary: Host;
   backup: Host;
   binary: CujuBinary;
+  /** The Cuju build the binary is (default master, Cuju's default branch). */
+  build?: CujuBuildName;
   /** A directory that exists on both hosts (monitors and logs go there). */
   workDir: string;
   ftPort: number;
@@ -21,9 +23,11 @@ const stamp = () => `${String(Date.now() - t0).padStart(6)} ms`;
 export const say = (text: string) => console.log(`${stamp()}  ${text}`);
 
 export async function runPair(job: PairJob): Promise<number> {
+  const build = cujuBuild(job.build ?? 'master');
   const pair = new FtPair({
     primary: job.primary,
     backup: job.backup,
+    build,
     vm: {
       name: 'vm1',
       memory: '1G',
@@ -43,6 +47,7 @@ export async function runPair(job: PairJob): Promise<number> {
   };
   process.once('SIGINT', () => void stop().then(() => process.exit(130)));
   try {
+    say(`Cuju build: ${build.name} (${build.commit}): ${build.summary}`);
     say(`primary on ${job.primary.name}, backup on ${job.backup.name} (FT port ${job.ftPort})`);
     await pair.up();
     say('the VM is protected: every epoch is committed on the backup');

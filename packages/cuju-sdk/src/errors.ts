@@ -7,9 +7,10 @@
  * has `QMP_*`. The list is closed on purpose: a new subclass adds its code here, next
  * to it, so that a `switch (err.code)` over CujuErrorCode stays exhaustive.
  *
- * This module imports nothing: every other module may import it, so it must not need
- * any of them (no import circles).
+ * This module imports only build-names.ts (which imports nothing): every other module may
+ * import it, so it must not need any of them (no import circles).
  */
+import type { CujuBuildName, CujuCommandName, CujuOption } from './build-names.js';
 
 /** Codes of the host layer (LocalHost, SshHost): its errors are HostErrors. */
 export type HostErrorCode =
@@ -58,6 +59,14 @@ export type CujuErrorCode =
   | 'CUJU_FT_PAIR_ABORTED'
   // prepareHost.
   | 'CUJU_PREPARE_HOST_FAILED'
+  // Build profiles and the guards that keep a real VM alive (builds.ts, monitor.ts).
+  | 'CUJU_COMMAND_UNSUPPORTED'
+  | 'CUJU_OPTION_UNSUPPORTED'
+  | 'CUJU_BUILD_UNKNOWN'
+  | 'CUJU_UNSAFE_COMMAND'
+  | 'CUJU_MONITOR_DURING_FT'
+  | 'CUJU_JOIN_PORT_REFUSED'
+  | 'CUJU_UNEXPECTED_OUTPUT'
   // The host layer.
   | HostErrorCode;
 
@@ -227,5 +236,135 @@ export class QemuReportedError extends CujuError {
   constructor(qemuMessage: string) {
     super('CUJU_QEMU_ERROR', `QEMU reported: ${qemuMessage}`);
     this.qemuMessage = qemuMessage;
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Build profiles (builds.ts) and the guards that keep a real VM alive (monitor.ts).
+
+/** `master`, or `master (21f9f0b)` style lists for messages. */
+function buildList(builds: readonly CujuBuildName[]): string {
+  return builds.length === 0 ? 'no profiled build' : builds.join(', ');
+}
+
+/**
+ * The build the monitor belongs to lacks this command (it would answer `unknown command`),
+ * or has only a stub of it. Nothing was sent. `availableIn` names the builds that have it.
+ */
+export class CujuUnsupportedCommandError extends CujuError {
+  readonly build: CujuBuildName;
+  readonly command: CujuCommandName;
+  readonly availableIn: readonly CujuBuildName[];
+  constructor(
+    build: CujuBuildName,
+    command: CujuCommandName,
+    availableIn: readonly CujuBuildName[],
+    why?: string,
+  ) {
+    super(
+      'CUJU_COMMAND_UNSUPPORTED',
+      `'${command}' is not usable on the ${build} build${why ? ` (${why})` : ''}; ${buildList(availableIn)} ${availableIn.length === 1 ? 'has' : 'have'} it`,
+    );
+    this.build = build;
+    this.command = command;
+    this.availableIn = availableIn;
+  }
+}
+
+/**
+ * A launch would pass an option the build's vl.c does not know (QEMU would exit with
+ * `invalid option`). Nothing was started. `field` names the spec field that asked for it.
+ */
+export class CujuUnsupportedOptionError extends CujuError {
+  readonly build: CujuBuildName;
+  readonly option: CujuOption;
+  readonly field: string;
+  readonly availableIn: readonly CujuBuildName[];
+  constructor(
+    build: CujuBuildName,
+    option: CujuOption,
+    field: string,
+    availableIn: readonly CujuBuildName[],
+  ) {
+    super(
+      'CUJU_OPTION_UNSUPPORTED',
+      `${field}: the ${build} build rejects ${option} as an invalid option; ${buildList(availableIn)} ${availableIn.length === 1 ? 'accepts' : 'accept'} it`,
+    );
+    this.build = build;
+    this.option = option;
+    this.field = field;
+    this.availableIn = availableIn;
+  }
+}
+
+/** The monitor's `help` matched no known build (an upstream QEMU, a watchdog build, ...). */
+export class CujuBuildDetectError extends CujuError {
+  readonly endpoint: string;
+  constructor(endpoint: string) {
+    super(
+      'CUJU_BUILD_UNKNOWN',
+      `${endpoint}: its 'help' matches none of the Cuju builds master, groupft, blk-server; pass the build explicitly if you know it`,
+    );
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * A command that would crash the VM in its current state was refused, nothing sent:
+ * `cuju-failover` anywhere but on a receiver in FT, `cuju-migrate-cancel` outside FT
+ * (both dereference FT state with no check, migration.c@21f9f0b:1578-1583,
+ * cuju-ft-trans-file.c@21f9f0b:1315-1318). `known` is what the monitor knew of the VM.
+ */
+export class CujuUnsafeCommandError extends CujuError {
+  readonly command: CujuCommandName;
+  readonly known: string;
+  constructor(command: CujuCommandName, known: string, why: string) {
+    super('CUJU_UNSAFE_COMMAND', `'${command}' refused: ${why} (the VM is ${known})`);
+    this.command = command;
+    this.known = known;
+  }
+}
+
+/**
+ * A new monitor connection to a VM whose FT runs was refused before connecting: opening
+ * the monitor during FT segfaults QEMU (Cuju issue #13). Connect once before FT and keep
+ * that connection, or pass `allowDuringFt: true` when you know your build is safe.
+ */
+export class CujuMonitorDuringFtError extends CujuError {
+  readonly endpoint: string;
+  constructor(endpoint: string) {
+    super(
+      'CUJU_MONITOR_DURING_FT',
+      `${endpoint}: FT runs on this VM; a new monitor connection can crash it (Cuju issue #13). Keep the connection opened before FT, or pass allowDuringFt: true`,
+    );
+    this.endpoint = endpoint;
+  }
+}
+
+/**
+ * A connection to a VM's group join port was refused before connecting: its accept
+ * handler asserts on a short read (migration.c@d2e55fe:4149), so even a probe aborts QEMU.
+ */
+export class CujuJoinPortError extends CujuError {
+  readonly host: string;
+  readonly port: number;
+  constructor(host: string, port: number) {
+    super(
+      'CUJU_JOIN_PORT_REFUSED',
+      `${host}:${port} is a Cuju group join port: connecting to it (even to probe it) aborts the VM`,
+    );
+    this.host = host;
+    this.port = port;
+  }
+}
+
+/** The monitor answered with text the parser for that build does not recognise. */
+export class CujuOutputError extends CujuError {
+  readonly expected: string;
+  readonly output: string;
+  constructor(expected: string, output: string) {
+    super('CUJU_UNEXPECTED_OUTPUT', `expected ${expected}, got ${JSON.stringify(output.slice(0, 200))}`);
+    this.expected = expected;
+    this.output = output;
   }
 }

@@ -24,6 +24,9 @@ export function checkFtPairOptions(options: unknown): void {
   const o = checkObject('options', options);
   checkHost('primary', o.primary);
   checkHost('backup', o.backup);
+  // The build itself is checked by cujuBuild() in the constructor (a name or a profile).
+  if (o.build === undefined)
+    throw new CujuArgumentError('build', "must be given: 'master', 'groupft' or 'blk-server'");
   checkVmSpec(o.vm as CujuVmSpec, 'vm');
   if (o.backupVm !== undefined) checkObject('backupVm', o.backupVm);
   const binary = checkObject('binary', o.binary);

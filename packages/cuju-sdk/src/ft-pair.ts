@@ -3,17 +3,19 @@ import { dirname, join } from 'node:path';
 import { inspect } from 'node:util';
 import { HmpClient } from '@cuju/qmp';
 import type * as TypedEmitterModule from 'typed-emitter';
-import { FtPairError, type FtPairReason } from './errors.js';
+import { type CujuBuildName, type CujuBuildProfile, cujuBuild } from './builds.js';
+import { CujuArgumentError, CujuMonitorDuringFtError, FtPairError, type FtPairReason } from './errors.js';
 import {
   checkBackupSpec,
   checkFtPairOptions,
   checkTestFailoverOptions,
   checkUpOptions,
 } from './ft-pair-options.js';
+import { cujuFtRegistry } from './ft-registry.js';
 import type { Host, VmProcess } from './hosts/host.js';
 import { primaryArgv, receiverArgv } from './launch.js';
 import { type CujuMarker, parseMarker } from './markers.js';
-import { CujuMonitor } from './monitor.js';
+import { CujuMonitor, monitorEndpointKey } from './monitor.js';
 import type { CujuVmSpec } from './spec.js';
 import { checkPort } from './validate.js';
 
@@ -79,6 +81,12 @@ export interface CujuBinary {
 export interface FtPairOptions {
   primary: Host;
   backup: Host;
+  /**
+   * The Cuju build the binary is (builds.ts): what the command lines may contain, how
+   * protection is confirmed, which join ports the VMs bind. cuju-sim is told the same
+   * build with `-sim-build NAME` in `binary.args`.
+   */
+  build: CujuBuildName | CujuBuildProfile;
   /** The primary VM. The backup gets the same spec with `backupVm` laid over it. */
   vm: CujuVmSpec;
   /** Differences of the backup (its monitor path, tap): default monitor `<name>r.monitor` beside the primary's. */
@@ -107,10 +115,15 @@ const PRIMARY_EXIT_GRACE_MS = 500;
 /**
  * A Cuju FT pair: starts the receiver on the backup host and the primary on its host,
  * turns FT on, confirms protection (the backup's `first commit`, the primary's
- * `Enter FT mode` and `ft_started: 1`), then watches both sides. It reports a failover
- * once, from whichever comes first: the backup's `cuju_ft_trans_close vm_started.` or
- * the backup running after the primary was lost; and `not-protected` with a reason when
- * the backup goes away.
+ * `Enter FT mode`, and the primary's epochs running, asked the way the build allows:
+ * `ft_started: 1` on master, `info migrate` in Cuju's FT state elsewhere), then watches
+ * both sides. It reports a failover once, from whichever comes first: the backup's
+ * `cuju_ft_trans_close vm_started.` or the backup running after the primary was lost;
+ * and `not-protected` with a reason when the backup goes away.
+ *
+ * Each monitor is opened once, before FT starts, and kept until down(): a monitor opened
+ * while FT runs can crash QEMU (Cuju issue #13). Both monitors learn FT state from the
+ * VMs' stdout, so their guards (no failover but on a receiver in FT) hold.
  */
 export class FtPair extends Emitter {
   private current: FtPairState = 'idle';
@@ -126,14 +139,20 @@ export class FtPair extends Emitter {
   private readonly unsubscribe: Array<() => void> = [];
   private readonly timeouts: typeof DEFAULTS;
   private readonly ftPort: number;
+  private readonly build: CujuBuildProfile;
+  /** Registry entries this pair made (monitor endpoints in FT, join ports), undone by down(). */
+  private readonly endpointKeys = { primary: '', backup: '' };
+  private readonly joinPorts: Array<{ host: string; port: number }> = [];
 
   constructor(private readonly options: FtPairOptions) {
     super();
     checkFtPairOptions(options);
+    this.build = cujuBuild(options.build, 'build');
     this.ftPort = options.ftPort ?? 4441;
     checkPort('ftPort', this.ftPort);
     this.timeouts = { ...DEFAULTS, ...options.timeouts };
     checkBackupSpec(this.backupSpec, options.backupVm);
+    this.checkJoinPorts();
   }
 
   /** What logs show of a pair: its state, never its options (extraArgs may hold secrets). */
@@ -143,6 +162,11 @@ export class FtPair extends Emitter {
 
   [inspect.custom](): string {
     return `FtPair { state: '${this.current}' }`;
+  }
+
+  /** The build this pair drives. */
+  get cujuBuild(): CujuBuildProfile {
+    return this.build;
   }
 
   get state(): FtPairState {
@@ -173,26 +197,20 @@ export class FtPair extends Emitter {
       throw new FtPairError('STATE', `up() needs a fresh pair; this one is ${this.current}`);
     const { signal } = options;
     const { primary, backup, binary } = this.options;
+    // Both command lines are built (and checked against the build) before anything starts.
+    const backupSpec = this.backupSpec;
+    const backupArgv = [
+      ...(binary.args ?? []),
+      ...receiverArgv(backupSpec, { port: this.ftPort }, this.build),
+    ];
+    const primaryArgs = [...(binary.args ?? []), ...primaryArgv(this.options.vm, this.build)];
     try {
       this.setState('launching');
-      const backupSpec = this.backupSpec;
-      this.backupVm = await this.launch(
-        'backup',
-        backup,
-        [...(binary.args ?? []), ...receiverArgv(backupSpec, { port: this.ftPort })],
-        backupSpec,
-        signal,
-      );
-      this.backupMonitor = await this.monitor(backup, backupSpec.monitorPath);
+      this.backupVm = await this.launch('backup', backup, backupArgv, backupSpec, signal);
+      this.backupMonitor = await this.monitor('backup', backup, backupSpec.monitorPath);
       this.setState('backup-ready');
-      this.primaryVm = await this.launch(
-        'primary',
-        primary,
-        [...(binary.args ?? []), ...primaryArgv(this.options.vm)],
-        this.options.vm,
-        signal,
-      );
-      this.primaryMonitor = await this.monitor(primary, this.options.vm.monitorPath);
+      this.primaryVm = await this.launch('primary', primary, primaryArgs, this.options.vm, signal);
+      this.primaryMonitor = await this.monitor('primary', primary, this.options.vm.monitorPath);
       this.setState('enabling');
       await this.primaryMonitor.enableFt({ ...(signal ? { signal } : {}) });
       this.setState('syncing');
@@ -209,11 +227,14 @@ export class FtPair extends Emitter {
         signal,
       );
       // The backup prints `first commit` before its ACK1 reaches the primary: give the
-      // primary the rest of the sync deadline to report its epochs running.
+      // primary the rest of the sync deadline to report its epochs running (ft_started on
+      // master; groupft and blk-server lack that command: `info migrate` there).
       await this.until(
-        () => this.primaryMonitor!.ftStarted(),
+        () => this.primaryMonitor!.ftRunning(),
         this.timeouts.syncMs,
-        'the primary reports ft_started: 0 after the first commit',
+        this.build.ftRunningCheck === 'ft-started'
+          ? 'the primary reports ft_started: 0 after the first commit'
+          : "the primary's info migrate does not show Cuju's FT state after the first commit",
       );
       this.setState('protected');
     } catch (err) {
@@ -266,6 +287,9 @@ export class FtPair extends Emitter {
     for (const off of this.unsubscribe.splice(0)) off();
     await Promise.allSettled([this.primaryMonitor?.close(), this.backupMonitor?.close()]);
     await Promise.allSettled([stop(this.primaryVm), stop(this.backupVm)]);
+    // The VMs are gone: their monitors and join ports are no danger any more.
+    for (const key of Object.values(this.endpointKeys)) if (key) cujuFtRegistry.clearFt(key);
+    for (const { host, port } of this.joinPorts.splice(0)) cujuFtRegistry.removeJoinPort(host, port);
     await Promise.allSettled(this.created.map(({ host, path }) => host.run(['rm', '-f', path])));
     this.created.length = 0;
     if (this.current !== 'stopped') this.setState('stopped');
@@ -299,6 +323,13 @@ export class FtPair extends Emitter {
     this.created.push({ host, path: logPath }, { host, path: spec.monitorPath });
     if (spec.qmpPath) this.created.push({ host, path: spec.qmpPath });
     const vm = await host.spawnVm([bin!, ...args], { logPath, ...(this.options.sudo ? { sudo: true } : {}) });
+    const gft = this.build.gft;
+    if (gft?.joinPortAlwaysBound) {
+      // groupft binds 0:join-port on every VM: a connection there aborts it (never probe it).
+      const entry = { host: host.address, port: spec.joinPort ?? gft.defaultJoinPort };
+      cujuFtRegistry.addJoinPort(entry.host, entry.port);
+      this.joinPorts.push(entry);
+    }
     this.unsubscribe.push(vm.onLine((line) => this.onLine(side, line)));
     // Over SSH `exited` rejects when the connection to the host is lost: that says nothing
     // about the VM, which may still run, so it is not taken for a death.
@@ -310,14 +341,40 @@ export class FtPair extends Emitter {
     return vm;
   }
 
-  private async monitor(host: Host, path: string): Promise<CujuMonitor> {
+  /**
+   * Opens the side's monitor: once, before FT starts (CujuMonitor records the endpoint as
+   * in FT from then on, so nothing reopens it while FT runs).
+   */
+  private async monitor(side: 'primary' | 'backup', host: Host, path: string): Promise<CujuMonitor> {
+    const key = monitorEndpointKey({ host, path });
+    if (cujuFtRegistry.isFt(key)) throw new CujuMonitorDuringFtError(key);
     const socket = await host.connectMonitor(path);
-    return new CujuMonitor(await HmpClient.connect({ socket, name: `${host.name}:${path}` }));
+    this.endpointKeys[side] = key;
+    return new CujuMonitor(await HmpClient.connect({ socket, name: key }), {
+      build: this.build,
+      endpointKey: key,
+    });
+  }
+
+  /** On one host, groupft's VMs need distinct join ports: each binds its own or aborts. */
+  private checkJoinPorts(): void {
+    const gft = this.build.gft;
+    const { primary, backup, vm } = this.options;
+    if (!gft?.joinPortAlwaysBound || primary.address !== backup.address) return;
+    const primaryPort = vm.joinPort ?? gft.defaultJoinPort;
+    const backupPort = this.backupSpec.joinPort ?? gft.defaultJoinPort;
+    if (primaryPort === backupPort) {
+      throw new CujuArgumentError(
+        'backupVm.joinPort',
+        `must differ from the primary's join port (${primaryPort}) when both VMs run on ${primary.address}: every ${this.build.name} VM binds its -ft-join-port (default ${gft.defaultJoinPort}) and aborts when it cannot`,
+      );
+    }
   }
 
   private onLine(side: 'primary' | 'backup', line: string): void {
-    const marker = parseMarker(line);
+    const marker = parseMarker(line, this.build);
     if (!marker) return;
+    (side === 'primary' ? this.primaryMonitor : this.backupMonitor)?.observe(marker);
     this.markers[side].add(marker.kind);
     this.emit('marker', { side, marker, line });
     for (const w of this.markerWaiters.splice(0)) w();
@@ -326,6 +383,7 @@ export class FtPair extends Emitter {
   }
 
   private onExit(side: 'primary' | 'backup'): void {
+    if (this.endpointKeys[side]) cujuFtRegistry.clearFt(this.endpointKeys[side]);
     for (const w of this.markerWaiters.splice(0)) w();
     if (this.current === 'stopped') return;
     if (side === 'backup') {

@@ -7,19 +7,44 @@
 // The monitor, and the types of @cuju/qmp that its methods take or return.
 export type {
   CallOptions,
-  CujuFtMode,
   Hmp,
   HmpConnectOptions,
   InfoMigrate,
   InfoStatus,
   QmpConnectOptions,
 } from '@cuju/qmp';
+// Build profiles.
+export type {
+  CujuBuildName,
+  CujuBuildProfile,
+  CujuCommandName,
+  CujuCommandSpec,
+  CujuOption,
+  GftStatus,
+} from './builds.js';
+export {
+  buildsWithCommand,
+  buildsWithOption,
+  CUJU_BUILD_NAMES,
+  CUJU_BUILDS,
+  CUJU_OPTIONS,
+  cujuBuild,
+  detectBuildFromHelp,
+  isCujuBuildName,
+} from './builds.js';
 // Errors: one root (CujuError), codes CUJU_* and HOST_* (see the README for the tree).
 export {
   CujuArgumentError,
+  CujuBuildDetectError,
   CujuCommandError,
   CujuError,
   type CujuErrorCode,
+  CujuJoinPortError,
+  CujuMonitorDuringFtError,
+  CujuOutputError,
+  CujuUnsafeCommandError,
+  CujuUnsupportedCommandError,
+  CujuUnsupportedOptionError,
   FtAckError,
   FtPairError,
   type FtPairErrorKind,
@@ -46,6 +71,7 @@ export type {
   UpOptions,
 } from './ft-pair.js';
 export { FtPair } from './ft-pair.js';
+export { cujuFtRegistry } from './ft-registry.js';
 // Hosts.
 export {
   HostAbortedError,
@@ -73,13 +99,24 @@ export { LocalHost, type LocalHostOptions } from './hosts/local.js';
 export type { SecretPattern } from './hosts/redact.js';
 export { type HostKeyCheck, SshHost, type SshHostOptions } from './hosts/ssh.js';
 // Command lines.
-export type { CujuIncoming } from './launch.js';
+export type { CujuBuildRef, CujuIncoming } from './launch.js';
 export { blockClientArgv, blockServerArgv, primaryArgv, receiverArgv } from './launch.js';
 // Cuju's stdout.
 export type { CujuMarker, CujuMarkerKind } from './markers.js';
 export { markerError, parseMarker } from './markers.js';
-export type { CujuInfo, CujuMonitorTarget, FtTarget, GftHost } from './monitor.js';
-export { CujuMonitor } from './monitor.js';
+// The monitor.
+export type {
+  CujuConnectOptions,
+  CujuFtKnowledge,
+  CujuInfo,
+  CujuMonitorOptions,
+  CujuMonitorTarget,
+  FtTarget,
+  GftHost,
+} from './monitor.js';
+export { CujuMonitor, monitorEndpointKey } from './monitor.js';
+export type { CujuFtMode, CujuFtModeName, CujuInfoMigrate } from './parsers.js';
+export { CUJU_FT_MODES, parseCujuFtMode, parseCujuInfoMigrate, parseFtStarted } from './parsers.js';
 // Host preparation.
 export { type PrepareFailureReason, PrepareHostError } from './prepare-host/error.js';
 export type {

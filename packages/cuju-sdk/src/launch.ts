@@ -1,7 +1,10 @@
 /**
- * Cuju command lines from a CujuVmSpec: the argv after the binary, for the primary
- * (runvm.sh), the receiver (recv.sh), the block server and its clients. Every field is
- * checked first; a bad one throws CujuArgumentError naming it.
+ * Cuju command lines from a CujuVmSpec and the Cuju build that will run them: the argv
+ * after the binary, for the primary (runvm.sh), the receiver (recv.sh), the block server
+ * and its clients. Every field is checked first; a bad one throws CujuArgumentError
+ * naming it, and an option the build rejects (`-ft-join-port`, `-gft-id` and
+ * `-blk-server*` on master, `-blk-server*` on groupft) throws CujuUnsupportedOptionError:
+ * nothing is started with a command line the build would refuse.
  *
  * Order and spelling follow the seed scripts, so that for their values the argv joined
  * with spaces is their line:
@@ -20,11 +23,13 @@
  * scripts: QEMU reads these options the same wherever they stand (the last -cpu wins,
  * and vl.c starts the -incoming listener only after reading the whole command line).
  */
+import type { CujuBuildName, CujuBuildProfile } from './builds.js';
 import { CujuArgumentError } from './errors.js';
 import {
   type CujuEndpoint,
   type CujuVmSpec,
   checkEndpoint,
+  checkSpecForBuild,
   type ResolvedVmSpec,
   resolveVmSpec,
 } from './spec.js';
@@ -37,9 +42,14 @@ export interface CujuIncoming {
   host?: string;
 }
 
+/** Which Cuju build runs the command line: its name (`'master'`) or its profile. */
+export type CujuBuildRef = CujuBuildName | CujuBuildProfile;
+
 /** The primary: runvm.sh's command line (and blk_primary.sh's, with `blockServer`). */
-export function primaryArgv(spec: CujuVmSpec): string[] {
-  return buildArgv(resolveVmSpec(spec));
+export function primaryArgv(spec: CujuVmSpec, build: CujuBuildRef): string[] {
+  const resolved = resolveVmSpec(spec);
+  checkSpecForBuild(resolved, build);
+  return buildArgv(resolved);
 }
 
 /**
@@ -51,7 +61,7 @@ export function primaryArgv(spec: CujuVmSpec): string[] {
  * (qemu_start_incoming_migration: strstr, then strcmp), and only for `tcp:`; the option
  * is placed last as well, as recv.sh does, so the line reads like the seeds'.
  */
-export function receiverArgv(spec: CujuVmSpec, incoming: CujuIncoming): string[] {
+export function receiverArgv(spec: CujuVmSpec, incoming: CujuIncoming, build: CujuBuildRef): string[] {
   const resolved = resolveVmSpec(spec);
   if (typeof incoming !== 'object' || incoming === null)
     throw new CujuArgumentError('incoming', 'must be an object');
@@ -63,6 +73,7 @@ export function receiverArgv(spec: CujuVmSpec, incoming: CujuIncoming): string[]
       'cannot be set on a receiver: the block server must keep serving the disk while a backup takes over',
     );
   }
+  checkSpecForBuild(resolved, build);
   return [...buildArgv(resolved), '-incoming', `tcp:${host}:${port},ft_mode`];
 }
 
@@ -72,13 +83,15 @@ export function receiverArgv(spec: CujuVmSpec, incoming: CujuIncoming): string[]
  * `-ft-join-port 4000`, away from the default 5000 that a VM on the same host may use:
  * set `joinPort` for that.
  */
-export function blockServerArgv(spec: CujuVmSpec, listenPort: number): string[] {
+export function blockServerArgv(spec: CujuVmSpec, listenPort: number, build: CujuBuildRef): string[] {
   const port = checkPort('listenPort', listenPort);
   const resolved = resolveVmSpec(spec);
   if (resolved.blockServer !== undefined) {
     throw new CujuArgumentError('spec.blockServer', 'cannot be set on the block server itself');
   }
-  return buildArgv({ ...resolved, blockServerListen: port });
+  const server = { ...resolved, blockServerListen: port };
+  checkSpecForBuild(server, build);
+  return buildArgv(server);
 }
 
 /**
@@ -86,13 +99,15 @@ export function blockServerArgv(spec: CujuVmSpec, listenPort: number): string[] 
  * `server` takes precedence over `spec.blockServer`. A backup that uses the block server
  * (blk_backup.sh) is `receiverArgv` of a spec with `blockServer` set.
  */
-export function blockClientArgv(spec: CujuVmSpec, server: CujuEndpoint): string[] {
+export function blockClientArgv(spec: CujuVmSpec, server: CujuEndpoint, build: CujuBuildRef): string[] {
   const endpoint = checkEndpoint('server', server);
   const resolved = resolveVmSpec(spec);
   if (resolved.blockServerListen !== undefined) {
     throw new CujuArgumentError('spec.blockServerListen', 'cannot be set on a block-server client');
   }
-  return buildArgv({ ...resolved, blockServer: endpoint });
+  const client = { ...resolved, blockServer: endpoint };
+  checkSpecForBuild(client, build);
+  return buildArgv(client);
 }
 
 /** The command line of a checked spec, in the seeds' order (see the file comment). */

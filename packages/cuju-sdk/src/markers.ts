@@ -1,18 +1,21 @@
 /**
  * Cuju reports FT progress and most failures with printf on QEMU's stdout, never on the
- * monitor (reference §7): these lines are the only signal of `Enter FT mode`, of the
- * backup's first commit, of a failover, and of every gft_* failure. parseMarker turns one
- * line into a typed marker; markerError turns the error markers into CujuError classes.
+ * monitor: these lines are the only signal of `Enter FT mode`, of the backup's first
+ * commit, of a failover, and of every gft_* failure. parseMarker turns one line into a
+ * typed marker; markerError turns the error markers into CujuError classes.
  *
- * Texts are Cuju's printf formats, checked against migration/migration.c @2757a9a,
- * cuju-ft-trans-file.c @0195b6d and iohandler.c. Matching is exact, except that trailing
+ * Texts are the printf formats of each build (builds.ts names the build and the
+ * file@commit:line of each): master 21f9f0b, groupft d2e55fe, blk-server 4b17b51. Given a
+ * build, parseMarker reads only the lines that build prints (the epoch line says `us` on
+ * master and groupft, `ms` on blk-server). Matching is exact, except that trailing
  * whitespace is ignored: lines may end in `\r`, and Cuju itself prints
- * `in func qmp_query_migrate ` with a space before the newline.
+ * `in func qmp_query_migrate ` and `Asynchronous transfer of the memory pages N % ` with
+ * a space before the newline.
  */
+import { type CujuBuildName, type CujuBuildProfile, cujuBuild } from './builds.js';
 import {
   type CujuError,
   FtAckError,
-  type GftAddHostCommand,
   GftAlreadyStartedError,
   GftBadMacError,
   GftInitAckError,
@@ -21,82 +24,20 @@ import {
   MigrationLoadError,
   QemuReportedError,
 } from './errors.js';
+import type { CujuMarker } from './marker-types.js';
 import { checkObject, checkText } from './validate.js';
 
-export type CujuMarker =
-  // Both sides
-  /** `VM init finished`: vl.c is done and the monitor is up. */
-  | { kind: 'vm-init-finished' }
-  /** `set fd N to 0|1`: an FT socket is made to survive (1) or not (0) Cuju's I/O pause. */
-  | { kind: 'set-fd'; fd: number; value: 0 | 1 }
-  /** `new epoch size is N ms.` after cuju-adjust-epoch: Cuju says ms but N is in µs (reference §2.2). */
-  | { kind: 'epoch-size'; value: number }
-  // Primary
-  /** `Enter FT mode`: `migrate -c` was accepted (not printed for GFT's own restarts). */
-  | { kind: 'enter-ft-mode' }
-  /** `migrate_timer tick N`: every 64 epochs; N counts epochs. */
-  | { kind: 'timer-tick'; count: number }
-  /** `wait for other migrations..`: a GFT member waits for the rest of the group (every 50 polls). */
-  | { kind: 'gft-wait-others' }
-  /** `in func qmp_query_migrate`: GFT builds print it on every `info migrate`/query-migrate. */
-  | { kind: 'query-migrate' }
-  /** `migrate_fd_close skip close socket N in ft mode` */
-  | { kind: 'migrate-fd-close-skip'; fd: number }
-  /** `migrate_ft_trans_get_ready sender receive ACK failed.` (or ACK1): the backup did not answer. */
-  | { kind: 'ft-ack-failed'; ack: 'ACK' | 'ACK1' }
-  // Backup
-  /** `enter cuju FT mode (incoming)`: the receiver loaded the first full state and starts FT. */
-  | { kind: 'ft-incoming' }
-  /** `first commit`: the backup holds a first consistent epoch; from here the pair is protected. */
-  | { kind: 'first-commit' }
-  /** `cuju_ft_trans_close`: an FT stream closed (on the backup: the primary is gone, failover begins). */
-  | { kind: 'ft-trans-close' }
-  /** `cuju_ft_trans_close vm_started.`: failover done, the backup VM runs. */
-  | { kind: 'failover-vm-started' }
-  /** `cuju_ft_trans_read_pages: disconn`: the RAM stream from the primary hit EOF. */
-  | { kind: 'read-pages-disconn' }
-  /** `cuju_ft_trans_read_headers: disconn`: the same for the page-header stream. */
-  | { kind: 'read-headers-disconn' }
-  /** `qmp_cuju_failover`: the first cuju-failover is a stub that only prints its name. */
-  | { kind: 'failover-stub' }
-  // Group FT
-  /** `qmp_gft_add_host failed since gft already started.` (or qmp_gft_add_host2) */
-  | { kind: 'gft-add-host-started'; command: GftAddHostCommand }
-  /** `qmp_gft_add_host bad mac.` (or qmp_gft_add_host2) */
-  | { kind: 'gft-add-host-bad-mac'; command: GftAddHostCommand }
-  /** `qmp_gft_leader_init error connect to IP:PORT.` */
-  | { kind: 'gft-leader-connect-error'; target: string }
-  /** `gft_master_connect_other_master error connect to IP:PORT.`: member to member. */
-  | { kind: 'gft-member-connect-error'; target: string }
-  /** `qmp_gft_leader_init failed to receive MIG_JOIN_GFT_INIT_ACK from IP:PORT.` */
-  | { kind: 'gft-init-ack-missing'; target: string }
-  /**
-   * `hmp_gft_add_member add host finish` (by: 'hmp', after gft_add_member) or
-   * `migrate_run add host finish` (by: 'resync', the leader re-adding a failed-over member).
-   */
-  | { kind: 'gft-add-member-finished'; by: 'hmp' | 'resync' }
-  /** `gft_reset_all`: a member failed; the group pauses and is rebuilt. */
-  | { kind: 'gft-reset-all' }
-  // Others
-  /** `Cuju WDT: ...`: the watchdog variant (ft_watchdog.c) prefixes all its output so. */
-  | { kind: 'watchdog'; message: string }
-  /** `client_ret:N`: the block-server client's connect result (-blk-server; Cuju exits when it failed). */
-  | { kind: 'blk-client-ret'; value: number }
-  /** `qemu-system-x86_64: load of migration failed: REASON`: the receiver exits. */
-  | { kind: 'migration-load-failed'; reason: string }
-  /** `qemu-system-x86_64: warning: ...` or a bare `warning: ...` (QEMU 2.8 has no warn_report). */
-  | { kind: 'qemu-warning'; message: string }
-  /** `qemu-system-x86_64: ...`: QEMU's error_report (it may start with the option being parsed). */
-  | { kind: 'qemu-error'; message: string };
-
-export type CujuMarkerKind = CujuMarker['kind'];
+export type { CujuMarker, CujuMarkerKind } from './marker-types.js';
 
 /** Lines that are the whole marker. */
 const EXACT = new Map<string, CujuMarker>([
   ['VM init finished', { kind: 'vm-init-finished' }],
   ['Enter FT mode', { kind: 'enter-ft-mode' }],
+  ['Start system memory backup', { kind: 'start-memory-backup' }],
+  ['start cuju process', { kind: 'start-cuju-process' }],
   ['wait for other migrations..', { kind: 'gft-wait-others' }],
   ['in func qmp_query_migrate', { kind: 'query-migrate' }],
+  ['Migration_Paused, return!!', { kind: 'migration-paused' }],
   ['migrate_ft_trans_get_ready sender receive ACK failed.', { kind: 'ft-ack-failed', ack: 'ACK' }],
   ['migrate_ft_trans_get_ready sender receive ACK1 failed.', { kind: 'ft-ack-failed', ack: 'ACK1' }],
   ['enter cuju FT mode (incoming)', { kind: 'ft-incoming' }],
@@ -105,7 +46,7 @@ const EXACT = new Map<string, CujuMarker>([
   ['cuju_ft_trans_close vm_started.', { kind: 'failover-vm-started' }],
   ['cuju_ft_trans_read_pages: disconn', { kind: 'read-pages-disconn' }],
   ['cuju_ft_trans_read_headers: disconn', { kind: 'read-headers-disconn' }],
-  ['qmp_cuju_failover', { kind: 'failover-stub' }],
+  ['qmp_cuju_failover', { kind: 'failover-called' }],
   [
     'qmp_gft_add_host failed since gft already started.',
     { kind: 'gft-add-host-started', command: 'gft_add_host' },
@@ -116,16 +57,26 @@ const EXACT = new Map<string, CujuMarker>([
   ],
   ['qmp_gft_add_host bad mac.', { kind: 'gft-add-host-bad-mac', command: 'gft_add_host' }],
   ['qmp_gft_add_host2 bad mac.', { kind: 'gft-add-host-bad-mac', command: 'gft_add_host2' }],
-  ['hmp_gft_add_member add host finish', { kind: 'gft-add-member-finished', by: 'hmp' }],
-  ['migrate_run add host finish', { kind: 'gft-add-member-finished', by: 'resync' }],
   ['gft_reset_all', { kind: 'gft-reset-all' }],
+  ['block server init', { kind: 'blk-server-init' }],
 ]);
 
 /** Lines with a value in them, tried in order; each regex matches the whole line. */
 const PATTERNS: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => CujuMarker]> = [
   [/^set fd (-?\d+) to ([01])$/, (m) => ({ kind: 'set-fd', fd: Number(m[1]), value: m[2] === '1' ? 1 : 0 })],
-  [/^new epoch size is (\d+) ms\.$/, (m) => ({ kind: 'epoch-size', value: Number(m[1]) })],
+  [
+    /^new epoch size is (\d+) (us|ms)\.$/,
+    (m) => ({ kind: 'epoch-size', value: Number(m[1]), printedUnit: m[2] === 'ms' ? 'ms' : 'us' }),
+  ],
   [/^migrate_timer tick (\d+)$/, (m) => ({ kind: 'timer-tick', count: Number(m[1]) })],
+  [
+    /^migrate_ft_trans_get_ready recv ack, index (-?\d+)$/,
+    (m) => ({ kind: 'ft-ack-received', index: Number(m[1]) }),
+  ],
+  [
+    /^Asynchronous transfer of the memory pages (\d+) %$/,
+    (m) => ({ kind: 'async-transfer', percent: Number(m[1]) }),
+  ],
   [
     /^migrate_fd_close skip close socket (-?\d+) in ft mode$/,
     (m) => ({ kind: 'migrate-fd-close-skip', fd: Number(m[1]) }),
@@ -142,7 +93,11 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => CujuMark
     /^qmp_gft_leader_init failed to receive MIG_JOIN_GFT_INIT_ACK from (\S+)\.$/,
     (m) => ({ kind: 'gft-init-ack-missing', target: m[1] ?? '' }),
   ],
-  [/^Cuju WDT: (.*)$/, (m) => ({ kind: 'watchdog', message: m[1] ?? '' })],
+  [
+    /^gft_reset_all, slave_host_join_port = (-?\d+)$/,
+    (m) => ({ kind: 'gft-reset-all-join-port', port: Number(m[1]) }),
+  ],
+  [/^accepted blk client (-?\d+)\.$/, (m) => ({ kind: 'blk-client-accepted', fd: Number(m[1]) })],
   [/^client_ret:(-?\d+)$/, (m) => ({ kind: 'blk-client-ret', value: Number(m[1]) })],
   // QEMU's error_report: `PROGNAME: [LOCATION: ]TEXT`, PROGNAME being argv[0]'s basename.
   [
@@ -158,14 +113,27 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => CujuMark
  * The marker a line of Cuju's stdout or stderr is, or undefined for any other line
  * (guest-independent noise, blank lines, debug output). Trailing whitespace and a line
  * end (`\n`, `\r\n`) are ignored; anything else must match exactly.
+ *
+ * With `build`, only the lines that build prints are markers: `new epoch size is N ms.`
+ * is one on blk-server and noise on master, `in func qmp_query_migrate ` one on groupft
+ * only, and so on (builds.ts lists each build's kinds).
  */
-export function parseMarker(line: string): CujuMarker | undefined {
-  const text = checkText('line', line).trimEnd(); // linear, unlike /\s+$/ on a long run of spaces
+export function parseMarker(line: string, build?: CujuBuildName | CujuBuildProfile): CujuMarker | undefined {
+  const marker = parseAnyMarker(checkText('line', line));
+  if (marker === undefined || build === undefined) return marker;
+  const profile = cujuBuild(build);
+  if (!profile.markers.includes(marker.kind)) return undefined;
+  if (marker.kind === 'epoch-size' && marker.printedUnit !== profile.epochMarkerUnit) return undefined;
+  return marker;
+}
+
+function parseAnyMarker(line: string): CujuMarker | undefined {
+  const text = line.trimEnd(); // linear, unlike /\s+$/ on a long run of spaces
   const exact = EXACT.get(text);
   if (exact !== undefined) return { ...exact };
-  for (const [pattern, build] of PATTERNS) {
+  for (const [pattern, make] of PATTERNS) {
     const m = pattern.exec(text);
-    if (m) return build(m);
+    if (m) return make(m);
   }
   return undefined;
 }

@@ -3,7 +3,15 @@
  * primary's, the receiver's and the block server's command lines, instead of the seed
  * scripts' copies edited with sed.
  */
-import { CujuArgumentError } from './errors.js';
+import {
+  buildsWithOption,
+  CUJU_OPTIONS,
+  type CujuBuildName,
+  type CujuBuildProfile,
+  type CujuOption,
+  cujuBuild,
+} from './builds.js';
+import { CujuArgumentError, CujuUnsupportedOptionError } from './errors.js';
 import {
   checkArgs,
   checkBoolean,
@@ -198,4 +206,44 @@ export function resolveVmSpec(spec: CujuVmSpec, field = 'spec'): ResolvedVmSpec 
 /** Checks every field of a spec (see resolveVmSpec), for callers that validate early. */
 export function checkVmSpec(spec: CujuVmSpec, field = 'spec'): void {
   resolveVmSpec(spec, checkText('field', field));
+}
+
+/** The spec fields that become Cuju's own options. */
+const OPTION_FIELDS: ReadonlyArray<readonly [keyof ResolvedVmSpec, CujuOption]> = [
+  ['gftId', '-gft-id'],
+  ['joinPort', '-ft-join-port'],
+  ['blockServer', '-blk-server'],
+  ['blockServerListen', '-blk-server-listen'],
+];
+
+/**
+ * Refuses a checked spec that would put an option on the command line that the build's
+ * vl.c does not know (master has none of Cuju's own options; groupft has no block
+ * server): QEMU would exit with `invalid option`. Extra arguments are checked too.
+ * Throws CujuUnsupportedOptionError naming the field and the builds that accept it.
+ */
+export function checkSpecForBuild(
+  spec: ResolvedVmSpec,
+  build: CujuBuildName | CujuBuildProfile,
+  field = 'spec',
+): CujuBuildProfile {
+  const profile = cujuBuild(build);
+  for (const [key, option] of OPTION_FIELDS) {
+    if (spec[key] !== undefined && !profile.options.includes(option)) {
+      throw new CujuUnsupportedOptionError(profile.name, option, `${field}.${key}`, buildsWithOption(option));
+    }
+  }
+  spec.extraArgs.forEach((arg, i) => {
+    // lookup_opt reads `--opt` as `-opt`.
+    const option = CUJU_OPTIONS.find((o) => arg === o || arg === `-${o}`);
+    if (option !== undefined && !profile.options.includes(option)) {
+      throw new CujuUnsupportedOptionError(
+        profile.name,
+        option,
+        `${field}.extraArgs[${i}]`,
+        buildsWithOption(option),
+      );
+    }
+  });
+  return profile;
 }

@@ -200,6 +200,7 @@ async function exitedVm(): Promise<sdk.VmProcess> {
 function pair(): sdk.FtPair {
   const host = new sdk.LocalHost();
   return new sdk.FtPair({
+    build: 'master',
     primary: host,
     backup: host,
     vm: VALID_SPEC,

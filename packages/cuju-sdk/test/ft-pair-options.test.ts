@@ -12,6 +12,7 @@ function options(vm: Partial<CujuVmSpec>, extra: Partial<FtPairOptions> = {}): F
   return {
     primary: host,
     backup: host,
+    build: 'master',
     vm: { monitorPath: '/tmp/vm1.monitor', ...vm },
     binary: { path: '/usr/bin/qemu-system-x86_64' },
     ...extra,

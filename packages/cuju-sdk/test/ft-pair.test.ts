@@ -5,7 +5,11 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   CujuArgumentError,
   CujuCommandError,
+  CujuJoinPortError,
   CujuMonitor,
+  CujuMonitorDuringFtError,
+  CujuUnsupportedOptionError,
+  cujuFtRegistry,
   FtPair,
   type FtPairState,
   type FtPairStateChange,
@@ -47,24 +51,34 @@ function vmPid(monitorPath: string): number {
   return pid;
 }
 
-async function pair(extra: { primaryArgs?: string[] } = {}) {
+type Build = 'master' | 'groupft';
+
+/**
+ * A pair on cuju-sim, both VMs on this machine. groupft VMs each bind a join port, so
+ * each gets its own free one (FtPair refuses two equal ones on one host).
+ */
+async function pair(extra: { primaryArgs?: string[]; build?: Build } = {}) {
+  const build = extra.build ?? 'master';
   const t = tempDir();
   const host = new LocalHost({ address: '127.0.0.1' });
   const ftPort = await freePort();
+  const joinPorts = build === 'groupft' ? [await freePort(), await freePort()] : [];
   const p = new FtPair({
     primary: host,
     backup: host,
+    build,
     vm: {
       name: 'vm1',
       memory: '1G',
       nic: { tap: 'tap0', mac: 'ae:ae:00:00:00:25' },
       monitorPath: join(t.dir, 'vm1.monitor'),
       extraArgs: extra.primaryArgs ?? [],
+      ...(joinPorts[0] ? { joinPort: joinPorts[0] } : {}),
     },
-    backupVm: { extraArgs: [] },
-    binary: SIM,
+    backupVm: { extraArgs: [], ...(joinPorts[1] ? { joinPort: joinPorts[1] } : {}) },
+    binary: { ...SIM, args: [...(SIM.args ?? []), '-sim-build', build] },
     ftPort,
-    timeouts: { launchMs: 15_000, syncMs: 15_000, failoverMs: 10_000 },
+    timeouts: { launchMs: 20_000, syncMs: 20_000, failoverMs: 15_000 },
   });
   const states: FtPairState[] = [];
   const changes: FtPairStateChange[] = [];
@@ -76,7 +90,7 @@ async function pair(extra: { primaryArgs?: string[] } = {}) {
     await p.down();
     t.cleanup();
   });
-  return { p, states, changes, dir: t.dir, ftPort };
+  return { p, states, changes, dir: t.dir, ftPort, host, joinPorts };
 }
 
 describe('CujuMonitor on cuju-sim', () => {
@@ -114,11 +128,13 @@ describe('CujuMonitor on cuju-sim', () => {
     const mon = new CujuMonitor(hmp);
     cleanups.push(() => mon.close());
     await mon.enableFt();
+    // The build was learnt from `help`, the one line sent before it was known.
+    expect(mon.build?.name).toBe('master');
     // A refusal Cuju prints on the monitor becomes a typed error carrying its text.
     const refused = await mon.startFt({ host: '127.0.0.1', port: 4441 }).catch((e: unknown) => e);
     expect(refused).toBeInstanceOf(CujuCommandError);
     expect((refused as CujuCommandError).output).toBe('Guest is waiting for an incoming migration\r\n');
-    expect(hmp.sent).toEqual(['migrate_set_capability cuju-ft on', 'migrate -c tcp:127.0.0.1:4441']);
+    expect(hmp.sent).toEqual(['help', 'migrate_set_capability cuju-ft on', 'migrate -c tcp:127.0.0.1:4441']);
     const attempts: Array<() => Promise<unknown>> = [
       () => mon.startFt({ host: '127.0.0.1 quit', port: 4441 }),
       () => mon.startFt({ host: '127.0.0.1\nquit', port: 4441 }),
@@ -145,13 +161,28 @@ describe('CujuMonitor on cuju-sim', () => {
       () => mon.adjustEpoch(-5),
     ];
     for (const attempt of attempts) await expect(attempt()).rejects.toBeInstanceOf(CujuArgumentError);
-    expect(hmp.sent).toHaveLength(2);
+    // gft_add_host is not in this (master) build: refused by name, nothing sent.
+    await expect(
+      mon.gftAddHost({
+        gftId: 0,
+        masterIp: '192.168.111.1',
+        masterGftPort: 5000,
+        masterMac: 'ae:ae:00:00:00:21',
+        slaveIp: '192.168.111.2',
+        slaveFtPort: 4441,
+      }),
+    ).rejects.toMatchObject({
+      code: 'CUJU_COMMAND_UNSUPPORTED',
+      build: 'master',
+      availableIn: ['groupft', 'blk-server'],
+    });
+    expect(hmp.sent).toHaveLength(3);
   });
 });
 
-describe('FtPair on cuju-sim through LocalHost', () => {
+describe.each(['master', 'groupft'] as const)('FtPair on the %s cuju-sim through LocalHost', (build) => {
   it('goes launching → protected, fails over once with a measured time, and leaves nothing behind', async () => {
-    const { p, states, dir } = await pair();
+    const { p, states, dir } = await pair({ build });
     const failovers: unknown[] = [];
     p.on('failover', (r) => failovers.push(r));
     await p.up();
@@ -168,14 +199,50 @@ describe('FtPair on cuju-sim through LocalHost', () => {
     expect(readdirSync(dir)).toEqual([]);
   });
 
+  it('keeps its two monitors; a new connection to either, or to a join port, is refused (the VM lives)', async () => {
+    const { p, dir, host, joinPorts } = await pair({ build });
+    await p.up();
+    for (const path of [join(dir, 'vm1.monitor'), join(dir, 'vm1r.monitor')]) {
+      // cuju-sim crashes on a monitor client during FT, as Cuju does (issue #13).
+      const err = await CujuMonitor.connect({ host, path }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CujuMonitorDuringFtError);
+    }
+    for (const port of joinPorts) {
+      const err = await CujuMonitor.connect({ hmp: { host: '127.0.0.1', port } }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(CujuJoinPortError);
+    }
+    // Both VMs still run: each is found by its command line and takes signal 0.
+    for (const path of [join(dir, 'vm1.monitor'), join(dir, 'vm1r.monitor')]) {
+      expect(() => process.kill(vmPid(path), 0)).not.toThrow();
+    }
+    expect(p.state).toBe('protected');
+    await p.down();
+    // Once the VMs are gone, so is what the registry held for them.
+    expect(cujuFtRegistry.snapshot().ftEndpoints.filter((e) => e.includes(dir))).toEqual([]);
+    for (const port of joinPorts) expect(cujuFtRegistry.isJoinPort('127.0.0.1', port)).toBe(false);
+  });
+
   it('reports not-protected (secondary-lost) when the backup dies while protected', async () => {
-    const { p, changes } = await pair();
+    const { p, changes } = await pair({ build });
     await p.up();
     process.kill(vmPid(p.backupSpec.monitorPath), 'SIGKILL');
     await new Promise<void>((resolve) => p.on('state', (c) => c.state === 'not-protected' && resolve()));
     expect(changes.at(-1)).toMatchObject({ state: 'not-protected', reason: 'secondary-lost' });
   });
 
+  it('fails over when the primary dies on its own while protected', async () => {
+    const { p, dir } = await pair({ build });
+    await p.up();
+    const failover = new Promise((resolve) => p.once('failover', resolve));
+    process.kill(vmPid(join(dir, 'vm1.monitor')), 'SIGKILL');
+    expect(await failover).toMatchObject({ detectionMs: expect.any(Number) });
+    expect(p.state).toBe('failed-over');
+    await p.down();
+    expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('FtPair on the master cuju-sim: failures while starting', () => {
   it('fails up() when the primary dies while FT is being enabled', async () => {
     const { p, changes, dir } = await pair();
     p.on('state', (c) => {
@@ -192,15 +259,64 @@ describe('FtPair on cuju-sim through LocalHost', () => {
     await expect(p.up()).rejects.toMatchObject({ reason: 'primary-lost-before-sync' });
     expect(changes.at(-1)).toMatchObject({ state: 'not-protected', reason: 'primary-lost-before-sync' });
   });
+});
 
-  it('fails over when the primary dies on its own while protected', async () => {
-    const { p, dir } = await pair();
-    await p.up();
-    const failover = new Promise((resolve) => p.once('failover', resolve));
-    process.kill(vmPid(join(dir, 'vm1.monitor')), 'SIGKILL');
-    expect(await failover).toMatchObject({ detectionMs: expect.any(Number) });
-    expect(p.state).toBe('failed-over');
-    await p.down();
-    expect(readdirSync(dir)).toEqual([]);
+describe('FtPair and the build', () => {
+  const base = (dir: string) => ({
+    name: 'vm1',
+    monitorPath: join(dir, 'vm1.monitor'),
+  });
+
+  it('refuses an option the build rejects before starting anything', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const host = new LocalHost({ address: '127.0.0.1' });
+    const p = new FtPair({
+      primary: host,
+      backup: host,
+      build: 'master',
+      vm: { ...base(t.dir), joinPort: 5002 },
+      binary: SIM,
+    });
+    await expect(p.up()).rejects.toBeInstanceOf(CujuUnsupportedOptionError);
+    expect(p.state).toBe('idle');
+    expect(readdirSync(t.dir)).toEqual([]);
+  });
+
+  it('refuses two groupft VMs on one host with the same join port (each binds it or aborts)', () => {
+    const host = new LocalHost({ address: '127.0.0.1' });
+    const make = (joinPorts: Array<number | undefined>) =>
+      new FtPair({
+        primary: host,
+        backup: host,
+        build: 'groupft',
+        vm: { ...base('/tmp'), ...(joinPorts[0] ? { joinPort: joinPorts[0] } : {}) },
+        ...(joinPorts[1] ? { backupVm: { joinPort: joinPorts[1] } } : {}),
+        binary: SIM,
+      });
+    for (const ports of [
+      [undefined, undefined],
+      [5002, undefined],
+      [5000, undefined],
+      [undefined, 5000],
+    ]) {
+      expect(() => make(ports)).toThrow(
+        expect.objectContaining({ code: 'CUJU_INVALID_ARGUMENT', field: 'backupVm.joinPort' }),
+      );
+    }
+    expect(() => make([5002, 5003])).not.toThrow();
+  });
+
+  it('needs a build, checked like any argument', () => {
+    const host = new LocalHost({ address: '127.0.0.1' });
+    expect(
+      () =>
+        new FtPair({
+          primary: host,
+          backup: host,
+          vm: base('/tmp'),
+          binary: SIM,
+        } as unknown as ConstructorParameters<typeof FtPair>[0]),
+    ).toThrow(expect.objectContaining({ code: 'CUJU_INVALID_ARGUMENT', field: 'build' }));
   });
 });

@@ -49,7 +49,7 @@ const hasSshd = requireSshd();
 
 const CUJU_SIM = join(import.meta.dirname, '../../cuju-sim/bin/cuju-sim.mjs');
 const SIM = [process.execPath, CUJU_SIM];
-const BANNER = "QEMU 2.8.1 monitor - type 'help' for more information";
+const BANNER = "QEMU 2.8.0 monitor - type 'help' for more information"; // Cuju's VERSION (cuju-sim follows it)
 
 const daemons: Sshd[] = [];
 const hosts: SshHost[] = [];
@@ -214,6 +214,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       // A pair over this host, with a QEMU secret on the VM's command line.
       const secretData = `data-${randomBytes(8).toString('hex')}`;
       const pair = new FtPair({
+        build: 'master',
         primary: h,
         backup: h,
         vm: { monitorPath: '/tmp/vm1.monitor', extraArgs: ['-object', `secret,id=s0,data=${secretData}`] },

@@ -45,7 +45,7 @@ function simArgs(dir: string): string[] {
   ];
 }
 
-const BANNER = "QEMU 2.8.1 monitor - type 'help' for more information";
+const BANNER = "QEMU 2.8.0 monitor - type 'help' for more information"; // Cuju's VERSION (cuju-sim follows it)
 
 const dirs: string[] = [];
 const vms: VmProcess[] = [];

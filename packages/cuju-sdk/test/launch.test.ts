@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 // cuju-sim parses argv the way Cuju's vl.c does (its own tests hold it to that): a line it
 // refuses would be refused by Cuju too.
 import { parseArgv } from '../../cuju-sim/src/argv.js';
-import { CujuArgumentError } from '../src/errors.js';
+import { CujuArgumentError, CujuUnsupportedOptionError } from '../src/errors.js';
 import { blockClientArgv, blockServerArgv, primaryArgv, receiverArgv } from '../src/launch.js';
 import type { CujuVmSpec } from '../src/spec.js';
 
@@ -141,24 +141,24 @@ describe('primaryArgv', () => {
   });
 
   it("is runvm.sh's line", () => {
-    expect(line(primaryArgv(primary))).toBe(RUNVM_SH);
+    expect(line(primaryArgv(primary, 'master'))).toBe(RUNVM_SH);
   });
 
   it('keeps a path with a space as one argument (argv, no shell)', () => {
-    const argv = primaryArgv(primary);
+    const argv = primaryArgv(primary, 'master');
     expect(argv[argv.indexOf('-chardev') + 1]).toBe(
       'socket,id=mon,path=/home/[your username]/vm1.monitor,server,nowait',
     );
   });
 
   it("is blk_primary.sh's line with a blockServer", () => {
-    expect(line(primaryArgv({ ...primary, blockServer: { host: SERVER_IP, port: 5001 } }))).toBe(
-      BLK_PRIMARY_SH,
-    );
+    expect(
+      line(primaryArgv({ ...primary, blockServer: { host: SERVER_IP, port: 5001 } }, 'blk-server')),
+    ).toBe(BLK_PRIMARY_SH);
   });
 
   it("is Cuju's gft_script/run_ft and sql_ft (no -cpu, scsi=off, -gft-id then -ft-join-port then -smp)", () => {
-    expect(line(primaryArgv(gftPrimary))).toBe(CUJU_RUN_FT);
+    expect(line(primaryArgv(gftPrimary, 'groupft'))).toBe(CUJU_RUN_FT);
     const sql: CujuVmSpec = {
       ...gftPrimary,
       image: '/mnt/nfs/sql2.img',
@@ -168,7 +168,7 @@ describe('primaryArgv', () => {
       joinPort: 5002,
       smp: 1,
     };
-    expect(line(primaryArgv(sql))).toBe(CUJU_SQL_FT);
+    expect(line(primaryArgv(sql, 'groupft'))).toBe(CUJU_SQL_FT);
   });
 
   it("is the ITRI guide's run_ft but for where -ft-join-port stands (that guide puts it before -vga)", () => {
@@ -179,13 +179,13 @@ describe('primaryArgv', () => {
       monitorPath: '/mnt/nfs/chiyun-nfs/vm1.monitor',
       smp: 1,
     };
-    const ours = line(primaryArgv(itri));
+    const ours = line(primaryArgv(itri, 'groupft'));
     expect(optionSet(ours)).toEqual(optionSet(ITRI_RUN_FT));
     expect(moveOption(ours, '-ft-join-port 5000', '-vga std')).toBe(ITRI_RUN_FT);
   });
 
   it('gives no -drive/-device without an image (cuju-sim, the demo)', () => {
-    expect(primaryArgv({ monitorPath: '/tmp/vm1.monitor', kvm: false })).toEqual([
+    expect(primaryArgv({ monitorPath: '/tmp/vm1.monitor', kvm: false }, 'master')).toEqual([
       '-cpu',
       'host',
       '-vga',
@@ -198,17 +198,20 @@ describe('primaryArgv', () => {
   });
 
   it('adds -name, -qmp, -smp and extra arguments; a number of MiB is written with M', () => {
-    const argv = primaryArgv({
-      name: 'vm1',
-      memory: 512,
-      smp: 2,
-      cpu: null,
-      vga: null,
-      kvm: false,
-      monitorPath: 'vm1.monitor',
-      qmpPath: 'vm1.qmp',
-      extraArgs: ['-display', 'none'],
-    });
+    const argv = primaryArgv(
+      {
+        name: 'vm1',
+        memory: 512,
+        smp: 2,
+        cpu: null,
+        vga: null,
+        kvm: false,
+        monitorPath: 'vm1.monitor',
+        qmpPath: 'vm1.qmp',
+        extraArgs: ['-display', 'none'],
+      },
+      'master',
+    );
     expect(line(argv)).toBe(
       '-name vm1 -m 512M -chardev socket,id=mon,path=vm1.monitor,server,nowait ' +
         '-mon chardev=mon,id=monitor,mode=readline -qmp unix:vm1.qmp,server,nowait -smp 2 -display none',
@@ -217,11 +220,14 @@ describe('primaryArgv', () => {
 
   it('writes a NIC model and the drive options it is given', () => {
     const argv = line(
-      primaryArgv({
-        ...primary,
-        drive: { aio: 'threads', scsi: true },
-        nic: { tap: 't0', mac: MAC, model: 'e1000' },
-      }),
+      primaryArgv(
+        {
+          ...primary,
+          drive: { aio: 'threads', scsi: true },
+          nic: { tap: 't0', mac: MAC, model: 'e1000' },
+        },
+        'master',
+      ),
     );
     expect(argv).toContain(
       '-drive if=none,id=drive0,cache=none,aio=threads,format=raw,file=/mnt/nfs/Ubuntu20G-1604.img',
@@ -236,11 +242,11 @@ describe('receiverArgv', () => {
     const sed = RUNVM_SH.replace(/mode=readline/g, 'mode=readline -incoming tcp:0:4441,ft_mode')
       .replace(/vm1\.monitor/g, 'vm1r.monitor')
       .replace(/tap0/g, 'tap1');
-    expect(line(receiverArgv(backup, { port: 4441 }))).toBe(sed);
+    expect(line(receiverArgv(backup, { port: 4441 }, 'master'))).toBe(sed);
   });
 
   it("is recv.sh's line but for where -cpu stands (recv.sh moved it after the monitor)", () => {
-    const ours = line(receiverArgv(backup, { port: 4441 }));
+    const ours = line(receiverArgv(backup, { port: 4441 }, 'master'));
     expect(optionSet(ours)).toEqual(optionSet(RECV_SH));
     expect(moveOption(RECV_SH, '-cpu host', '-vga std')).toBe(ours);
   });
@@ -249,13 +255,14 @@ describe('receiverArgv', () => {
     const argv = receiverArgv(
       { ...backup, blockServer: { host: SERVER_IP, port: 5001 }, extraArgs: ['-display', 'none'] },
       { port: 4441 },
+      'blk-server',
     );
     expect(argv.slice(-2)).toEqual(['-incoming', 'tcp:0:4441,ft_mode']);
   });
 
   it('is blk_backup.sh (a backup using the block server) with -incoming moved last', () => {
     const ours = line(
-      receiverArgv({ ...backup, blockServer: { host: SERVER_IP, port: 5001 } }, { port: 4441 }),
+      receiverArgv({ ...backup, blockServer: { host: SERVER_IP, port: 5001 } }, { port: 4441 }, 'blk-server'),
     );
     expect(optionSet(ours)).toEqual(optionSet(BLK_BACKUP_SH));
     const reordered = moveOption(
@@ -277,22 +284,24 @@ describe('receiverArgv', () => {
       joinPort: 5001,
     };
     expect(moveOption(recvB, '-incoming tcp:0:4441,ft_mode')).toBe(
-      line(receiverArgv(gftBackup, { port: 4441 })),
+      line(receiverArgv(gftBackup, { port: 4441 }, 'groupft')),
     );
   });
 
   it('listens on a given address', () => {
-    expect(receiverArgv(backup, { port: 4442, host: '192.168.111.2' }).at(-1)).toBe(
+    expect(receiverArgv(backup, { port: 4442, host: '192.168.111.2' }, 'master').at(-1)).toBe(
       'tcp:192.168.111.2:4442,ft_mode',
     );
   });
 
   it('refuses a bad port or host, and a block server as receiver', () => {
-    expect(() => receiverArgv(backup, { port: 0 })).toThrow(
+    expect(() => receiverArgv(backup, { port: 0 }, 'master')).toThrow(
       'incoming.port must be an integer 1-65535, got 0',
     );
-    expect(() => receiverArgv(backup, { port: 4441, host: 'backup.lan' })).toThrow(/^incoming\.host must be/);
-    expect(() => receiverArgv({ ...backup, blockServerListen: 5001 }, { port: 4441 })).toThrow(
+    expect(() => receiverArgv(backup, { port: 4441, host: 'backup.lan' }, 'master')).toThrow(
+      /^incoming\.host must be/,
+    );
+    expect(() => receiverArgv({ ...backup, blockServerListen: 5001 }, { port: 4441 }, 'master')).toThrow(
       /^spec\.blockServerListen cannot be set on a receiver/,
     );
   });
@@ -300,26 +309,32 @@ describe('receiverArgv', () => {
 
 describe('blockServerArgv and blockClientArgv', () => {
   it("blockServerArgv is blk_server.sh's line", () => {
-    expect(line(blockServerArgv({ ...primary, joinPort: 4000 }, 5001))).toBe(BLK_SERVER_SH);
+    expect(line(blockServerArgv({ ...primary, joinPort: 4000 }, 5001, 'blk-server'))).toBe(BLK_SERVER_SH);
   });
 
   it("blockClientArgv is blk_primary.sh's line; the argument wins over spec.blockServer", () => {
-    expect(line(blockClientArgv(primary, { host: SERVER_IP, port: 5001 }))).toBe(BLK_PRIMARY_SH);
+    expect(line(blockClientArgv(primary, { host: SERVER_IP, port: 5001 }, 'blk-server'))).toBe(
+      BLK_PRIMARY_SH,
+    );
     const other = { ...primary, blockServer: { host: '10.0.0.9', port: 7000 } };
-    expect(line(blockClientArgv(other, { host: SERVER_IP, port: 5001 }))).toBe(BLK_PRIMARY_SH);
+    expect(line(blockClientArgv(other, { host: SERVER_IP, port: 5001 }, 'blk-server'))).toBe(BLK_PRIMARY_SH);
   });
 
   it('refuses a server that is also a client, and bad endpoints', () => {
-    expect(() => blockServerArgv({ ...primary, blockServer: { host: SERVER_IP, port: 5001 } }, 5002)).toThrow(
-      /^spec\.blockServer cannot be set on the block server/,
+    expect(() =>
+      blockServerArgv({ ...primary, blockServer: { host: SERVER_IP, port: 5001 } }, 5002, 'blk-server'),
+    ).toThrow(/^spec\.blockServer cannot be set on the block server/);
+    expect(() => blockServerArgv(primary, 70000, 'blk-server')).toThrow(
+      'listenPort must be an integer 1-65535, got 70000',
     );
-    expect(() => blockServerArgv(primary, 70000)).toThrow('listenPort must be an integer 1-65535, got 70000');
-    expect(() => blockClientArgv(primary, { host: '[server IP]', port: 5001 })).toThrow(
+    expect(() => blockClientArgv(primary, { host: '[server IP]', port: 5001 }, 'blk-server')).toThrow(
       /^server\.host must be/,
     );
-    expect(() => blockClientArgv(primary, { host: SERVER_IP, port: 0 })).toThrow(/^server\.port must be/);
+    expect(() => blockClientArgv(primary, { host: SERVER_IP, port: 0 }, 'blk-server')).toThrow(
+      /^server\.port must be/,
+    );
     expect(() =>
-      blockClientArgv({ ...primary, blockServerListen: 5001 }, { host: SERVER_IP, port: 5001 }),
+      blockClientArgv({ ...primary, blockServerListen: 5001 }, { host: SERVER_IP, port: 5001 }, 'blk-server'),
     ).toThrow(/^spec\.blockServerListen cannot be set on a block-server client/);
   });
 });
@@ -392,7 +407,10 @@ describe('every field is checked', () => {
   ];
 
   it.each(bad)('refuses %s, naming the field', (_what, spec, field) => {
-    for (const build of [() => primaryArgv(spec), () => receiverArgv(spec, { port: 4441 })]) {
+    for (const build of [
+      () => primaryArgv(spec, 'blk-server'),
+      () => receiverArgv(spec, { port: 4441 }, 'master'),
+    ]) {
       let thrown: unknown;
       try {
         build();
@@ -408,42 +426,111 @@ describe('every field is checked', () => {
   });
 
   it('does not quote refused paths or extra arguments (they may hold secrets)', () => {
-    expect(() => primaryArgv({ ...primary, monitorPath: '/tmp/s3cret,x' })).toThrow(
+    expect(() => primaryArgv({ ...primary, monitorPath: '/tmp/s3cret,x' }, 'master')).toThrow(
       expect.objectContaining({ message: expect.not.stringContaining('s3cret') }),
     );
-    expect(() => primaryArgv({ ...primary, extraArgs: [42 as unknown as string] })).toThrow(
+    expect(() => primaryArgv({ ...primary, extraArgs: [42 as unknown as string] }, 'master')).toThrow(
       'spec.extraArgs[0] must be a string, got a number',
     );
   });
 
   it('quotes refused addresses and numbers', () => {
-    expect(() => primaryArgv({ ...primary, joinPort: 70000 })).toThrow(
+    expect(() => primaryArgv({ ...primary, joinPort: 70000 }, 'master')).toThrow(
       'spec.joinPort must be an integer 1-65535, got 70000',
     );
-    expect(() => primaryArgv({ ...primary, nic: { tap: 'tap0', mac: 'ae:ae:00:00:00' } })).toThrow(
+    expect(() => primaryArgv({ ...primary, nic: { tap: 'tap0', mac: 'ae:ae:00:00:00' } }, 'master')).toThrow(
       'spec.nic.mac must be a MAC address like ae:ae:00:00:00:25, got "ae:ae:00:00:00"',
     );
   });
 });
 
-describe("Cuju's command-line parser (as cuju-sim reproduces it) accepts every line", () => {
-  const lines: Array<[string, string[]]> = [
-    ['primary', primaryArgv(primary)],
-    ['receiver', receiverArgv(backup, { port: 4441 })],
-    ['block server', blockServerArgv({ ...primary, joinPort: 4000 }, 5001)],
-    ['block client', blockClientArgv(primary, { host: SERVER_IP, port: 5001 })],
-    ['GFT primary', primaryArgv({ ...gftPrimary, smp: 1, qmpPath: '/mnt/nfs/vm1.qmp', name: 'vm1' })],
-    ['no disk', primaryArgv({ monitorPath: '/tmp/vm1.monitor', kvm: false })],
+describe("Cuju's command-line parser (as cuju-sim reproduces it, per build) accepts every line", () => {
+  const lines: Array<[string, string[], 'master' | 'groupft' | 'blk-server']> = [
+    ['primary', primaryArgv(primary, 'master'), 'master'],
+    ['receiver', receiverArgv(backup, { port: 4441 }, 'master'), 'master'],
+    ['block server', blockServerArgv({ ...primary, joinPort: 4000 }, 5001, 'blk-server'), 'blk-server'],
+    ['block client', blockClientArgv(primary, { host: SERVER_IP, port: 5001 }, 'blk-server'), 'blk-server'],
+    [
+      'GFT primary',
+      primaryArgv({ ...gftPrimary, smp: 1, qmpPath: '/mnt/nfs/vm1.qmp', name: 'vm1' }, 'groupft'),
+      'groupft',
+    ],
+    ['no disk', primaryArgv({ monitorPath: '/tmp/vm1.monitor', kvm: false }, 'master'), 'master'],
   ];
 
-  it.each(lines)('%s', (_what, argv) => {
-    const result = parseArgv(argv);
+  it.each(lines)('%s (%s build)', (_what, argv, build) => {
+    const result = parseArgv(['-sim-build', build, ...argv]);
     expect('config' in result).toBe(true);
   });
 
   it('reads the receiver as an FT receiver on port 4441', () => {
-    const result = parseArgv(receiverArgv(backup, { port: 4441 }));
+    const result = parseArgv(receiverArgv(backup, { port: 4441 }, 'master'));
     if (!('config' in result)) throw new Error('not a config');
     expect(result.config.incoming).toMatchObject({ port: 4441, ftMode: true });
+  });
+});
+
+describe("the build decides which of Cuju's options a command line may hold", () => {
+  // cuju-builds.md §3: master rejects all four; groupft has -ft-join-port and -gft-id.
+  const withOption: Array<[string, CujuVmSpec, string, string]> = [
+    ['-gft-id', { ...primary, gftId: 0 }, 'spec.gftId', '-gft-id'],
+    ['-ft-join-port', { ...primary, joinPort: 5002 }, 'spec.joinPort', '-ft-join-port'],
+    [
+      '-blk-server',
+      { ...primary, blockServer: { host: SERVER_IP, port: 5001 } },
+      'spec.blockServer',
+      '-blk-server',
+    ],
+    [
+      '-ft-join-port in extraArgs',
+      { ...primary, extraArgs: ['-S', '--ft-join-port', '5002'] },
+      'spec.extraArgs[1]',
+      '-ft-join-port',
+    ],
+  ];
+  const accepted: Record<string, readonly string[]> = {
+    master: [],
+    groupft: ['-ft-join-port', '-gft-id'],
+    'blk-server': ['-ft-join-port', '-gft-id', '-blk-server', '-blk-server-listen'],
+  };
+
+  it.each(['master', 'groupft', 'blk-server'] as const)('on %s', (build) => {
+    for (const [_what, spec, field, option] of withOption) {
+      for (const make of [() => primaryArgv(spec, build), () => receiverArgv(spec, { port: 4441 }, build)]) {
+        if (accepted[build]!.includes(option)) {
+          expect(make()).toContain(
+            option === '-ft-join-port' && field.includes('extra') ? '--ft-join-port' : option,
+          );
+          continue;
+        }
+        let thrown: unknown;
+        try {
+          make();
+        } catch (err) {
+          thrown = err;
+        }
+        expect(thrown).toBeInstanceOf(CujuUnsupportedOptionError);
+        expect(thrown).toMatchObject({ code: 'CUJU_OPTION_UNSUPPORTED', build, option, field });
+        expect((thrown as Error).message).toContain(
+          `the ${build} build rejects ${option} as an invalid option`,
+        );
+      }
+    }
+  });
+
+  it('a block server needs the blk-server build; the message names it', () => {
+    expect(() => blockServerArgv(primary, 5001, 'groupft')).toThrow(
+      'spec.blockServerListen: the groupft build rejects -blk-server-listen as an invalid option; blk-server accepts it',
+    );
+    expect(() => blockClientArgv(primary, { host: SERVER_IP, port: 5001 }, 'master')).toThrow(
+      CujuUnsupportedOptionError,
+    );
+  });
+
+  it('refuses a missing or unknown build as an argument error, before anything else', () => {
+    expect(() => primaryArgv(primary, undefined as unknown as 'master')).toThrow(
+      new CujuArgumentError('build', 'must be one of master, groupft, blk-server'),
+    );
+    expect(() => receiverArgv(backup, { port: 4441 }, 'watchdog' as 'master')).toThrow(CujuArgumentError);
   });
 });

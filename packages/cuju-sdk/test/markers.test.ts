@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { BEHAVIOUR, SIM_BUILDS } from '../../cuju-sim/src/builds.js';
 // cuju-sim prints the same strings as Cuju; the parser must read every one of them.
 import { MARKERS } from '../../cuju-sim/src/stdout.js';
+import { CUJU_BUILDS, type CujuBuildName } from '../src/builds.js';
 import {
   CujuError,
   FtAckError,
@@ -14,13 +16,21 @@ import {
 } from '../src/errors.js';
 import { type CujuMarker, type CujuMarkerKind, markerError, parseMarker } from '../src/markers.js';
 
-// Reference §7 (and §2.2, §6), verbatim; `<...>` filled with the values Cuju would print.
+// cuju-monitor.md §7 and cuju-builds.md §5, verbatim; `<...>` filled with the values Cuju would print.
 const reference: Array<[string, CujuMarker]> = [
   ['VM init finished', { kind: 'vm-init-finished' }],
   ['set fd 23 to 1', { kind: 'set-fd', fd: 23, value: 1 }],
   ['set fd 7 to 0', { kind: 'set-fd', fd: 7, value: 0 }],
-  ['new epoch size is 5000 ms.', { kind: 'epoch-size', value: 5000 }],
+  ['new epoch size is 5000 us.', { kind: 'epoch-size', value: 5000, printedUnit: 'us' }],
+  ['new epoch size is 5000 ms.', { kind: 'epoch-size', value: 5000, printedUnit: 'ms' }],
   ['Enter FT mode', { kind: 'enter-ft-mode' }],
+  ['start cuju process', { kind: 'start-cuju-process' }],
+  ['Start system memory backup', { kind: 'start-memory-backup' }],
+  ['migrate_ft_trans_get_ready recv ack, index 0', { kind: 'ft-ack-received', index: 0 }],
+  ['Asynchronous transfer of the memory pages 42 % ', { kind: 'async-transfer', percent: 42 }],
+  ['block server init', { kind: 'blk-server-init' }],
+  ['client_ret:0', { kind: 'blk-client-ret', value: 0 }],
+  ['accepted blk client 12.', { kind: 'blk-client-accepted', fd: 12 }],
   ['migrate_timer tick 0', { kind: 'timer-tick', count: 0 }],
   ['migrate_timer tick 128', { kind: 'timer-tick', count: 128 }],
   ['wait for other migrations..', { kind: 'gft-wait-others' }],
@@ -31,7 +41,7 @@ const reference: Array<[string, CujuMarker]> = [
   ['cuju_ft_trans_close', { kind: 'ft-trans-close' }],
   ['cuju_ft_trans_close vm_started.', { kind: 'failover-vm-started' }],
   ['cuju_ft_trans_read_pages: disconn', { kind: 'read-pages-disconn' }],
-  ['qmp_cuju_failover', { kind: 'failover-stub' }],
+  ['qmp_cuju_failover', { kind: 'failover-called' }],
   [
     'qmp_gft_add_host failed since gft already started.',
     { kind: 'gft-add-host-started', command: 'gft_add_host' },
@@ -45,9 +55,9 @@ const reference: Array<[string, CujuMarker]> = [
     'qmp_gft_leader_init failed to receive MIG_JOIN_GFT_INIT_ACK from 192.168.111.1:5004.',
     { kind: 'gft-init-ack-missing', target: '192.168.111.1:5004' },
   ],
-  ['hmp_gft_add_member add host finish', { kind: 'gft-add-member-finished', by: 'hmp' }],
   ['gft_reset_all', { kind: 'gft-reset-all' }],
-  ['Cuju WDT: ping 8.8.8.8 failed', { kind: 'watchdog', message: 'ping 8.8.8.8 failed' }],
+  ['gft_reset_all, slave_host_join_port = 5001', { kind: 'gft-reset-all-join-port', port: 5001 }],
+  ['Migration_Paused, return!!', { kind: 'migration-paused' }],
   [
     'qemu-system-x86_64: load of migration failed: Invalid argument',
     { kind: 'migration-load-failed', reason: 'Invalid argument' },
@@ -74,7 +84,6 @@ const source: Array<[string, CujuMarker]> = [
     'gft_master_connect_other_master error connect to 10.0.0.3:5004.',
     { kind: 'gft-member-connect-error', target: '10.0.0.3:5004' },
   ],
-  ['migrate_run add host finish', { kind: 'gft-add-member-finished', by: 'resync' }],
   ['migrate_ft_trans_get_ready sender receive ACK failed.', { kind: 'ft-ack-failed', ack: 'ACK' }],
   ['migrate_ft_trans_get_ready sender receive ACK1 failed.', { kind: 'ft-ack-failed', ack: 'ACK1' }],
   ['cuju_ft_trans_read_headers: disconn', { kind: 'read-headers-disconn' }],
@@ -137,7 +146,7 @@ describe('parseMarker', () => {
       'set fd x to 1',
       'set fd 3 to 2',
       'set fd 3 to 1 extra',
-      'new epoch size is 5000 us.',
+      'new epoch size is 5000 s.',
       'new epoch size is -1 ms.',
       'migrate_timer tick',
       'migrate_timer tick 1x',
@@ -145,12 +154,14 @@ describe('parseMarker', () => {
       'qmp_gft_leader_init error connect to 1.2.3.4:5000',
       'qmp_gft_add_host3 bad mac.',
       'client_ret: 0',
-      "QEMU 2.8.1 monitor - type 'help' for more information",
+      "QEMU 2.8.0 monitor - type 'help' for more information",
       '(qemu) ',
       'migrate_set_capability cuju-ft on',
       'qemu-system-x86_64 load of migration failed',
-      'Migration_Paused, return!!',
-      'Cuju WDT:missing space',
+      // No profiled build prints these (GFT_RESYNC only; the watchdog branch): not markers.
+      'migrate_run add host finish',
+      'hmp_gft_add_member add host finish',
+      'Cuju WDT: ping 8.8.8.8 failed',
     ];
     for (const line of others) expect(parseMarker(line), JSON.stringify(line)).toBeUndefined();
   });
@@ -159,24 +170,69 @@ describe('parseMarker', () => {
     const printed: Record<keyof typeof MARKERS, [string, CujuMarkerKind]> = {
       vmInitFinished: [MARKERS.vmInitFinished, 'vm-init-finished'],
       enterFtMode: [MARKERS.enterFtMode, 'enter-ft-mode'],
+      startMemoryBackup: [MARKERS.startMemoryBackup, 'start-memory-backup'],
+      migrateDoneAndCuju: [MARKERS.migrateDoneAndCuju, 'start-cuju-process'],
+      startCujuProcess: [MARKERS.startCujuProcess, 'start-cuju-process'],
+      recvAck: [MARKERS.recvAck(0), 'ft-ack-received'],
+      waitAllOk: [MARKERS.waitAllOk(0), 'ft-ack-received'],
+      ackFailed: [MARKERS.ackFailed, 'ft-ack-failed'],
+      ack1Failed: [MARKERS.ack1Failed, 'ft-ack-failed'],
       enterFtIncoming: [MARKERS.enterFtIncoming, 'ft-incoming'],
       firstCommit: [MARKERS.firstCommit, 'first-commit'],
       transClose: [MARKERS.transClose, 'ft-trans-close'],
       transCloseStarted: [MARKERS.transCloseStarted, 'failover-vm-started'],
-      newEpoch: [MARKERS.newEpoch(5000), 'epoch-size'],
+      newEpoch: [MARKERS.newEpoch(5000, 'us'), 'epoch-size'],
       timerTick: [MARKERS.timerTick(64), 'timer-tick'],
       waitOthers: [MARKERS.waitOthers, 'gft-wait-others'],
       queryMigrate: [MARKERS.queryMigrate, 'query-migrate'],
-      addHostStarted: [MARKERS.addHostStarted, 'gft-add-host-started'],
-      addHostBadMac: [MARKERS.addHostBadMac, 'gft-add-host-bad-mac'],
+      migrationPaused: [MARKERS.migrationPaused, 'migration-paused'],
+      addHostStarted: [MARKERS.addHostStarted('qmp_gft_add_host'), 'gft-add-host-started'],
+      addHostBadMac: [MARKERS.addHostBadMac('qmp_gft_add_host2'), 'gft-add-host-bad-mac'],
       leaderConnectError: [MARKERS.leaderConnectError('127.0.0.1:5002'), 'gft-leader-connect-error'],
-      addMemberFinish: [MARKERS.addMemberFinish, 'gft-add-member-finished'],
+      leaderInitAck: [MARKERS.leaderInitAck('127.0.0.1:5002'), 'gft-init-ack-missing'],
+      memberConnectError: [MARKERS.memberConnectError('127.0.0.1:5002'), 'gft-member-connect-error'],
       resetAll: [MARKERS.resetAll, 'gft-reset-all'],
-      failoverStub: [MARKERS.failoverStub, 'failover-stub'],
-      readPagesDisconn: [MARKERS.readPagesDisconn, 'read-pages-disconn'],
+      resetAllJoinPort: [MARKERS.resetAllJoinPort(5001), 'gft-reset-all-join-port'],
+      failoverCalled: [MARKERS.failoverCalled, 'failover-called'],
+      blockServerInit: [MARKERS.blockServerInit, 'blk-server-init'],
+      blkClientAccepted: [MARKERS.blkClientAccepted(20), 'blk-client-accepted'],
+      clientRet: [MARKERS.clientRet(-1), 'blk-client-ret'],
     };
-    for (const [key, [line, kind]] of Object.entries(printed))
-      expect(parseMarker(line)?.kind, key).toBe(kind);
+    // Two of cuju-sim's lines are blk-server debug noise the SDK does not model as markers.
+    const noise: ReadonlySet<string> = new Set(['migrateDoneAndCuju', 'waitAllOk']);
+    for (const [key, [line, kind]] of Object.entries(printed)) {
+      expect(parseMarker(line)?.kind, key).toBe(noise.has(key) ? undefined : kind);
+    }
+  });
+
+  it.each(SIM_BUILDS)("reads the %s build's epoch line only with that build's unit", (build) => {
+    const unit = BEHAVIOUR[build].epochUnit;
+    expect(CUJU_BUILDS[build].epochMarkerUnit).toBe(unit);
+    const line = MARKERS.newEpoch(3000, unit);
+    expect(parseMarker(line, build)).toEqual({ kind: 'epoch-size', value: 3000, printedUnit: unit });
+    const other = MARKERS.newEpoch(3000, unit === 'us' ? 'ms' : 'us');
+    expect(parseMarker(other, build)).toBeUndefined();
+  });
+
+  it('reads a line as a marker of a build only when that build prints it', () => {
+    const only: Array<[string, CujuBuildName[]]> = [
+      ['in func qmp_query_migrate ', ['groupft']],
+      ['start cuju process', ['master', 'blk-server']],
+      ['migrate_ft_trans_get_ready recv ack, index 1', ['master', 'blk-server']],
+      ['qmp_gft_add_host bad mac.', ['groupft', 'blk-server']],
+      ['block server init', ['blk-server']],
+      ['accepted blk client 7.', ['blk-server']],
+      ['gft_reset_all', ['groupft']],
+      ['Migration_Paused, return!!', ['groupft']],
+      ['Asynchronous transfer of the memory pages 9 % ', ['master']],
+      ['set fd 3 to 1', ['groupft']],
+      ['first commit', ['master', 'groupft', 'blk-server']],
+    ];
+    for (const [line, builds] of only) {
+      for (const build of ['master', 'groupft', 'blk-server'] as const) {
+        expect(parseMarker(line, build) !== undefined, `${line} on ${build}`).toBe(builds.includes(build));
+      }
+    }
   });
 
   it('returns a fresh object each time', () => {

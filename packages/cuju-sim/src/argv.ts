@@ -1,5 +1,12 @@
 /**
- * A Cuju (QEMU 2.8.1 fork) qemu-system-x86_64 command line -> SimConfig.
+ * A Cuju (QEMU 2.8.0 fork) qemu-system-x86_64 command line -> SimConfig, for one Cuju
+ * build (`-sim-build master|groupft|blk-server`, default master: builds.ts). The build
+ * decides which of Cuju's own options exist: master's vl.c has none of them, so
+ * `-ft-join-port 5000` there is `-ft-join-port: invalid option`, exactly as an unknown
+ * option (vl.c@21f9f0b lookup_opt); groupft knows -ft-join-port and -gft-id
+ * (qemu-options.hx@d2e55fe:3283-3287); blk-server knows those and -blk-server,
+ * -blk-server-listen (qemu-options.hx@4b17b51:4077-4088). -sim-build is read before
+ * anything else, wherever it stands.
  *
  * It follows vl.c's order, because that order decides which error a user sees first:
  *   1. a first pass only looks every option name up (vl.c lookup_opt): an unknown
@@ -53,6 +60,7 @@
  * cuju-sim does not simulate (client chardevs, non-socket/telnet/mux/TLS monitors, unix:/exec:/
  * fd:/defer migration, a unix monitor without a path).
  */
+import { CUJU_OPTIONS_BY_BUILD, DEFAULT_SIM_BUILD, SIM_BUILDS, type SimBuild } from './builds.js';
 import {
   ArgvError,
   CRASH_STEPS,
@@ -80,8 +88,9 @@ export type ArgvResult = { config: SimConfig } | { help: true } | { version: tru
  * on anything QEMU would refuse at start, or that cuju-sim cannot simulate.
  */
 export function parseArgv(argv: readonly string[]): ArgvResult {
-  checkOptionNames(argv);
-  const state = newState();
+  const build = findBuild(argv);
+  checkOptionNames(argv, build);
+  const state = newState(build);
   const stop = handleOptions(argv, state);
   if (stop === 'help') return { help: true };
   if (stop === 'version') return { version: true };
@@ -159,15 +168,15 @@ const DEFAULT_FT_JOIN_PORT = 5000; // vl.c: int ft_join_port = 5000;
 const DEFAULT_RAM_MIB = 128; // pc machines' default_ram_size
 const MIB = 2 ** 20;
 
-function newState(): State {
+function newState(build: SimBuild): State {
   return {
     config: {
+      build,
       progName: PROG_NAME,
       monitors: [],
       incoming: undefined,
       ftJoinPort: DEFAULT_FT_JOIN_PORT,
       gftId: -1,
-      gftEnabled: false,
       blkServer: undefined,
       blkServerListen: undefined,
       memoryMiB: DEFAULT_RAM_MIB,
@@ -179,7 +188,6 @@ function newState(): State {
       startPaused: false,
       enableKvm: false,
       sim: {
-        gftResync: false,
         monitorDelayMs: 0,
         stallGreeting: false,
         dropFtLinksAfterMs: undefined,
@@ -551,14 +559,12 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
     'ft-join-port',
     withArg((s, arg, where) => {
       s.config.ftJoinPort = parsePortOption('ft-join-port', arg, where);
-      s.config.gftEnabled = true; // config.ts: the join port listens only when GFT options are given
     }),
   ],
   [
     'gft-id',
     withArg((s, arg, where) => {
       s.config.gftId = parseGftId(arg, where);
-      s.config.gftEnabled = true;
     }),
   ],
   [
@@ -608,13 +614,9 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
   ['serial', ignoredArg],
   ['vnc', ignoredArg],
   ['k', ignoredArg],
+  // cuju-sim only: which build to be (read first by findBuild; checked there).
+  ['sim-build', ignoredArg],
   // Fault injection: cuju-sim only, real Cuju has none of these.
-  [
-    'sim-gft-resync',
-    withArg((s, arg, where) => {
-      s.config.sim.gftResync = parseOnOff('sim-gft-resync', arg, where);
-    }),
-  ],
   [
     'sim-monitor-delay',
     withArg((s, arg, where) => {
@@ -647,19 +649,49 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
   ],
 ]);
 
-/** lookup_opt: `--foo` is `-foo`. */
-function lookupOption(token: string): OptionDef | undefined {
-  return OPTIONS.get(token.startsWith('--') ? token.slice(2) : token.slice(1));
+/** Cuju's own options: they exist only in the builds whose vl.c has them. */
+const CUJU_OPTIONS: ReadonlySet<string> = new Set([
+  'ft-join-port',
+  'gft-id',
+  'blk-server',
+  'blk-server-listen',
+]);
+
+/** lookup_opt: `--foo` is `-foo`; a Cuju option the build lacks is as unknown as any other. */
+function lookupOption(token: string, build: SimBuild): OptionDef | undefined {
+  const name = token.startsWith('--') ? token.slice(2) : token.slice(1);
+  if (CUJU_OPTIONS.has(name) && !CUJU_OPTIONS_BY_BUILD[build].includes(name)) return undefined;
+  return OPTIONS.get(name);
+}
+
+/**
+ * -sim-build NAME, found before vl.c's passes since it decides what they accept (the last
+ * one wins, as for most QEMU options). Its own errors come first for the same reason.
+ */
+function findBuild(argv: readonly string[]): SimBuild {
+  let build: SimBuild = DEFAULT_SIM_BUILD;
+  for (let i = 0; i < argv.length; i++) {
+    const token = argv[i] ?? '';
+    if (token !== '-sim-build' && token !== '--sim-build') continue;
+    const value = argv[i + 1];
+    if (value === undefined) fail(token, 'requires an argument');
+    if (!(SIM_BUILDS as readonly string[]).includes(value)) {
+      fail(`${token} ${value}`, `Parameter 'sim-build' expects one of ${SIM_BUILDS.join(', ')}`);
+    }
+    build = value as SimBuild;
+    i++;
+  }
+  return build;
 }
 
 /** vl.c's first pass: names and argument presence only. A word not starting with '-' is a disk image. */
-function checkOptionNames(argv: readonly string[]): void {
+function checkOptionNames(argv: readonly string[], build: SimBuild): void {
   let i = 0;
   while (i < argv.length) {
     const token = argv[i] ?? '';
     i++;
     if (!token.startsWith('-')) continue;
-    const def = lookupOption(token);
+    const def = lookupOption(token, build);
     if (def === undefined) fail(token, 'invalid option');
     if (def.kind !== 'arg') continue;
     if (i >= argv.length) fail(token, 'requires an argument');
@@ -676,7 +708,7 @@ function handleOptions(argv: readonly string[], state: State): 'help' | 'version
   while (i < argv.length) {
     const token = argv[i] ?? '';
     i++;
-    const def = token.startsWith('-') ? lookupOption(token) : undefined;
+    const def = token.startsWith('-') ? lookupOption(token, state.config.build) : undefined;
     if (def === undefined) continue;
     if (def.kind === 'stop') return def.result;
     if (def.kind === 'flag') {
@@ -715,7 +747,10 @@ function checkDisplay(arg: string, where: string): void {
   fail(where, 'Unknown display type');
 }
 
-/** Cuju reads it with atoi(), which turns garbage into 0; cuju-sim refuses instead. */
+/**
+ * Cuju reads it with atoi() (vl.c@d2e55fe:3951), which turns garbage into 0 (and then
+ * binds 0:0, any free port); cuju-sim refuses instead, so that a test never binds blind.
+ */
 function parsePortOption(option: string, arg: string, where: string): number {
   const port = /^\d{1,5}$/.test(arg) ? Number(arg) : 0;
   if (port < 1 || port > 65535) fail(where, `Parameter '${option}' expects a port number (1-65535)`);
@@ -745,11 +780,6 @@ function parseBlkServerListen(arg: string, where: string): string {
   const m = /^([^:\s]*):([^:]*)$/.exec(arg);
   if (!m || !isPort(m[2] ?? '')) fail(where, "Parameter 'blk-server-listen' expects [IP]:PORT");
   return arg;
-}
-
-function parseOnOff(option: string, arg: string, where: string): boolean {
-  if (arg !== 'on' && arg !== 'off') fail(where, `Parameter '${option}' expects 'on' or 'off'`);
-  return arg === 'on';
 }
 
 /** Node's timers overflow above 2^31-1 ms (they fire after 1 ms), so that is the limit. */
@@ -1321,7 +1351,7 @@ function finishIncoming(uri: string | undefined): IncomingSpec | undefined {
   const ftMode = at >= 0 && uri.slice(at) === 'ft_mode';
   if (uri.startsWith('tcp:')) {
     const { host, port } = inetParse(uri.slice(4), where);
-    return { host: anyAddress(host), port: listenPort(host, port, where), ftMode };
+    return { host: anyAddress(host), port: listenPort(host, port, where), ftMode, text: uri };
   }
   if (uri === 'defer' || /^(?:rdma|exec|unix|fd):/.test(uri)) {
     fail(where, 'cuju-sim simulates incoming migration over tcp: only');

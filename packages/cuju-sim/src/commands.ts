@@ -1,5 +1,6 @@
+import { CUJU_QMP_COMMANDS, QEMU_VERSION, QEMU_VERSION_TRIPLE } from './builds.js';
 import { type HmpArgs, helpText, parseHmpCommandLine } from './hmp-parse.js';
-import { QEMU_VERSION } from './hmp-table.js';
+import { HMP_TABLES } from './hmp-table.js';
 import { qmpSchema } from './qmp-schema.js';
 import {
   commandNotFound,
@@ -15,9 +16,9 @@ import { CAPABILITIES } from './vm.js';
 
 // ---- HMP --------------------------------------------------------------------------
 
-/** Runs one HMP line; resolves with what the monitor prints (`\n` line ends). */
+/** Runs one HMP line with the build's command table; resolves with what the monitor prints (`\n` line ends). */
 export async function runHmp(sim: Sim, line: string): Promise<string> {
-  const parsed = parseHmpCommandLine(line);
+  const parsed = parseHmpCommandLine(line, HMP_TABLES[sim.config.build]);
   switch (parsed.kind) {
     case 'empty':
       return '';
@@ -35,6 +36,7 @@ const str = (args: HmpArgs, k: string) => String(args[k] ?? '');
 const num = (args: HmpArgs, k: string) => Number(args[k] ?? 0);
 const flag = (args: HmpArgs, k: string) => args[k] === true;
 
+/** The table decides which names get here: a command another build has is `unknown command` before this. */
 async function command(sim: Sim, name: string, args: HmpArgs): Promise<string> {
   switch (name) {
     case 'migrate':
@@ -47,7 +49,8 @@ async function command(sim: Sim, name: string, args: HmpArgs): Promise<string> {
         inc: flag(args, 'inc'),
         cuju: flag(args, 'cuju'),
       };
-      const error = sim.migrate(req);
+      // hmp_migrate: error_report_err() of qmp_migrate's error, on the monitor.
+      const error = await sim.migrate(req);
       if (error) return `${error}\n`;
       // Upstream HMP migrate suspends the monitor until the end; -d and Cuju's -c return at once.
       if (!req.detach && !req.cuju) {
@@ -71,12 +74,12 @@ async function command(sim: Sim, name: string, args: HmpArgs): Promise<string> {
       sim.cancelFt();
       return '';
     case 'cuju-get-ft-mode':
-      return `cuju_ft_mode: ${sim.vm.ftMode}\n`;
+      return `cuju_ft_mode: ${sim.vm.ftMode}\n`; // hmp.c@21f9f0b:2616
     case 'cuju-get-ft-started':
-      return `ft_started: ${sim.vm.ftStarted ? 1 : 0}\n`;
+      return `ft_started: ${sim.vm.ftStarted ? 1 : 0}\n`; // hmp.c@21f9f0b:2609
     case 'gft_add_host':
     case 'gft_add_host2':
-      sim.gft?.addHost({
+      sim.gft?.addHost(name === 'gft_add_host' ? 'qmp_gft_add_host' : 'qmp_gft_add_host2', {
         gftId: num(args, 'gft_id'),
         masterIp: str(args, 'master_host_ip'),
         masterGftPort: num(args, 'master_host_gft_port'),
@@ -119,9 +122,9 @@ async function command(sim: Sim, name: string, args: HmpArgs): Promise<string> {
       sim.quit();
       return '';
     case 'help':
-      return helpText(args.name === undefined ? undefined : str(args, 'name'));
+      return helpText(HMP_TABLES[sim.config.build], args.name === undefined ? undefined : str(args, 'name'));
     case 'info':
-      return helpText('info');
+      return helpText(HMP_TABLES[sim.config.build], 'info');
     default:
       return `unknown command: '${name}'\n`;
   }
@@ -155,16 +158,24 @@ function statusOf(sim: Sim): { running: boolean; status: string; singlestep: boo
   return { running: sim.vm.running, status: sim.vm.runstate, singlestep: false };
 }
 
-/** hmp_info_migrate of a GFT build (QEMU 2.8 layout, GFT STATUS first). */
+/**
+ * hmp_info_migrate (hmp.c@21f9f0b:155-260; groupft's prints `GFT STATUS PRE|WAIT` first,
+ * hmp.c@d2e55fe:177-186). `total time` is printed whenever there is a status, 0 when
+ * qmp_query_migrate left it out (setup, failed, cancelled). RAM statistics are not
+ * simulated (no memory is copied).
+ */
 function infoMigrate(sim: Sim): string {
   const { vm } = sim;
   const q = queryMigrate(sim);
-  let out = `GFT STATUS ${vm.gftStatus}\n`;
+  let out = sim.behaviour.gftStatus ? `GFT STATUS ${vm.gftStatus}\n` : '';
   if (q.status === undefined) return out;
   out += `capabilities: ${CAPABILITIES.map((c) => `${c}: ${vm.capabilities.get(c) ? 'on' : 'off'} `).join('')}\n`;
   out += `Migration status: ${q.status}`;
   out += q.status === 'failed' && q['error-desc'] ? ` (${q['error-desc']})\n` : '\n';
   out += `total time: ${q['total-time'] ?? 0} milliseconds\n`;
+  if (q['expected-downtime'] !== undefined)
+    out += `expected downtime: ${q['expected-downtime']} milliseconds\n`;
+  if (q.downtime !== undefined) out += `downtime: ${q.downtime} milliseconds\n`;
   if (q['setup-time'] !== undefined) out += `setup: ${q['setup-time']} milliseconds\n`;
   return out;
 }
@@ -172,22 +183,46 @@ function infoMigrate(sim: Sim): string {
 interface MigrationInfo {
   status?: string;
   'total-time'?: number;
+  'expected-downtime'?: number;
+  downtime?: number;
   'setup-time'?: number;
   'error-desc'?: string;
 }
 
-/** qmp_query_migrate; the GFT build also prints its name on stdout at every call. */
+/** The default downtime_limit (migration.c: DEFAULT_MIGRATE_SET_DOWNTIME, 300 ms). */
+const EXPECTED_DOWNTIME_MS = 300;
+
+/**
+ * qmp_query_migrate (migration.c@21f9f0b:926-996): which fields a status has. groupft
+ * prints `in func qmp_query_migrate ` on stdout at every call (migration.c@d2e55fe:985).
+ */
 function queryMigrate(sim: Sim): MigrationInfo {
-  say(MARKERS.queryMigrate);
+  if (sim.behaviour.gftStatus) say(MARKERS.queryMigrate);
   const m = sim.vm.migration;
   if (!m) return {};
-  const end = m.endedAt ?? Date.now();
-  return {
-    status: m.status,
-    'total-time': end - m.startedAt,
-    'setup-time': 0,
-    ...(m.status === 'failed' && m.errorDesc ? { 'error-desc': m.errorDesc } : {}),
-  };
+  const now = Date.now();
+  switch (m.status) {
+    case 'active':
+    case 'cancelling':
+      return {
+        status: m.status,
+        'total-time': now - m.startedAt,
+        'expected-downtime': EXPECTED_DOWNTIME_MS,
+        'setup-time': 0,
+      };
+    case 'completed':
+      return {
+        status: m.status,
+        'total-time': (m.endedAt ?? now) - m.startedAt,
+        downtime: 0,
+        'setup-time': 0,
+      };
+    case 'failed':
+      return { status: m.status, ...(m.errorDesc ? { 'error-desc': m.errorDesc } : {}) };
+    default:
+      // setup, cancelled (Cuju's FT state among them): the status alone.
+      return { status: m.status };
+  }
 }
 
 // ---- QMP --------------------------------------------------------------------------
@@ -195,6 +230,7 @@ function queryMigrate(sim: Sim): MigrationInfo {
 type ArgType = 'str' | 'bool' | 'int' | 'array';
 type Spec = Record<string, { type: ArgType; optional?: boolean }>;
 
+/** The QMP commands of every build; cuju-* per build (CUJU_QMP_COMMANDS). */
 const QMP_ARGS: Record<string, Spec> = {
   'query-status': {},
   'query-version': {},
@@ -246,9 +282,14 @@ function checkArgs(spec: Spec, args: Record<string, unknown>): QmpErrorBody | un
 const fail = (error: QmpErrorBody): QmpReply => ({ error });
 const generic = (desc: string): QmpReply => ({ error: { class: 'GenericError', desc } });
 
+function qmpCommandsOf(sim: Sim): string[] {
+  const own = CUJU_QMP_COMMANDS[sim.config.build];
+  return Object.keys(QMP_ARGS).filter((n) => !n.startsWith('cuju-') || own.includes(n));
+}
+
 /** Runs one QMP command after negotiation. */
 export async function runQmp(sim: Sim, name: string, args: Record<string, unknown>): Promise<QmpReply> {
-  const spec = QMP_ARGS[name];
+  const spec = qmpCommandsOf(sim).includes(name) ? QMP_ARGS[name] : undefined;
   if (!spec) return fail(commandNotFound(name));
   const bad = checkArgs(spec, args);
   if (bad) return fail(bad);
@@ -256,11 +297,11 @@ export async function runQmp(sim: Sim, name: string, args: Record<string, unknow
     case 'query-status':
       return { return: statusOf(sim) };
     case 'query-version':
-      return { return: { qemu: { major: 2, minor: 8, micro: 1 }, package: '' } };
+      return { return: { qemu: { ...QEMU_VERSION_TRIPLE }, package: '' } };
     case 'query-commands':
-      return { return: ['qmp_capabilities', ...Object.keys(QMP_ARGS)].map((n) => ({ name: n })) };
+      return { return: ['qmp_capabilities', ...qmpCommandsOf(sim)].map((n) => ({ name: n })) };
     case 'query-qmp-schema':
-      return { return: qmpSchema() };
+      return { return: qmpSchema(CUJU_QMP_COMMANDS[sim.config.build]) };
     case 'query-migrate':
       return { return: queryMigrate(sim) };
     case 'query-migrate-capabilities':
@@ -278,7 +319,7 @@ export async function runQmp(sim: Sim, name: string, args: Record<string, unknow
       return { return: {} };
     }
     case 'migrate': {
-      const error = sim.migrate({
+      const error = await sim.migrate({
         uri: args.uri as string,
         detach: args.detach === true,
         blk: args.blk === true,

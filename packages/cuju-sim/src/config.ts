@@ -2,6 +2,7 @@
  * What a cuju-sim process was asked to be, as parsed from a Cuju qemu-system-x86_64
  * command line (argv.ts). Everything else in the simulator reads this, never argv.
  */
+import type { SimBuild } from './builds.js';
 
 /** Where a monitor listens. QEMU's `-chardev socket` / `-qmp` / `-monitor` forms. */
 export type MonitorListen = { kind: 'unix'; path: string } | { kind: 'tcp'; host: string; port: number };
@@ -23,6 +24,8 @@ export interface IncomingSpec {
   port: number;
   /** `,ft_mode` was the last text of the -incoming value: the Cuju backup receiver. */
   ftMode: boolean;
+  /** The -incoming value as typed (QEMU quotes it in its errors). */
+  text: string;
 }
 
 export interface NicSpec {
@@ -33,8 +36,6 @@ export interface NicSpec {
 
 /** Fault injection that real Cuju lacks, only through -sim-* options. */
 export interface SimFaults {
-  /** -sim-gft-resync on|off (default off, as in Cuju master @2757a9a). */
-  gftResync: boolean;
   /** -sim-monitor-delay MS: every monitor reply is held this long. */
   monitorDelayMs: number;
   /** -sim-stall-greeting: monitors accept connections but never greet (banner/QMP greeting). */
@@ -57,20 +58,16 @@ export const CRASH_STEPS = [
 export type CrashStep = (typeof CRASH_STEPS)[number];
 
 export interface SimConfig {
+  /** -sim-build: which Cuju build this process is (builds.ts; default master). */
+  build: SimBuild;
   /** argv[0]-like name used in messages: 'qemu-system-x86_64'. */
   progName: string;
   monitors: MonitorSpec[];
   incoming: IncomingSpec | undefined;
   /** -ft-join-port (default 5000, `int ft_join_port = 5000;` in vl.c). */
   ftJoinPort: number;
-  /** -gft-id (default -1). */
+  /** -gft-id (default -1, `int my_gft_id = -1;`). */
   gftId: number;
-  /**
-   * Whether this process listens on its join port: true when -gft-id or -ft-join-port was
-   * given. (Cuju's vl.c would always listen on 5000; plain FT pairs on one host would
-   * then collide, so the simulator listens only for GFT use. UNCONFIRMED in Cuju.)
-   */
-  gftEnabled: boolean;
   /** -blk-server IP:PORT */
   blkServer: string | undefined;
   /** -blk-server-listen [HOST]:PORT */

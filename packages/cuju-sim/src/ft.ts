@@ -1,127 +1,182 @@
 import { createServer, type Server, type Socket } from 'node:net';
+import type { BuildBehaviour } from './builds.js';
 import type { IncomingSpec, SimFaults } from './config.js';
 import { crashPoint } from './faults.js';
-import { encode, FT_CMD, FtDecoder, type FtMessage } from './ft-wire.js';
+import {
+  ALIVE_FLAG,
+  devConn,
+  encode,
+  encodeInitialStream,
+  FT_CMD,
+  FtDecoder,
+  type FtMessage,
+  InitialStreamReader,
+  ramConn,
+} from './ft-wire.js';
 import { MARKERS, report, say } from './stdout.js';
 import { connectTcp } from './tcp.js';
 import { FT_MODE, type Vm } from './vm.js';
 
 /**
- * Cuju FT over real TCP, without copying memory. The sender (primary) opens 4
- * connections to the backup's -incoming port, in Cuju's order (migration/socket.c):
- * cuju-dev-outgoing1, cuju-ram-outgoing1, cuju-dev-outgoing2, cuju-ram-outgoing2.
- * The receiver sends ACK to start; the sender streams an initial "RAM" image, stops the
- * VM for the device state, and once the receiver's ACK1 commits it, FT runs: one epoch
- * (BEGIN, CONTINUE, COMMIT1 / ACK1) every epoch length, alternating between the two
- * MigrationStates as Cuju's pipeline does. Failure detection is TCP EOF, as in Cuju.
+ * Cuju FT over real TCP, without copying memory (ft-wire.ts has the wire). The sender
+ * (primary) connects Cuju's 4 links synchronously, as `migrate -c` does (so a refused
+ * connection is the command's own error), streams an initial image on link 0 with the VM
+ * stopped, and waits for the backup's ACK; then the epochs run: one every epoch length,
+ * alternating between the two MigrationStates as Cuju's pipeline does, each waiting for
+ * its previous ACK1. Failure detection is TCP EOF, as in Cuju.
  */
-const CHANNELS = [
-  'cuju-dev-outgoing1',
-  'cuju-ram-outgoing1',
-  'cuju-dev-outgoing2',
-  'cuju-ram-outgoing2',
-] as const;
-const INITIAL_RAM_BYTES = 256 * 1024;
-const EPOCH_DIRTY_BYTES = 4096;
-const TICK_EVERY = 64;
+const INITIAL_STREAM_BYTES = 256 * 1024;
+const EPOCH_RAM_BYTES = 4096;
+const EPOCH_DEV_BYTES = 64;
+/** `(trans_serial & 0x03f) == 0` (migration.c@21f9f0b:3068). */
+const TICK_MASK = 0x3fn;
+/** The cancel's setitimer: one second (migration.c@21f9f0b:1586-1591). */
+const CANCEL_TIMER_MS = 1000;
 
-type Pair = 0 | 1;
-const ramIndex = (pair: Pair) => (pair === 0 ? 1 : 3);
-const devIndex = (pair: Pair) => (pair === 0 ? 0 : 2);
+type Ms = 0 | 1;
+
+export interface FtSenderHooks {
+  /**
+   * Called when the backup's first ACK arrived, before the epochs start; `run` starts
+   * them. Group FT delays it until the whole group has synced
+   * (gft_master_wait_all_migration_done); a plain pair runs at once.
+   */
+  beforeRun?(run: () => void): void;
+  /** FT ended on this primary (link loss, cancel): the group engine reacts. */
+  ftEnded?(): void;
+}
 
 export class FtSender {
   private sockets: Socket[] = [];
-  private serial = 0n;
-  private epochs = 0;
+  private transSerial = 0n;
   private timer: NodeJS.Timeout | undefined;
-  private outstanding = new Set<Pair>();
+  private readonly outstanding = new Set<Ms>();
   private closing = false;
   private dropTimer: NodeJS.Timeout | undefined;
+  private cancelTimer: NodeJS.Timeout | undefined;
+  private waitingForAck = false;
+  private paused = false;
+  /** FT runs: from the first epoch until it ends. */
+  inFt = false;
+  /** cuju-migrate-cancel sent CHECKALIVE; FT ends at the backup's answer or the timer. */
+  private cancelling = false;
 
   constructor(
     private readonly vm: Vm,
+    private readonly behaviour: BuildBehaviour,
     private readonly faults: SimFaults,
+    private readonly hooks: FtSenderHooks = {},
   ) {}
 
-  /** Starts `migrate -c tcp:host:port` (asynchronous, as Cuju's: the monitor gets nothing). */
-  start(host: string, port: number, ftRequested: boolean, cujuFlag: boolean): void {
-    // qmp_migrate prints this for `cuju` before anything is connected.
-    if (cujuFlag) say(MARKERS.enterFtMode);
-    this.vm.setMigrationStatus('setup');
-    void this.connectAll(host, port, ftRequested);
-  }
-
-  private async connectAll(host: string, port: number, ftRequested: boolean): Promise<void> {
+  /**
+   * cuju_socket_start_outgoing_migration: connects the 4 links one after the other
+   * (qio_channel_socket_connect_sync, socket.c@21f9f0b:193). Resolves with the error
+   * text the monitor prints (`Failed to connect socket: Connection refused`) or undefined.
+   */
+  async connect(host: string, port: number): Promise<string | undefined> {
     try {
-      for (const _ of CHANNELS) this.sockets.push(await connectTcp(host, port));
+      for (let i = 0; i < 4; i++) this.sockets.push(await connectTcp(host, port));
     } catch (err) {
       this.destroySockets();
+      const code = (err as NodeJS.ErrnoException).code;
       const why =
-        (err as NodeJS.ErrnoException).code === 'ECONNREFUSED'
+        code === 'ECONNREFUSED'
           ? 'Connection refused'
-          : (err as Error).message;
-      report(`Failed to connect socket: ${why}`);
-      this.vm.setMigrationStatus('failed', `Failed to connect socket: ${why}`);
-      return;
+          : code === 'EHOSTUNREACH'
+            ? 'No route to host'
+            : (err as Error).message;
+      const text = `Failed to connect socket: ${why}`;
+      this.vm.setMigrationStatus('failed', text);
+      return text;
     }
     crashPoint(this.faults, 'ft-connect');
+    return undefined;
+  }
+
+  /** migration_thread: the initial copy, then FT when `ft` (cuju-ft on), else an ordinary migration. */
+  run(ft: boolean): void {
     this.vm.setMigrationStatus('active');
-    for (const [index, socket] of this.sockets.entries()) this.watch(socket, index, ftRequested);
-  }
-
-  private watch(socket: Socket, index: number, ftRequested: boolean): void {
-    const decoder = new FtDecoder();
-    socket.on('data', (chunk: Buffer) => {
-      let messages: FtMessage[];
-      try {
-        messages = decoder.push(chunk);
-      } catch {
-        this.linkLost();
-        return;
-      }
-      for (const msg of messages) this.onMessage(msg, index, ftRequested);
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => this.linkLost());
-  }
-
-  private onMessage(msg: FtMessage, index: number, ftRequested: boolean): void {
-    if (msg.cmd === FT_CMD.ACK && index === 1 && msg.serial === 0n) this.initialSync();
-    else if (msg.cmd === FT_CMD.ACK1 && msg.serial === 0n) this.initialCommitted(ftRequested);
-    else if (msg.cmd === FT_CMD.ACK1) this.outstanding.delete(Number(msg.serial % 2n) as Pair);
-  }
-
-  /** The full first copy: RAM while running, then stop for the device state. */
-  private initialSync(): void {
-    const ram = this.sockets[1];
-    const dev = this.sockets[0];
-    if (!ram || !dev) return;
-    ram.write(encode({ serial: 0n, cmd: FT_CMD.BEGIN, id: 0, seq: 0 }));
-    ram.write(
-      encode({ serial: 0n, cmd: FT_CMD.CONTINUE, id: 0, seq: 1, payload: Buffer.alloc(INITIAL_RAM_BYTES) }),
-    );
+    for (const [index, socket] of this.sockets.entries()) this.watch(socket, index);
+    const dev0 = this.sockets[devConn(0)]!;
+    if (ft) {
+      say(MARKERS.startMemoryBackup);
+      // migration_completion: the VM stops for the whole copy (enable_cuju skips the
+      // iterative phase, migration.c@21f9f0b:2605-2608).
+      this.vm.stop('finish-migrate');
+    }
+    const stream = encodeInitialStream(INITIAL_STREAM_BYTES);
+    const half = stream.length >> 1;
+    dev0.write(stream.subarray(0, half));
+    // -sim-crash-at ft-initial-sync dies with half the image sent: the backup cannot load it.
     crashPoint(this.faults, 'ft-initial-sync');
-    this.vm.stop('finish-migrate');
-    dev.write(encode({ serial: 0n, cmd: FT_CMD.DEV_HEADER, id: 0, seq: 0 }));
-    dev.write(encode({ serial: 0n, cmd: FT_CMD.DEV_STATES, id: 0, seq: 1, payload: Buffer.alloc(1024) }));
-    ram.write(encode({ serial: 0n, cmd: FT_CMD.COMMIT1, id: 0, seq: 2, payload: Buffer.alloc(0) }));
-  }
-
-  private initialCommitted(ftRequested: boolean): void {
+    dev0.write(stream.subarray(half));
     this.vm.setMigrationStatus('completed');
-    if (!ftRequested) {
-      // Without the cuju-ft capability `migrate -c` is an ordinary live migration: the
-      // VM has moved to the backup, and this side ends paused (postmigrate).
+    if (!ft) {
+      // Without cuju-ft this is an ordinary live migration: the VM has moved, this side
+      // ends paused (postmigrate) and closes its links once they are flushed.
       this.vm.runstate = 'postmigrate';
       this.closing = true;
       for (const s of this.sockets) s.end();
       return;
     }
-    // Cuju writes MIG_STATE_ACTIVE (3) into the upstream status field, which reads as
-    // 'cancelled', with no event (reference §2.3).
+    if (this.behaviour.printsFtSetup) {
+      if (!this.behaviour.cancel) say(MARKERS.migrateDoneAndCuju); // blk-server's extra line
+      say(MARKERS.startCujuProcess);
+    }
+    // ft_setup_migrate_state writes MIG_STATE_ACTIVE (3) into the status field, which
+    // reads `cancelled`, with no event (cuju-builds.md §5).
     this.vm.setMigrationStatus('cancelled', undefined, true);
+    this.waitingForAck = true;
+  }
+
+  private watch(socket: Socket, index: number): void {
+    if (index === ramConn(0) || index === ramConn(1)) {
+      // The backup writes nothing on the RAM links; only their loss matters.
+      socket.on('data', () => {});
+    } else {
+      const decoder = new FtDecoder();
+      socket.on('data', (chunk: Buffer) =>
+        feed(
+          decoder,
+          chunk,
+          (msg) => this.onMessage(msg, index as Ms),
+          () => this.linkLost(),
+        ),
+      );
+    }
+    socket.on('error', () => {});
+    socket.on('close', () => this.linkLost());
+  }
+
+  private onMessage(msg: FtMessage, ms: Ms): void {
+    if (msg.cmd === FT_CMD.ACK && ms === 0 && this.waitingForAck) {
+      this.waitingForAck = false;
+      this.firstAck();
+    } else if (msg.cmd === FT_CMD.ACK1) {
+      this.outstanding.delete(ms);
+    } else if (msg.cmd === (ALIVE_FLAG | FT_CMD.ACK1)) {
+      // The backup answered our CHECKALIVE and exits; FT ends on its EOF or the timer.
+      this.outstanding.delete(ms);
+    }
+  }
+
+  /** migrate_ft_trans_get_ready, CUJU_FT_INIT: the backup is ready. */
+  private firstAck(): void {
+    if (this.behaviour.printsFtSetup) {
+      say(MARKERS.recvAck(0));
+      if (!this.behaviour.cancel) say(MARKERS.waitAllOk(0));
+    }
+    const run = () => this.startEpochs();
+    if (this.hooks.beforeRun) this.hooks.beforeRun(run);
+    else run();
+  }
+
+  /** migrate_run + vm_start: FT is on. */
+  private startEpochs(): void {
+    if (this.closing) return;
+    this.inFt = true;
     this.vm.ftStarted = true;
-    this.vm.ftMode = FT_MODE.RUN;
+    this.vm.currentMs = 0;
     this.vm.start();
     this.vm.emit('ft-started');
     this.scheduleEpoch();
@@ -135,70 +190,113 @@ export class FtSender {
     this.timer = setTimeout(() => this.epoch(), Math.max(1, ms));
   }
 
+  /** migrate_timer of the running MigrationState, then the other one runs. */
   private epoch(): void {
-    if (!this.vm.ftStarted) return;
-    const serial = this.serial + 1n;
-    const pair = Number(serial % 2n) as Pair;
-    // Cuju pipelines two MigrationStates: an epoch waits while its pair is uncommitted.
-    if (!this.outstanding.has(pair)) {
-      this.serial = serial;
-      this.outstanding.add(pair);
-      const ram = this.sockets[ramIndex(pair)];
-      const dev = this.sockets[devIndex(pair)];
-      ram?.write(encode({ serial, cmd: FT_CMD.BEGIN, id: pair, seq: 0 }));
-      ram?.write(
-        encode({ serial, cmd: FT_CMD.CONTINUE, id: pair, seq: 1, payload: Buffer.alloc(EPOCH_DIRTY_BYTES) }),
+    this.timer = undefined;
+    if (!this.inFt) return;
+    if (this.paused) {
+      // migrate_run with migration_paused set (migration.c@d2e55fe:3611-3614): no epoch until resumed.
+      say(MARKERS.migrationPaused);
+      return;
+    }
+    const ms = Number(this.transSerial % 2n) as Ms;
+    // Cuju pipelines two MigrationStates: one waits while its previous epoch is uncommitted.
+    if (!this.outstanding.has(ms)) {
+      if ((this.transSerial & TICK_MASK) === 0n) say(`\n${MARKERS.timerTick(Number(this.transSerial))}`);
+      this.transSerial++;
+      const serial = this.transSerial;
+      this.outstanding.add(ms);
+      this.sockets[ramConn(ms)]?.write(Buffer.alloc(EPOCH_RAM_BYTES));
+      const dev = this.sockets[devConn(ms)];
+      dev?.write(encode({ serial, cmd: FT_CMD.BEGIN, id: ms, seq: 0 }));
+      dev?.write(
+        encode({ serial, cmd: FT_CMD.CONTINUE, id: ms, seq: 1, payload: Buffer.alloc(EPOCH_DEV_BYTES) }),
       );
-      dev?.write(encode({ serial, cmd: FT_CMD.DEV_STATES, id: pair, seq: 0, payload: Buffer.alloc(64) }));
-      ram?.write(encode({ serial, cmd: FT_CMD.COMMIT1, id: pair, seq: 2 }));
-      this.epochs++;
-      if (this.epochs === 1) crashPoint(this.faults, 'ft-first-epoch');
-      if (this.epochs % TICK_EVERY === 0) say(MARKERS.timerTick(this.epochs));
+      dev?.write(encode({ serial, cmd: FT_CMD.COMMIT1, id: ms, seq: 2, payloadLen: EPOCH_RAM_BYTES }));
+      if (this.transSerial === 1n) crashPoint(this.faults, 'ft-first-epoch');
+      this.vm.currentMs = ms === 0 ? 1 : 0;
     }
     this.scheduleEpoch();
   }
 
-  /** migrate_pause / migrate_resume. */
+  /** migrate_pause / migrate_resume (groupft): the next epoch does not start / starts again. */
   pause(paused: boolean): void {
-    if (paused) {
-      if (this.timer) clearTimeout(this.timer);
-      this.timer = undefined;
-    } else if (this.vm.ftStarted && !this.timer) {
-      this.scheduleEpoch();
-    }
+    this.paused = paused;
+    if (!paused && this.inFt && !this.timer) this.scheduleEpoch();
   }
 
-  /** cuju-migrate-cancel: back to no FT, telling the backup not to take over. */
-  cancel(): boolean {
-    if (!this.vm.ftStarted) return false;
-    this.closing = true;
-    this.stopEpochs();
-    for (const [i, s] of this.sockets.entries()) {
-      if (i === 1 || i === 3) s.write(encode({ serial: this.serial, cmd: FT_CMD.CANCEL, id: 0, seq: 0 }));
-      s.end();
+  /**
+   * cuju-migrate-cancel (master): CHECKALIVE on both device links (qmp_cuju_migrate_cancel,
+   * migration.c@21f9f0b:1578-1597). The backup answers its next COMMIT1 with ACK1|ALIVE
+   * and exits 0; this side returns to non-FT when the links close or after one second.
+   */
+  cancel(): void {
+    if (!this.inFt || this.cancelling) return;
+    this.cancelling = true;
+    for (const ms of [0, 1] as const) {
+      this.sockets[devConn(ms)]?.write(encode({ serial: this.transSerial, cmd: FT_CMD.CHECKALIVE }));
     }
-    this.vm.ftStarted = false;
-    this.vm.ftMode = FT_MODE.OFF;
-    this.vm.setMigrationStatus('cancelled');
-    return true;
+    this.cancelTimer = setTimeout(() => this.leaveFt(), CANCEL_TIMER_MS);
   }
 
-  /** The backup is gone (or the links are): the primary leaves FT and keeps running. */
-  private linkLost(): void {
+  /**
+   * cuju_migrate_cancel_discon / _con: links closed, FT stopped, the VM runs; the
+   * migration status stays what it was (Cuju's FT state, read as `cancelled`).
+   */
+  private leaveFt(): void {
     if (this.closing) return;
     this.closing = true;
-    this.stopEpochs();
+    this.stopTimers();
     this.destroySockets();
-    const wasFt = this.vm.ftStarted;
+    this.inFt = false;
     this.vm.ftStarted = false;
-    this.vm.ftMode = wasFt ? FT_MODE.ERROR : FT_MODE.OFF;
-    if (this.vm.runstate === 'finish-migrate') this.vm.start();
-    this.vm.setMigrationStatus('failed', 'Unable to write to socket: Connection reset by peer');
+    this.transSerial = 0n;
+    this.vm.start();
+    this.hooks.ftEnded?.();
   }
 
-  private stopEpochs(): void {
+  /** The backup is gone (or the links are). */
+  private linkLost(): void {
+    if (this.closing) return;
+    if (this.cancelling) {
+      this.leaveFt();
+      return;
+    }
+    if (this.inFt) {
+      say(MARKERS.ack1Failed);
+      if (this.behaviour.backupDeath === 'back-to-non-ft') {
+        // master: backup_die, then cuju_migrate_cancel_con (migration.c@21f9f0b:2441-2482, 2190-2196).
+        this.leaveFt();
+        return;
+      }
+      // groupft, blk-server: error_out (cuju_ft_mode = ERROR, migrate_fd_error).
+      this.fail(undefined);
+      this.hooks.ftEnded?.();
+      return;
+    }
+    if (this.waitingForAck) {
+      say(MARKERS.ackFailed);
+      this.fail(undefined);
+      return;
+    }
+    this.fail('Unable to write to socket: Connection reset by peer');
+  }
+
+  private fail(errorDesc: string | undefined): void {
+    this.closing = true;
+    this.stopTimers();
+    this.destroySockets();
+    this.inFt = false;
+    this.vm.ftStarted = false;
+    this.vm.ftMode = FT_MODE.ERROR;
+    if (this.vm.runstate === 'finish-migrate') this.vm.start();
+    this.vm.setMigrationStatus('failed', errorDesc);
+  }
+
+  private stopTimers(): void {
     if (this.timer) clearTimeout(this.timer);
     if (this.dropTimer) clearTimeout(this.dropTimer);
+    if (this.cancelTimer) clearTimeout(this.cancelTimer);
     this.timer = undefined;
   }
 
@@ -208,27 +306,39 @@ export class FtSender {
 
   close(): void {
     this.closing = true;
-    this.stopEpochs();
+    this.stopTimers();
     this.destroySockets();
   }
 }
 
 /**
- * The backup: listens on its -incoming address, accepts Cuju's 4 connections, commits
- * each epoch with ACK1, and takes over (cuju_ft_trans_close: vm_start) when they drop.
+ * The backup: listens on its -incoming address, accepts Cuju's 4 connections (then stops
+ * listening), loads the initial stream, says `enter cuju FT mode (incoming)` and sends
+ * its ACK, commits each epoch with ACK1, and takes over (cuju_ft_trans_close: vm_start)
+ * when the links drop.
  */
 export class FtReceiver {
   private server: Server | undefined;
   private sockets: Socket[] = [];
+  private readonly ram: [number, number] = [0, 0];
+  private readonly pendingCommit: Array<FtMessage | undefined> = [undefined, undefined];
   private committed = false;
-  private cancelled = false;
+  /** The ACK is out: last_cuju_ft_trans is set, a takeover is possible. */
+  private ackSent = false;
+  /** A CHECKALIVE came: the next commit is answered with ACK1|ALIVE, then exit(0). */
+  private check = false;
   private over = false;
 
   constructor(
     private readonly vm: Vm,
     private readonly spec: IncomingSpec,
-    private readonly fatal: (code: number) => void,
+    private readonly exit: (code: number) => void,
   ) {}
+
+  /** FT runs on this receiver (from its ACK until a takeover or the end). */
+  get inFt(): boolean {
+    return this.ackSent && !this.over;
+  }
 
   listen(): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -244,72 +354,136 @@ export class FtReceiver {
 
   private accept(socket: Socket): void {
     socket.setNoDelay(true);
-    // The listener takes exactly 4 connections; a fifth is closed.
     if (this.sockets.length >= 4 || this.over) {
       socket.destroy();
       return;
     }
-    const index = this.sockets.length;
     this.sockets.push(socket);
-    if (index === 0) say(MARKERS.enterFtIncoming);
-    const decoder = new FtDecoder();
-    socket.on('data', (chunk: Buffer) => {
-      let messages: FtMessage[];
-      try {
-        messages = decoder.push(chunk);
-      } catch {
-        this.linksLost();
-        return;
-      }
-      for (const msg of messages) this.onMessage(msg, socket);
-    });
     socket.on('error', () => {});
     socket.on('close', () => this.linksLost());
-    if (this.sockets.length === 4) {
-      // All channels are up: the incoming side stops listening and asks for the stream.
-      this.server?.close();
-      this.sockets[1]?.write(encode({ serial: 0n, cmd: FT_CMD.ACK, id: 0, seq: 0 }));
-    }
+    if (this.sockets.length < 4) return;
+    // All 4 accepted (socket.c@21f9f0b:334-352): the listening socket is closed.
+    this.server?.close();
+    for (const [i, s] of this.sockets.entries()) this.read(s, i);
   }
 
-  private onMessage(msg: FtMessage, socket: Socket): void {
-    if (msg.cmd === FT_CMD.COMMIT1) {
-      if (!this.committed) {
-        this.committed = true;
-        this.vm.ftMode = FT_MODE.RECV;
-        say(MARKERS.firstCommit);
+  private read(socket: Socket, index: number): void {
+    if (index === ramConn(0) || index === ramConn(1)) {
+      const ms = (index - 2) as Ms;
+      socket.on('data', (chunk: Buffer) => {
+        this.ram[ms] += chunk.length;
+        this.tryCommit(ms);
+      });
+      return;
+    }
+    const stream = index === 0 ? new InitialStreamReader() : undefined;
+    const decoder = new FtDecoder();
+    const onHeaders = (chunk: Buffer) =>
+      feed(
+        decoder,
+        chunk,
+        (msg) => this.onMessage(msg, index as Ms),
+        () => this.linksLost(),
+      );
+    socket.on('data', (chunk: Buffer) => {
+      if (stream === undefined) return onHeaders(chunk);
+      let rest: Buffer | undefined;
+      try {
+        rest = stream.push(chunk);
+      } catch {
+        this.loadFailed();
+        return;
       }
-      socket.write(encode({ serial: msg.serial, cmd: FT_CMD.ACK1, id: msg.id, seq: 0 }));
-    } else if (msg.cmd === FT_CMD.CANCEL) {
-      // cuju-migrate-cancel on the primary: FT ends without a takeover (the primary runs on).
-      this.cancelled = true;
-      this.vm.ftMode = FT_MODE.OFF;
+      if (rest === undefined) return;
+      if (!this.ackSent) this.loaded();
+      if (rest.length) onHeaders(rest);
+    });
+  }
+
+  /** process_incoming_migration_co after qemu_loadvm_state (migration.c@21f9f0b:605-612). */
+  private loaded(): void {
+    if (this.vm.ftMode !== FT_MODE.INIT) {
+      // A plain -incoming: the migration is complete, the VM runs here (autostart).
+      this.over = true;
+      this.server?.close();
+      this.vm.start();
+      return;
+    }
+    say(MARKERS.enterFtIncoming);
+    // cuju_process_incoming_thread: qemu_ft_trans_begin sends ACK, then RECV (2970-2985).
+    this.sockets[devConn(0)]?.write(encode({ serial: 0n, cmd: FT_CMD.ACK }));
+    this.ackSent = true;
+    this.vm.ftMode = FT_MODE.RECV;
+  }
+
+  private onMessage(msg: FtMessage, ms: Ms): void {
+    if (msg.cmd === FT_CMD.COMMIT1) {
+      this.pendingCommit[ms] = msg;
+      this.tryCommit(ms);
+    } else if (msg.cmd === FT_CMD.CHECKALIVE) {
+      this.check = true; // cuju-ft-trans-file.c@21f9f0b:711-713
     }
   }
 
-  /** EOF on any FT link: fail over if a consistent epoch exists, else the incoming load fails. */
+  /** cuju_ft_trans_try_load once the epoch's RAM bytes are in: ACK1, then load. */
+  private tryCommit(ms: Ms): void {
+    const commit = this.pendingCommit[ms];
+    if (!commit || this.ram[ms] < commit.payloadLen) return;
+    this.ram[ms] -= commit.payloadLen;
+    this.pendingCommit[ms] = undefined;
+    const dev = this.sockets[devConn(ms)];
+    if (this.check) {
+      // ACK1 with the alive bit, then exit(0) (cuju-ft-trans-file.c@21f9f0b:605-610).
+      dev?.write(encode({ serial: commit.serial, cmd: ALIVE_FLAG | FT_CMD.ACK1, id: ms }), () =>
+        this.exit(0),
+      );
+      this.over = true;
+      return;
+    }
+    dev?.write(encode({ serial: commit.serial, cmd: FT_CMD.ACK1, id: ms }));
+    if (!this.committed) {
+      this.committed = true;
+      say(MARKERS.firstCommit);
+    }
+  }
+
+  /** EOF on an FT link: a takeover once the ACK is out, else the incoming load fails. */
   private linksLost(): void {
     if (this.over) return;
+    if (!this.ackSent) {
+      if (this.sockets.length < 4) {
+        // A link closed while the others were still being accepted: keep waiting (QEMU
+        // blocks in accept for the rest; a lost one is never noticed before).
+        return;
+      }
+      this.loadFailed();
+      return;
+    }
+    this.takeOver();
+  }
+
+  private loadFailed(): void {
     this.over = true;
     this.server?.close();
     for (const s of this.sockets) s.destroy();
-    if (this.cancelled) return;
-    if (!this.committed) {
-      report('load of migration failed: Input/output error');
-      this.fatal(1);
-      return;
-    }
+    report('load of migration failed: Input/output error');
+    this.exit(1);
+  }
+
+  /** cuju_ft_trans_close on the last transaction (cuju-ft-trans-file.c@21f9f0b:800-856). */
+  private takeOver(): void {
+    this.over = true;
+    this.server?.close();
+    for (const s of this.sockets) s.destroy();
     say(MARKERS.transClose);
     this.vm.ftMode = FT_MODE.HANDOVER;
     this.vm.start();
     say(MARKERS.transCloseStarted);
   }
 
-  /** cuju-failover on the backup: take over now, as if the primary were gone. */
-  failover(): boolean {
-    if (!this.committed || this.over) return false;
-    this.linksLost();
-    return true;
+  /** cuju-failover on a receiver in FT: take over now (the caller checked inFt). */
+  failover(): void {
+    this.takeOver();
   }
 
   close(): void {
@@ -317,4 +491,21 @@ export class FtReceiver {
     this.server?.close();
     for (const s of this.sockets) s.destroy();
   }
+}
+
+/** Decodes a device link's bytes into messages; a corrupt stream counts as a lost link. */
+function feed(
+  decoder: FtDecoder,
+  chunk: Buffer,
+  onMessage: (msg: FtMessage) => void,
+  onCorrupt: () => void,
+): void {
+  let messages: FtMessage[];
+  try {
+    messages = decoder.push(chunk);
+  } catch {
+    onCorrupt();
+    return;
+  }
+  for (const msg of messages) onMessage(msg);
 }

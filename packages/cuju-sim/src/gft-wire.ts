@@ -1,8 +1,9 @@
 /**
- * Group-FT control messages (migration/group_ft.h): native ints (little-endian int32)
- * written one after another, and the GroupFTMember / GroupFTBackup structs with C's
- * natural alignment. IPs are char[16] buffers: Cuju copies exactly 16 bytes (IP_LEN),
- * so longer host names are cut (reference §2.2).
+ * Group-FT control messages (migration/group_ft.h@d2e55fe): native ints (little-endian
+ * int32) written one after another, and the GroupFTMember / GroupFTBackup structs with
+ * C's natural alignment: char arrays are not padded, so in GroupFTMember `master_mac[6]`
+ * ends at 30 and `slave_host_ip` starts there; the next int32 is aligned to 48. IPs are
+ * char[16] buffers: Cuju copies exactly 16 bytes (IP_LEN), so longer host names are cut.
  */
 export const GFT = {
   ADD_HOST: 7,
@@ -11,6 +12,7 @@ export const GFT = {
   NEW: 10,
   MIGRATION_DONE: 11,
   MIGRATION_ALL: 12,
+  EPOCH_COMMIT2: 13,
   ADDING_MEMBER: 14,
 } as const;
 
@@ -56,27 +58,40 @@ export function int(value: number): Buffer {
   return b;
 }
 
+/** GroupFTMember field offsets (sizeof 56). */
+export const MEMBER_OFFSETS = {
+  gftId: 0,
+  masterIp: 4,
+  masterGftPort: 20,
+  mac: 24,
+  slaveIp: 30,
+  slaveFtPort: 48,
+  slaveJoinPort: 52,
+} as const;
+
 export function encodeMember(m: GftMember): Buffer {
+  const o = MEMBER_OFFSETS;
   const b = Buffer.alloc(MEMBER_BYTES);
-  b.writeInt32LE(m.gftId, 0);
-  writeIp(b, 4, m.masterIp);
-  b.writeInt32LE(m.masterGftPort, 20);
-  m.mac.copy(b, 24, 0, 6);
-  writeIp(b, 32, m.slaveIp);
-  b.writeInt32LE(m.slaveFtPort, 48);
-  b.writeInt32LE(m.slaveJoinPort, 52);
+  b.writeInt32LE(m.gftId, o.gftId);
+  writeIp(b, o.masterIp, m.masterIp);
+  b.writeInt32LE(m.masterGftPort, o.masterGftPort);
+  m.mac.copy(b, o.mac, 0, 6);
+  writeIp(b, o.slaveIp, m.slaveIp);
+  b.writeInt32LE(m.slaveFtPort, o.slaveFtPort);
+  b.writeInt32LE(m.slaveJoinPort, o.slaveJoinPort);
   return b;
 }
 
 export function decodeMember(b: Buffer): GftMember {
+  const o = MEMBER_OFFSETS;
   return {
-    gftId: b.readInt32LE(0),
-    masterIp: readIp(b, 4),
-    masterGftPort: b.readInt32LE(20),
-    mac: Buffer.from(b.subarray(24, 30)),
-    slaveIp: readIp(b, 32),
-    slaveFtPort: b.readInt32LE(48),
-    slaveJoinPort: b.readInt32LE(52),
+    gftId: b.readInt32LE(o.gftId),
+    masterIp: readIp(b, o.masterIp),
+    masterGftPort: b.readInt32LE(o.masterGftPort),
+    mac: Buffer.from(b.subarray(o.mac, o.mac + 6)),
+    slaveIp: readIp(b, o.slaveIp),
+    slaveFtPort: b.readInt32LE(o.slaveFtPort),
+    slaveJoinPort: b.readInt32LE(o.slaveJoinPort),
   };
 }
 
@@ -92,14 +107,25 @@ export function decodeBackup(b: Buffer): GftBackup {
   return { slaveIp: readIp(b, 0), slaveGftPort: b.readInt32LE(16), slaveIncomingPort: b.readInt32LE(20) };
 }
 
-/** `%x:%x:%x:%x:%x:%x` as Cuju's sscanf reads a MAC; undefined where it would fail. */
+/**
+ * migrate_join_mac_to_array: `sscanf(mac, "%x:%x:%x:%x:%x:%x")` must read 6 values, each
+ * kept as a char (migration.c@d2e55fe:3828-3840). Looser than a strict pattern: %x
+ * skips leading blanks, takes an optional sign and 0x, any number of hex digits, and
+ * ignores what follows the sixth value. Undefined where sscanf would read fewer than 6.
+ */
 export function parseMac(text: string): Buffer | undefined {
-  const parts = text.split(':');
-  if (parts.length !== 6) return undefined;
   const bytes: number[] = [];
-  for (const p of parts) {
-    if (!/^[0-9a-fA-F]{1,2}$/.test(p)) return undefined;
-    bytes.push(Number.parseInt(p, 16));
+  let p = 0;
+  for (let i = 0; i < 6; i++) {
+    if (i > 0) {
+      if (text[p] !== ':') return undefined;
+      p++;
+    }
+    const m = /^\s*([+-]?)(?:0[xX](?=[0-9a-fA-F]))?([0-9a-fA-F]+)/.exec(text.slice(p));
+    if (!m) return undefined;
+    const value = Number.parseInt(m[2]!.slice(-8), 16) * (m[1] === '-' ? -1 : 1);
+    bytes.push(value & 0xff);
+    p += m[0].length;
   }
   return Buffer.from(bytes);
 }

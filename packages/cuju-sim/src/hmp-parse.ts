@@ -12,7 +12,7 @@
  * "\r"). get_str() reports quoting errors with printf(), i.e. on QEMU's stdout, not on
  * the monitor; those are returned separately as `stdout`.
  */
-import { compareCmd, HMP_COMMANDS, type HmpCommandDef, sortHmpTable } from './hmp-table.js';
+import { compareCmd, type HmpCommandDef, sortHmpTable } from './hmp-table.js';
 
 export type HmpArgValue = string | number | boolean;
 export type HmpArgs = Record<string, HmpArgValue>;
@@ -481,10 +481,13 @@ function resolve(b: Uint8Array, start: number, table: readonly HmpCommandDef[], 
   return { kind: 'found', def, p, sub };
 }
 
-/** Parse one HMP line as QEMU 2.8's handle_hmp_command() would before running it. */
-export function parseHmpCommandLine(line: string): ParsedHmp {
+/**
+ * Parse one HMP line as QEMU 2.8's handle_hmp_command() would before running it, with
+ * the command table of one build (hmp-table.ts HMP_TABLES).
+ */
+export function parseHmpCommandLine(line: string, table: readonly HmpCommandDef[]): ParsedHmp {
   const b = toCString(line);
-  const r = resolve(b, 0, HMP_COMMANDS, false);
+  const r = resolve(b, 0, table, false);
   if (r.kind === 'empty') return { kind: 'empty' };
   if (r.kind === 'unknown') return { kind: 'error', output: r.output };
   const parsed = parseArguments(r.def, b, r.p);
@@ -528,8 +531,8 @@ function helpDump(table: readonly HmpCommandDef[], args: readonly string[], inde
  * NAME is split into words with get_str(); an unknown NAME, a quoting error or more
  * than 16 words print nothing. Not emulated: `help log`'s special list (no `log` here).
  */
-export function helpText(name?: string): string {
-  if (name === undefined) return helpDump(HMP_COMMANDS, [], 0);
+export function helpText(table: readonly HmpCommandDef[], name?: string): string {
+  if (name === undefined) return helpDump(table, [], 0);
   const b = toCString(name);
   const words: string[] = [];
   let p = 0;
@@ -542,5 +545,5 @@ export function helpText(name?: string): string {
     words.push(r.value);
     p = r.p;
   }
-  return helpDump(HMP_COMMANDS, words, 0);
+  return helpDump(table, words, 0);
 }

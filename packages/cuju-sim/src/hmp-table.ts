@@ -1,16 +1,16 @@
+import { QEMU_VERSION, type SimBuild } from './builds.js';
+
 /**
- * The HMP command table cuju-sim implements, as data: QEMU's `mon_cmd_t` fields
- * (`name`, `args_type`, `params`, `help`) copied from the .hx files, so that the
- * argument parser (hmp-parse.ts) and `help` behave like the reference.
+ * The HMP command tables cuju-sim implements, one per Cuju build, as data: QEMU's
+ * `mon_cmd_t` fields (`name`, `args_type`, `params`, `help`) copied from each build's
+ * hmp-commands.hx, so that the argument parser (hmp-parse.ts) and `help` behave like
+ * that build (a command another build has is an `unknown command` here).
  *
- * Sources (read with the public code index):
- * - Cuju-ft/Cuju hmp-commands.hx @0a5c5fd (QEMU 2.8 base + migrate -c, cuju-failover,
- *   cuju-adjust-epoch) and @d7350ac (the GFT commands, migrate_pause/resume, info_migrate).
- *   The upstream entries used here (help, quit, stop, cont, migrate_set_capability,
- *   migrate_set_parameter, info) are in that same file, i.e. QEMU 2.8's text.
- * - hmp-commands-info.hx: `migrate`, `migrate_capabilities` read at several versions
- *   (identical everywhere); `version`, `kvm`, `status`, `name` read in a ≈2.12 copy
- *   (these strings did not change across 2.x).
+ * Sources (Cuju-ft/Cuju): hmp-commands.hx @21f9f0b (master), @d2e55fe (groupft),
+ * @4b17b51 (blk-server); the upstream entries used here (help, quit, stop, cont,
+ * migrate, migrate_set_capability, migrate_set_parameter, info) are byte-identical in the
+ * three. hmp-commands-info.hx: `version`, `kvm`, `status`, `name`, `migrate`,
+ * `migrate_capabilities` (identical in the three).
  *
  * Deliberate deviation: real QEMU has ~150 commands; cuju-sim lists only those it
  * implements, so `help` is shorter and e.g. `system_reset` is an unknown command here.
@@ -29,14 +29,12 @@ export interface HmpCommandDef {
   readonly help: string;
   /** A second-level table (only `info` has one): `info X` is looked up there. */
   readonly subTable?: readonly HmpCommandDef[];
-  /** false: the text is a guess, not read in any source (see the entry's comment). */
-  readonly confirmed: boolean;
 }
 
-function cmd(name: string, argsType: string, params: string, help: string, confirmed = true): HmpCommandDef {
+function cmd(name: string, argsType: string, params: string, help: string): HmpCommandDef {
   const aliases = name.split('|');
   const canonical = aliases.reduce((a, b) => (b.length > a.length ? b : a));
-  return { name, canonical, argsType, params, help, confirmed };
+  return { name, canonical, argsType, params, help };
 }
 
 /** hmp-commands-info.hx: the `info` subcommands cuju-sim implements. */
@@ -63,13 +61,54 @@ const GFT_HOST_ARGS =
 const GFT_HOST_PARAMS =
   'gft_id master_host_ip master_host_gft_port master_mac slave_host_ip slave_host_ft_port';
 
-/** hmp-commands.hx order (QEMU sorts the table by name at start-up; see sortHmpTable). */
-export const HMP_COMMANDS: readonly HmpCommandDef[] = [
+const UPSTREAM_HEAD: readonly HmpCommandDef[] = [
   cmd('help|?', 'name:S?', '[cmd]', 'show the help'),
   cmd('q|quit', '', '', 'quit the emulator'),
   cmd('stop', '', '', 'stop emulation'),
   cmd('c|cont', '', '', 'resume emulation'),
-  // GFT block, placed after `nmi` in @d7350ac.
+];
+
+const UPSTREAM_MIGRATION: readonly HmpCommandDef[] = [
+  cmd(
+    'migrate',
+    'detach:-d,blk:-b,inc:-i,cuju:-c,uri:s',
+    '[-d] [-b] [-i] [-c] uri',
+    `migrate to URI (using -d to not wait for completion)${MIGRATE_HELP_TAIL}`,
+  ),
+  cmd(
+    'migrate_set_capability',
+    'capability:s,state:b',
+    'capability state',
+    'Enable/Disable the usage of a capability for migration',
+  ),
+  cmd('migrate_set_parameter', 'parameter:s,value:s', 'parameter value', 'Set the parameter for migration'),
+  {
+    ...cmd('info', 'item:s?', '[subcommand]', 'show various information about the system state'),
+    subTable: HMP_INFO_COMMANDS,
+  },
+];
+
+const failover = cmd('cuju-failover', '', '', 'call failover');
+const adjustEpoch = cmd('cuju-adjust-epoch', 'epoch:i', 'epoch', 'adjust epoch size in cuju-ft');
+const gftAddHost = cmd('gft_add_host', GFT_HOST_ARGS, GFT_HOST_PARAMS, 'add a master/slave pair to group ft');
+// Cuju copied gft_add_host's help text into gft_init (hmp-commands.hx@d2e55fe:1885); kept verbatim.
+const gftInit = cmd('gft_init', '', '', 'add a master/slave pair to group ft');
+
+/** hmp-commands.hx@21f9f0b, in file order (QEMU sorts the table by name at start-up; see sortHmpTable). */
+const MASTER_COMMANDS: readonly HmpCommandDef[] = [
+  ...UPSTREAM_HEAD,
+  ...UPSTREAM_MIGRATION,
+  failover, // :1787
+  adjustEpoch, // :1802
+  cmd('cuju-get-ft-started', '', '', 'Get started of Cuju-ft'), // :1818
+  cmd('cuju-get-ft-mode', '', '', 'Get current ft mode information of Cuju'), // :1834
+  cmd('cuju-migrate-cancel', '', '', 'cancel the current VM fault tolerance'), // :1850
+];
+
+/** hmp-commands.hx@d2e55fe, in file order. */
+const GROUPFT_COMMANDS: readonly HmpCommandDef[] = [
+  ...UPSTREAM_HEAD,
+  // The group-FT block, after `nmi` (:856-904).
   cmd('info_migrate', '', '', 'get migration info'),
   cmd('migrate_pause', '', '', 'pause migration'),
   cmd('migrate_resume', '', '', 'resume migration'),
@@ -91,60 +130,49 @@ export const HMP_COMMANDS: readonly HmpCommandDef[] = [
     'slave_host_ip slave_incoming_port',
     'add backup VM to the pool. When GFT member failed, it will find a VM from the backup VMs pool to rebuild fault tolerance',
   ),
-  cmd(
-    'migrate',
-    'detach:-d,blk:-b,inc:-i,cuju:-c,uri:s',
-    '[-d] [-b] [-i] [-c] uri',
-    `migrate to URI (using -d to not wait for completion)${MIGRATE_HELP_TAIL}`,
-  ),
-  cmd(
-    'migrate_set_capability',
-    'capability:s,state:b',
-    'capability state',
-    'Enable/Disable the usage of a capability for migration',
-  ),
-  cmd('migrate_set_parameter', 'parameter:s,value:s', 'parameter value', 'Set the parameter for migration'),
-  {
-    ...cmd('info', 'item:s?', '[subcommand]', 'show various information about the system state'),
-    subTable: HMP_INFO_COMMANDS,
-  },
-  cmd('cuju-failover', '', '', 'call failover'),
-  cmd('cuju-adjust-epoch', 'epoch:i', 'epoch', 'adjust epoch size in cuju-ft'),
-  cmd('gft_add_host', GFT_HOST_ARGS, GFT_HOST_PARAMS, 'add a master/slave pair to group ft'),
-  // Cuju copied gft_add_host's help text here (@d7350ac); kept verbatim.
-  cmd('gft_init', '', '', 'add a master/slave pair to group ft'),
+  ...UPSTREAM_MIGRATION,
+  failover, // :1838
+  adjustEpoch, // :1853
+  gftAddHost, // :1868
+  gftInit, // :1882
   cmd(
     'gft_add_host2',
     `${GFT_HOST_ARGS},slave_host_join_port:i`,
     `${GFT_HOST_PARAMS} slave_host_join_port`,
     'add a master/slave pair to group ft with slave ft join port',
-  ),
-  // UNCONFIRMED: PR #50 added this HMP command; its .hx entry was not available.
-  // No arguments (the QAPI command has none, qapi-schema.json @050cabd); help text guessed.
-  cmd('cuju-migrate-cancel', '', '', 'cancel cuju ft migration', false),
-  // UNCONFIRMED: known only from external scripts (Mooseclown/heartbeat_script) that
-  // print `cuju_ft_mode: <int>` / `ft_started: <0|1>`. Arguments assumed none; help guessed.
-  cmd('cuju-get-ft-mode', '', '', 'get cuju ft mode', false),
-  cmd('cuju-get-ft-started', '', '', 'get whether cuju ft has started', false),
+  ), // :1896
 ];
 
+/** hmp-commands.hx@4b17b51, in file order: no gft_add_host2/_member/_backup, no cuju-get-*. */
+const BLK_SERVER_COMMANDS: readonly HmpCommandDef[] = [
+  ...UPSTREAM_HEAD,
+  ...UPSTREAM_MIGRATION,
+  failover, // :1785
+  adjustEpoch, // :1800
+  gftAddHost, // :1815
+  gftInit, // :1829
+];
+
+export const HMP_TABLES: Readonly<Record<SimBuild, readonly HmpCommandDef[]>> = {
+  master: MASTER_COMMANDS,
+  groupft: GROUPFT_COMMANDS,
+  'blk-server': BLK_SERVER_COMMANDS,
+};
+
 /**
- * compare_cmd() in monitor.c (QEMU 2.8.1): `name` must equal one whole '|'-separated
+ * compare_cmd() in monitor.c (QEMU 2.8): `name` must equal one whole '|'-separated
  * alias of `list` (no prefix matching).
  */
 export function compareCmd(name: string, list: string): boolean {
   return list.split('|').includes(name);
 }
 
-export function findHmpCommand(
-  name: string,
-  table: readonly HmpCommandDef[] = HMP_COMMANDS,
-): HmpCommandDef | undefined {
+export function findHmpCommand(name: string, table: readonly HmpCommandDef[]): HmpCommandDef | undefined {
   return table.find((c) => compareCmd(name, c.name));
 }
 
 /**
- * sortcmdlist() in monitor.c (QEMU 2.8.1) qsorts both tables with strcmp on `.name` at
+ * sortcmdlist() in monitor.c (QEMU 2.8) qsorts both tables with strcmp on `.name` at
  * monitor init, which is why `help` lists commands alphabetically ("c|cont" sorts after
  * "cuju-*" because '|' > 'u'). Names are ASCII, so code-unit order equals strcmp.
  */
@@ -152,11 +180,8 @@ export function sortHmpTable(table: readonly HmpCommandDef[]): HmpCommandDef[] {
   return [...table].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** What QEMU 2.8 reports as QEMU_VERSION. UNCONFIRMED for Cuju (its VERSION file was not read). */
-export const QEMU_VERSION = '2.8.1';
-
-/** monitor_event() CHR_EVENT_OPENED, monitor.c (QEMU 2.8.1): printed before the first prompt. */
+/** monitor_event() CHR_EVENT_OPENED, monitor.c (QEMU 2.8): printed before the first prompt. */
 export const HMP_BANNER = `QEMU ${QEMU_VERSION} monitor - type 'help' for more information\n`;
 
-/** monitor_read_command() in monitor.c (QEMU 2.8.1). */
+/** monitor_read_command() in monitor.c (QEMU 2.8). */
 export const HMP_PROMPT = '(qemu) ';

@@ -1,8 +1,9 @@
 import { spawn } from 'node:child_process';
 import { parseArgv } from './argv.js';
+import { QEMU_VERSION } from './builds.js';
+import { runHmp, runQmp } from './commands.js';
 import { ArgvError } from './config.js';
 import { HELP } from './help.js';
-import { QEMU_VERSION } from './hmp-table.js';
 import { Sim } from './sim.js';
 
 /**
@@ -35,7 +36,7 @@ export async function main(argv: readonly string[]): Promise<void> {
     await daemonize(argv);
     return;
   }
-  const sim = new Sim(config);
+  const sim = new Sim(config, { runHmp, runQmp });
   for (const signal of ['SIGTERM', 'SIGINT', 'SIGHUP'] as const) {
     process.on(signal, () => {
       process.stderr.write(`qemu-system-x86_64: terminating on signal ${signalNumber(signal)}\n`);

@@ -30,8 +30,9 @@ export class HmpServer extends MonitorServer {
     stallGreeting: boolean,
     private readonly delayMs: number,
     private readonly run: HmpRunner,
+    onAttach?: () => void,
   ) {
-    super(spec, stallGreeting);
+    super(spec, stallGreeting, onAttach);
   }
 
   protected onConnect(socket: Socket): void {

@@ -33,8 +33,9 @@ export class QmpServer extends MonitorServer {
     private readonly delayMs: number,
     private readonly vm: Vm,
     private readonly run: QmpRunner,
+    onAttach?: () => void,
   ) {
-    super(spec, stallGreeting);
+    super(spec, stallGreeting, onAttach);
     vm.on('qmp', this.forward);
   }
 

@@ -12,9 +12,16 @@ export abstract class MonitorServer {
   private active: Socket | undefined;
   private readonly waiting: Socket[] = [];
 
+  /**
+   * @param stallGreeting the client is attached but never hears a word (-sim-stall-greeting,
+   *   and a block server's chardevs, which have no monitor behind them).
+   * @param onAttach called as a client is attached, before it is greeted (Cuju crashes
+   *   there while FT runs, issue #13).
+   */
   constructor(
     readonly spec: MonitorSpec,
     private readonly stallGreeting: boolean,
+    private readonly onAttach: () => void = () => {},
   ) {}
 
   /** Binds and listens; rejects with the OS error (the caller reports it QEMU-style). */
@@ -53,7 +60,7 @@ export abstract class MonitorServer {
 
   private attach(socket: Socket): void {
     this.active = socket;
-    // -sim-stall-greeting: the client is attached but never hears a word.
+    this.onAttach();
     if (this.stallGreeting) return;
     this.onConnect(socket);
   }

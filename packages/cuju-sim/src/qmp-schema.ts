@@ -213,7 +213,7 @@ const SCHEMA: readonly Entity[] = [
     command: 'migrate',
     data: { uri: 'str', '*blk': 'bool', '*inc': 'bool', '*detach': 'bool', '*cuju': 'bool' },
   },
-  // Cuju (qapi-schema.json @0a5c5fd; cuju-migrate-cancel @050cabd)
+  // Cuju (qapi-schema.json@21f9f0b:4844-4874; groupft and blk-server lack cuju-migrate-cancel)
   { command: 'cuju-failover' },
   { command: 'cuju-adjust-epoch', data: { epoch: 'uint32' } },
   { command: 'cuju-migrate-cancel' },
@@ -480,7 +480,15 @@ function introspect(model: Model): SchemaInfo[] {
   return out;
 }
 
-/** The `query-qmp-schema` return value (a fresh copy on every call). */
-export function qmpSchema(): SchemaInfo[] {
-  return introspect(new Model(SCHEMA));
+/**
+ * The `query-qmp-schema` return value (a fresh copy on every call), with the Cuju
+ * commands of one build (`cuju-migrate-cancel` is in qapi-schema.json@21f9f0b:4874 only).
+ */
+export function qmpSchema(
+  cujuCommands: readonly string[] = ['cuju-failover', 'cuju-adjust-epoch', 'cuju-migrate-cancel'],
+): SchemaInfo[] {
+  const entities = SCHEMA.filter(
+    (e) => !('command' in e && e.command.startsWith('cuju-')) || cujuCommands.includes(e.command),
+  );
+  return introspect(new Model(entities));
 }

@@ -179,7 +179,7 @@ export interface QmpVersionTriple {
  * order (schema order), ready for qmpToJson(); QMP_GREETING is the wire-ordered copy.
  */
 export function qmpGreeting(
-  version: QmpVersionTriple = { major: 2, minor: 8, micro: 1 },
+  version: QmpVersionTriple = { major: 2, minor: 8, micro: 0 },
   pkg = '',
 ): Record<string, unknown> {
   const { major, minor, micro } = version;
@@ -296,7 +296,7 @@ export type QmpReply = { return: unknown } | { error: QmpErrorBody };
 
 export const qmpError = (cls: QmpErrorClass, desc: string): QmpReply => ({ error: { class: cls, desc } });
 
-/** The 2.8.1 greeting with keys in wire order, for JSON.stringify (not for qmpToJson). */
+/** The 2.8.0 greeting (Cuju's VERSION) with keys in wire order, for JSON.stringify (not for qmpToJson). */
 export const QMP_GREETING: Readonly<Record<string, unknown>> = qdictOrdered(qmpGreeting());
 
 /** The desc texts by situation; each names where QEMU 2.8 uses it. */

@@ -7,6 +7,7 @@ export type Capability = (typeof CAPABILITIES)[number];
 
 /** The RunState values the simulator moves through (QEMU 2.8 names). */
 export type RunState =
+  | 'debug'
   | 'prelaunch'
   | 'running'
   | 'paused'
@@ -28,7 +29,8 @@ export const FT_MODE = {
   RUN: 11,
 } as const;
 
-export type GftStatus = 'PRE' | 'START' | 'WAIT';
+/** gft_status at the groupft tip: PRE and WAIT (nothing assigns GFT_START, migration.c@d2e55fe). */
+export type GftStatus = 'PRE' | 'WAIT';
 
 export interface QmpEventOut {
   event: string;
@@ -39,12 +41,26 @@ export interface QmpEventOut {
 /** `ft-started`: the primary's first epoch committed (FT is on). */
 type VmEvents = { qmp: [QmpEventOut]; 'ft-started': [] };
 
+const noCapabilities = () => new Map<Capability, boolean>(CAPABILITIES.map((c) => [c, false]));
+
 /** The state one simulated QEMU process shows through its monitors. */
 export class Vm extends EventEmitter<VmEvents> {
   runstate: RunState;
-  readonly capabilities = new Map<Capability, boolean>(CAPABILITIES.map((c) => [c, false]));
+  /**
+   * Cuju runs two MigrationStates, and `migrate_get_current()` follows the one whose
+   * epoch runs (migrate_schedule, migration.c@21f9f0b). Capabilities live in each
+   * MigrationState and are not copied to the second, so while FT runs `cuju-ft` reads
+   * `on` and `off` on alternate epochs (inferred from the code: cuju-builds.md §5).
+   */
+  private readonly capabilitySets = [noCapabilities(), noCapabilities()] as const;
+  currentMs: 0 | 1 = 0;
   migration: { status: MigrationStatus; errorDesc?: string; startedAt: number; endedAt?: number } | undefined;
+  /**
+   * The global cuju_ft_mode: a receiver goes INIT (1), RECV (5), HANDOVER (6); a primary
+   * stays OFF (0) while FT runs, only errors set it (ERROR, -1).
+   */
   ftMode: number = FT_MODE.OFF;
+  /** ft_started (cuju-kvm-share-mem.c@21f9f0b:126): 1 while the primary's epochs run. */
   ftStarted = false;
   gftStatus: GftStatus = 'PRE';
   /** Epoch length in µs (cuju-adjust-epoch; default EPOCH_TIME_IN_MS 5). */
@@ -57,6 +73,11 @@ export class Vm extends EventEmitter<VmEvents> {
 
   get running(): boolean {
     return this.runstate === 'running';
+  }
+
+  /** The capabilities of the current MigrationState (what queries and set_capability see). */
+  get capabilities(): Map<Capability, boolean> {
+    return this.capabilitySets[this.currentMs];
   }
 
   /** Emits a QMP event to every QMP monitor. */
@@ -94,8 +115,13 @@ export class Vm extends EventEmitter<VmEvents> {
     if (!silent && this.capabilities.get('events')) this.event('MIGRATION', { status });
   }
 
+  /**
+   * migration_is_setup_or_active() or cancelling: what makes `migrate` and
+   * `migrate_set_capability` refuse. Not FT: Cuju's FT state reads as `cancelled`, so
+   * neither is refused while FT runs (migration.c@21f9f0b:878-890, 1030).
+   */
   get migrationActive(): boolean {
     const s = this.migration?.status;
-    return s === 'setup' || s === 'active' || s === 'cancelling' || this.ftStarted;
+    return s === 'setup' || s === 'active' || s === 'cancelling';
   }
 }

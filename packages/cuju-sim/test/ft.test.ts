@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   killAll,
+  monitorOptions,
   port,
   portFree,
   RawHmp,
@@ -41,12 +42,7 @@ function vmArgs(d: string, name: string, extra: string[] = []): string[] {
     'host',
     '-vga',
     'std',
-    '-chardev',
-    `socket,id=mon,path=${join(d, `${name}.monitor`)},server,nowait`,
-    '-mon',
-    'chardev=mon,id=monitor,mode=readline',
-    '-qmp',
-    `unix:${join(d, `${name}.qmp`)},server,nowait`,
+    ...monitorOptions(d, name),
     ...extra,
   ];
 }
@@ -75,22 +71,33 @@ async function pairWith(primaryExtra: string[]) {
   return { d, ftPort, backup, primary };
 }
 
-describe('cuju-sim: one FT pair over real TCP', () => {
+describe('cuju-sim (master build, the default): one FT pair over real TCP', () => {
   it('runs the ftmode.sh flow and reports FT through monitors and stdout markers', async () => {
     const { d, ftPort, backup, primary } = await pair();
     const qmp = await RawQmp.open({ path: join(d, 'vm1.qmp') });
     const greeting = await qmp.negotiate();
     expect(greeting).toEqual({
-      QMP: { version: { qemu: { micro: 1, minor: 8, major: 2 }, package: '' }, capabilities: [] },
+      QMP: { version: { qemu: { micro: 0, minor: 8, major: 2 }, package: '' }, capabilities: [] },
     });
     await qmp.call('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] });
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
+    // Every monitor is opened before FT starts: a new one during FT crashes Cuju (issue #13).
+    const backupHmp = await RawHmp.open(join(d, 'vm1r.monitor'));
+    const backupQmp = await RawQmp.open({ path: join(d, 'vm1r.qmp') });
+    await backupQmp.negotiate();
+    expect(await backupHmp.run('cuju-get-ft-mode')).toBe('cuju_ft_mode: 1\r\n'); // INIT: -incoming ...,ft_mode
     // ftmode.sh: the same two lines, and Cuju prints nothing on the monitor for either.
     expect(await hmp.run('migrate_set_capability cuju-ft on')).toBe('');
     expect(await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`)).toBe('');
     await backup.waitForStdout('first commit');
-    await primary.waitForStdout('Enter FT mode');
-    expect(backup.stdout()).toContain('enter cuju FT mode (incoming)');
+    await primary.waitForStdout('migrate_timer tick 0');
+    // cuju-builds.md §5, in the order master prints them (migration.c@21f9f0b:1515, 2606,
+    // 2695, 2414, 3069; the tick line follows an empty line).
+    expect(primary.stdout()).toMatch(
+      /^VM init finished\nEnter FT mode\nStart system memory backup\nstart cuju process\nmigrate_ft_trans_get_ready recv ack, index 0\n\nmigrate_timer tick 0\n/,
+    );
+    // The backup says it enters FT after the initial load, then commits (migration.c@21f9f0b:607).
+    expect(backup.stdout()).toMatch(/^VM init finished\nenter cuju FT mode \(incoming\)\nfirst commit\n/);
     await qmp.wait((m) => m.event === 'RESUME');
     expect(qmp.events('STOP')).toHaveLength(1);
     expect(qmp.events('MIGRATION').map((e) => (e.data as { status: string }).status)).toEqual([
@@ -98,18 +105,27 @@ describe('cuju-sim: one FT pair over real TCP', () => {
       'active',
       'completed',
     ]);
-    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 1\r\n');
+    await ftStarted(hmp);
     expect(await hmp.run('info status')).toBe('VM status: running\r\n');
-    const infoMigrate = await hmp.run('info migrate');
-    expect(infoMigrate).toMatch(
-      /^GFT STATUS PRE\r\ncapabilities: .*cuju-ft: on .*\r\nMigration status: cancelled\r\n/,
+    // A primary's cuju_ft_mode stays OFF while FT runs: only errors set it.
+    expect(await hmp.run('cuju-get-ft-mode')).toBe('cuju_ft_mode: 0\r\n');
+    // master prints no GFT STATUS line; Cuju's FT state reads `cancelled`, with
+    // `total time: 0` and no `setup:` line (cuju-builds.md §5).
+    expect(await hmp.run('info migrate')).toMatch(
+      /^capabilities: xbzrle: off .*cuju-ft: (on|off) \r\nMigration status: cancelled\r\ntotal time: 0 milliseconds\r\n$/,
     );
-    const backupHmp = await RawHmp.open(join(d, 'vm1r.monitor'));
+    // Capabilities live in each MigrationState and the current one alternates with the
+    // epochs; `-c` set cuju-ft in the first only, so it reads on and off by turns
+    // (cuju-builds.md §5, inferred from the code).
+    const seen = new Set<string>();
+    for (let i = 0; i < 500 && seen.size < 2; i++) {
+      const state = /cuju-ft: (on|off)/.exec(await hmp.run('info migrate_capabilities'))?.[1];
+      if (state) seen.add(state);
+    }
+    expect([...seen].sort()).toEqual(['off', 'on']);
     expect(await backupHmp.run('info status')).toBe('VM status: paused (inmigrate)\r\n');
     expect(await backupHmp.run('cuju-get-ft-mode')).toBe('cuju_ft_mode: 5\r\n');
     // query-migrate on the backup has no status (its outgoing state is none).
-    const backupQmp = await RawQmp.open({ path: join(d, 'vm1r.qmp') });
-    await backupQmp.negotiate();
     expect((await backupQmp.call('query-migrate')).return).toEqual({});
   });
 
@@ -117,6 +133,7 @@ describe('cuju-sim: one FT pair over real TCP', () => {
     const { d, ftPort, backup, primary } = await pair();
     const backupQmp = await RawQmp.open({ path: join(d, 'vm1r.qmp') });
     await backupQmp.negotiate();
+    const bh = await RawHmp.open(join(d, 'vm1r.monitor'));
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
     await hmp.run('migrate_set_capability cuju-ft on');
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
@@ -130,11 +147,10 @@ describe('cuju-sim: one FT pair over real TCP', () => {
       singlestep: false,
       running: true,
     });
-    const bh = await RawHmp.open(join(d, 'vm1r.monitor'));
     expect(await bh.run('cuju-get-ft-mode')).toBe('cuju_ft_mode: 6\r\n');
   });
 
-  it('leaves FT on the primary when the backup dies, and keeps the VM running', async () => {
+  it('returns to non-FT when the backup dies: ACK1 failed, migration status unchanged, VM running', async () => {
     const { d, ftPort, backup, primary } = await pair();
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
     await hmp.run('migrate_set_capability cuju-ft on');
@@ -149,10 +165,12 @@ describe('cuju-sim: one FT pair over real TCP', () => {
       await new Promise((r) => setTimeout(r, 20));
     }
     expect(started).toBe('ft_started: 0\r\n');
-    expect(await hmp.run('cuju-get-ft-mode')).toBe('cuju_ft_mode: -1\r\n');
+    // migration.c@21f9f0b:2441-2482: `...receive ACK1 failed.`, backup_die, then
+    // cuju_migrate_cancel_con: the mode and the migration status stay as they were.
+    await primary.waitForStdout('migrate_ft_trans_get_ready sender receive ACK1 failed.');
+    expect(await hmp.run('cuju-get-ft-mode')).toBe('cuju_ft_mode: 0\r\n');
     expect(await hmp.run('info status')).toBe('VM status: running\r\n');
-    expect(await hmp.run('info migrate')).toContain('Migration status: failed');
-    expect(primary.exited).toBeInstanceOf(Promise);
+    expect(await hmp.run('info migrate')).toContain('Migration status: cancelled\r\n');
   });
 
   it('fails `migrate -c` to a port nobody listens on, as Cuju does', async () => {
@@ -161,31 +179,38 @@ describe('cuju-sim: one FT pair over real TCP', () => {
     const primary = startSim(vmArgs(d, 'vm1'));
     await waitForPath(join(d, 'vm1.monitor'));
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
-    await hmp.run('migrate_set_capability cuju-ft on');
-    expect(await hmp.run(`migrate -c tcp:127.0.0.1:${closed}`)).toBe('');
+    // `-c` connects Cuju's 4 links before the command returns (connect_sync,
+    // socket.c@21f9f0b:193): the refusal is the command's own error, on the monitor.
+    expect(await hmp.run(`migrate -c tcp:127.0.0.1:${closed}`)).toBe(
+      'Failed to connect socket: Connection refused\r\n',
+    );
     await primary.waitForStdout('Enter FT mode'); // printed before connecting, even when that fails
-    let info = '';
-    for (let i = 0; i < 100 && !info.includes('failed'); i++) {
-      info = await hmp.run('info migrate');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(info).toContain('Migration status: failed (Failed to connect socket: Connection refused)');
-    expect(primary.stderr()).toContain('qemu-system-x86_64: Failed to connect socket: Connection refused');
+    expect(await hmp.run('info migrate')).toContain(
+      'Migration status: failed (Failed to connect socket: Connection refused)',
+    );
+    expect(primary.stderr()).toBe('');
     expect(await hmp.run('info status')).toBe('VM status: running\r\n');
   });
 
-  it('moves the VM instead of protecting it when cuju-ft was not set (migrate -c alone)', async () => {
+  it('`migrate -c` alone starts FT: it turns cuju-ft on itself (PR #85)', async () => {
     const { d, ftPort, backup } = await pair();
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
     expect(await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`)).toBe('');
     await backup.waitForStdout('first commit');
-    let status = '';
-    for (let i = 0; i < 100 && !status.includes('postmigrate'); i++) {
-      status = await hmp.run('info status');
-      await new Promise((r) => setTimeout(r, 20));
-    }
-    expect(status).toBe('VM status: paused (postmigrate)\r\n');
-    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 0\r\n');
+    await ftStarted(hmp);
+  });
+
+  it('`migrate -c` sets cuju-ft and a plain `migrate` clears it, before the in-progress check', async () => {
+    const { d } = await pair();
+    // On the backup every migrate is refused (it waits for its primary), yet the
+    // capability is written first (migration.c@21f9f0b:1513-1519).
+    const bh = await RawHmp.open(join(d, 'vm1r.monitor'));
+    const cujuFt = async () => /cuju-ft: (on|off)/.exec(await bh.run('info migrate_capabilities'))?.[1];
+    expect(await cujuFt()).toBe('off');
+    expect(await bh.run('migrate -c tcp:127.0.0.1:1')).toBe('Guest is waiting for an incoming migration\r\n');
+    expect(await cujuFt()).toBe('on');
+    expect(await bh.run('migrate -d tcp:127.0.0.1:1')).toBe('Guest is waiting for an incoming migration\r\n');
+    expect(await cujuFt()).toBe('off');
   });
 
   it('kills the backup too when the primary dies during the initial sync (no committed epoch)', async () => {
@@ -216,33 +241,33 @@ describe('cuju-sim: one FT pair over real TCP', () => {
     expect(await hmp.run('info status')).toBe('VM status: running\r\n');
   });
 
-  it('cancels FT with cuju-migrate-cancel without a takeover on the backup', async () => {
+  it('cancels FT with cuju-migrate-cancel: CHECKALIVE, the backup answers and exits 0, no takeover', async () => {
     const { d, ftPort, backup } = await pair();
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
-    await hmp.run('migrate_set_capability cuju-ft on');
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
     await backup.waitForStdout('first commit');
     await ftStarted(hmp);
     expect(await hmp.run('cuju-migrate-cancel')).toBe('');
-    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 0\r\n');
-    const bh = await RawHmp.open(join(d, 'vm1r.monitor'));
-    let mode = '';
-    for (let i = 0; i < 50 && mode !== 'cuju_ft_mode: 0\r\n'; i++) {
-      mode = await bh.run('cuju-get-ft-mode');
+    // cuju-ft-trans-file.c@21f9f0b:605-610: ACK1|ALIVE, then exit(0).
+    expect(await backup.exited).toEqual({ code: 0, signal: null });
+    expect(backup.stdout()).not.toContain('cuju_ft_trans_close');
+    let started = '';
+    for (let i = 0; i < 200 && started !== 'ft_started: 0\r\n'; i++) {
+      started = await hmp.run('cuju-get-ft-started');
       await new Promise((r) => setTimeout(r, 20));
     }
-    expect(mode).toBe('cuju_ft_mode: 0\r\n');
-    expect(await bh.run('info status')).toBe('VM status: paused (inmigrate)\r\n');
-    expect(backup.stdout()).not.toContain('vm_started');
+    expect(started).toBe('ft_started: 0\r\n');
+    expect(await hmp.run('info status')).toBe('VM status: running\r\n');
+    expect(await hmp.run('info migrate')).toContain('Migration status: cancelled\r\n');
   });
 
-  it('prints the epoch change on stdout (cuju-adjust-epoch, in µs though it says ms)', async () => {
+  it('prints the epoch change on stdout in us (cuju-adjust-epoch takes microseconds)', async () => {
     const d = dir();
     const primary = startSim(vmArgs(d, 'vm1'));
     await waitForPath(join(d, 'vm1.monitor'));
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
     expect(await hmp.run('cuju-adjust-epoch 1000*5')).toBe('');
-    await primary.waitForStdout('new epoch size is 5000 ms.');
+    await primary.waitForStdout('new epoch size is 5000 us.');
   });
 });
 
@@ -257,9 +282,15 @@ describe('cuju-sim: QMP form and fault injection', () => {
     ).toEqual({});
     expect((await qmp.call('migrate', { uri: `tcp:127.0.0.3:${ftPort}`, cuju: true })).return).toEqual({});
     await backup.waitForStdout('first commit');
+    // Not refused while FT runs (Cuju's FT state reads `cancelled`, migration.c@21f9f0b:878-890):
+    // the migration is attempted, and the backup, which took its 4 links, no longer listens.
+    expect(
+      (await qmp.call('migrate-set-capabilities', { capabilities: [{ capability: 'events', state: true }] }))
+        .return,
+    ).toEqual({});
     expect((await qmp.call('migrate', { uri: `tcp:127.0.0.3:${ftPort}`, cuju: true })).error).toEqual({
       class: 'GenericError',
-      desc: "There's a migration process in progress",
+      desc: 'Failed to connect socket: Connection refused',
     });
     expect((await qmp.call('cuju-adjust-epoch', { epoch: 10000 })).return).toEqual({});
   });
@@ -277,7 +308,7 @@ describe('cuju-sim: QMP form and fault injection', () => {
     // (No timing is asserted: the options only slow things down.)
     const { d, ftPort, backup } = await pairWith(['-sim-monitor-delay', '100', '-sim-slow-epoch', '50']);
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
-    expect(await hmp.run('info version')).toBe('2.8.1\r\n');
+    expect(await hmp.run('info version')).toBe('2.8.0\r\n');
     await hmp.run('migrate_set_capability cuju-ft on');
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
     await backup.waitForStdout('first commit');
@@ -286,19 +317,19 @@ describe('cuju-sim: QMP form and fault injection', () => {
 });
 
 describe('cuju-sim: monitors', () => {
-  it('presents the 2.8.1 banner and echoes with QEMU redraw sequences', async () => {
+  it("presents Cuju's 2.8.0 banner and echoes with QEMU redraw sequences", async () => {
     const d = dir();
     startSim(vmArgs(d, 'vm1'));
     await waitForPath(join(d, 'vm1.monitor'));
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
-    expect(await hmp.banner).toBe("QEMU 2.8.1 monitor - type 'help' for more information\r\n");
+    expect(await hmp.banner).toBe("QEMU 2.8.0 monitor - type 'help' for more information\r\n");
     // What QEMU sends while a line is typed: the whole line redrawn after every byte.
-    expect(await hmp.run('info version')).toBe('2.8.1\r\n');
+    expect(await hmp.run('info version')).toBe('2.8.0\r\n');
     const echo = Array.from(
       { length: 'info version'.length },
       (_, i) => `${'\x1b[D'.repeat(i)}${'info version'.slice(0, i + 1)}\x1b[K`,
     ).join('');
-    expect(hmp.lastRaw).toBe(`${echo}\r\n2.8.1\r\n`);
+    expect(hmp.lastRaw).toBe(`${echo}\r\n2.8.0\r\n`);
     expect(await hmp.run('info foo')).toBe("unknown command: 'foo'\r\n"); // 2.8 names only the subcommand
     expect(await hmp.run('migrate_set_capability cuju-ft maybe')).toMatch(
       /Try "help migrate_set_capability" for more information\r\n$/,

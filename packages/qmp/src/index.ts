@@ -33,19 +33,8 @@ export type { Hmp } from './hmp/hmp.js';
 export type { HmpValue } from './hmp/line.js';
 export { assertHmpCommandLine, hmpLine } from './hmp/line.js';
 export { QmpHmp } from './hmp/over-qmp.js';
-export type {
-  CujuFtMode,
-  CujuFtModeName,
-  GftStatus,
-  InfoMigrate,
-  InfoMigrateCapabilities,
-  InfoStatus,
-  InfoVersion,
-} from './hmp/parsers.js';
+export type { InfoMigrate, InfoMigrateCapabilities, InfoStatus, InfoVersion } from './hmp/parsers.js';
 export {
-  CUJU_FT_MODES,
-  parseCujuFtMode,
-  parseFtStarted,
   parseInfoMigrate,
   parseInfoMigrateCapabilities,
   parseInfoStatus,

@@ -24,6 +24,18 @@ export interface SimProcess {
 
 const all: SimProcess[] = [];
 
+/** A readline monitor `<dir>/<name>.monitor` and a QMP one `<dir>/<name>.qmp`, as the seeds' lines give them. */
+export function monitorOptions(dir: string, name: string): string[] {
+  return [
+    '-chardev',
+    `socket,id=mon,path=${join(dir, `${name}.monitor`)},server,nowait`,
+    '-mon',
+    'chardev=mon,id=monitor,mode=readline',
+    '-qmp',
+    `unix:${join(dir, `${name}.qmp`)},server,nowait`,
+  ];
+}
+
 export function startSim(args: string[], options: { cwd?: string } = {}): SimProcess {
   const child = spawn(process.execPath, [BIN, ...args], {
     cwd: options.cwd,
@@ -40,8 +52,10 @@ export function startSim(args: string[], options: { cwd?: string } = {}): SimPro
   child.stderr!.setEncoding('utf8').on('data', (s: string) => {
     err += s;
   });
+  // 'close', not 'exit': it comes once stdout and stderr are drained, so a test that
+  // awaits `exited` sees everything the process printed.
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
-    child.once('exit', (code, signal) => resolve({ code, signal })),
+    child.once('close', (code, signal) => resolve({ code, signal })),
   );
   let gone = false;
   void exited.then(() => {
@@ -52,7 +66,7 @@ export function startSim(args: string[], options: { cwd?: string } = {}): SimPro
     child,
     stdout: () => out,
     stderr: () => err,
-    async waitForStdout(text, ms = 10_000) {
+    async waitForStdout(text, ms = 30_000) {
       const deadline = Date.now() + ms;
       while (!out.includes(text)) {
         if (gone)

@@ -1,11 +1,12 @@
 import { HmpOutputError } from '../errors.js';
 
 /**
- * Typed readings of HMP `info` output, for upstream QEMU (7.2, read from a real binary
- * in the tests) and for Cuju's 2.8-based dialect (reference fixtures). Format drift is
- * real, so every parser keeps the lines it does not understand (`unknownLines`) instead
- * of dropping them, and throws HmpOutputError only when the one line it exists for is
- * missing.
+ * Typed readings of HMP `info` output, in the upstream layouts of QEMU 2.8 and 7.2 (7.2
+ * read from a real binary in the tests). Format drift is real, so every parser keeps the
+ * lines it does not understand (`unknownLines`) instead of dropping them, and throws
+ * HmpOutputError only when the one line it exists for is missing. Nothing here knows a
+ * downstream fork: Cuju's own lines (`GFT STATUS ...`, `cuju_ft_mode: N`) are read by
+ * @cuju/sdk, which wraps these parsers.
  */
 function lines(text: string): string[] {
   const all = text.split(/\r?\n/);
@@ -33,13 +34,8 @@ export function parseInfoStatus(text: string): InfoStatus {
   throw new HmpOutputError("an 'info status' line (VM status: ...)", text);
 }
 
-/** Cuju's group-FT state, the first line of `info migrate` in GFT builds. */
-export type GftStatus = 'PRE' | 'START' | 'WAIT' | (string & {});
-
 export interface InfoMigrate {
-  /** `GFT STATUS PRE|START|WAIT` (Cuju GFT builds only). */
-  gftStatus?: GftStatus;
-  /** The `capabilities:` line of QEMU 2.8 (Cuju), with `cuju-ft`. Absent in newer QEMU. */
+  /** The `capabilities:` line of QEMU 2.8 (`name: on|off ...`). Absent in newer QEMU. */
   capabilities?: Record<string, boolean>;
   /** `Migration status:` (MigrationStatus: 'active', 'completed', 'cancelled', ...); absent when no migration ran. */
   status?: string;
@@ -51,7 +47,7 @@ export interface InfoMigrate {
   setupTimeMs?: number;
   /** Every other `key: value` line, as printed (e.g. 'transferred ram': '123 kbytes'). */
   fields: Record<string, string>;
-  /** Lines that are neither of the above, in order. */
+  /** Lines that are neither of the above (a fork's own lines among them), in order. */
   unknownLines: string[];
 }
 
@@ -62,15 +58,10 @@ const MILLISECONDS: Record<string, 'totalTimeMs' | 'expectedDowntimeMs' | 'downt
   setup: 'setupTimeMs',
 };
 
-/** `info migrate` (and Cuju's `info_migrate`), in the 2.8/Cuju and the 7.2 layouts. */
+/** `info migrate`, in the 2.8 and the 7.2 layouts. */
 export function parseInfoMigrate(text: string): InfoMigrate {
   const out: InfoMigrate = { fields: {}, unknownLines: [] };
   for (const line of lines(text)) {
-    const gft = /^GFT STATUS (\S+)\s*$/.exec(line);
-    if (gft) {
-      out.gftStatus = gft[1]!;
-      continue;
-    }
     if (line.startsWith('capabilities: ')) {
       out.capabilities = parseCapabilityPairs(line.slice('capabilities: '.length));
       continue;
@@ -134,44 +125,4 @@ export function parseInfoVersion(text: string): InfoVersion {
   if (!m) throw new HmpOutputError("an 'info version' line (MAJOR.MINOR.MICRO...)", text);
   const pkg = m[4]!.trim().replace(/^\((.*)\)$/, '$1');
   return { major: Number(m[1]), minor: Number(m[2]), micro: Number(m[3]), package: pkg };
-}
-
-/** Cuju's CUJU_FT_MODE values (include/migration/cuju-ft-trans-file.h). */
-export const CUJU_FT_MODES = {
-  [-1]: 'error',
-  0: 'off',
-  1: 'init',
-  2: 'pre-run',
-  3: 'iter',
-  4: 'atomic',
-  5: 'recv',
-  6: 'handover',
-  7: 'speculative',
-  8: 'flush-output',
-  9: 'transfer',
-  10: 'snapshot',
-  11: 'run',
-} as const satisfies Record<number, string>;
-
-export type CujuFtModeName = (typeof CUJU_FT_MODES)[keyof typeof CUJU_FT_MODES] | 'unknown';
-
-export interface CujuFtMode {
-  value: number;
-  name: CujuFtModeName;
-}
-
-/** `cuju-get-ft-mode` prints `cuju_ft_mode: N` (5 = recv: a backup receiving). */
-export function parseCujuFtMode(text: string): CujuFtMode {
-  const m = /^cuju_ft_mode:\s*(-?\d+)\s*$/m.exec(text.replace(/\r/g, ''));
-  if (!m) throw new HmpOutputError("a 'cuju_ft_mode: N' line", text);
-  const value = Number(m[1]);
-  const name = (CUJU_FT_MODES as Record<number, CujuFtModeName>)[value] ?? 'unknown';
-  return { value, name };
-}
-
-/** `cuju-get-ft-started` prints `ft_started: 0|1`. */
-export function parseFtStarted(text: string): boolean {
-  const m = /^ft_started:\s*(\d+)\s*$/m.exec(text.replace(/\r/g, ''));
-  if (!m) throw new HmpOutputError("an 'ft_started: N' line", text);
-  return m[1] !== '0';
 }

@@ -10,11 +10,13 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import {
   type CujuBinary,
+  type CujuBuildName,
   type CujuVmSpec,
   type FailoverReport,
   FtPair,
   type FtPairStateChange,
   type Host,
+  isCujuBuildName,
   primaryArgv,
   type VmProcess,
   waitForLine,
@@ -83,9 +85,12 @@ export class FtPairDriver implements FtDriver {
     const dir = this.dirFor(req.stepId);
     const spec = this.spec(req, dir);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name}`);
-    const vm = await host.spawnVm([binary.path, ...(binary.args ?? []), ...primaryArgv(spec)], {
-      logPath: join(dir, 'primary.log'),
-    });
+    const vm = await host.spawnVm(
+      [binary.path, ...(binary.args ?? []), ...primaryArgv(spec, this.buildOf(req))],
+      {
+        logPath: join(dir, 'primary.log'),
+      },
+    );
     const record: PairRecord = {
       ...this.baseRecord(req, 'running'),
       primary: {
@@ -137,6 +142,7 @@ export class FtPairDriver implements FtDriver {
     const pair = new FtPair({
       primary,
       backup,
+      build: this.buildOf(req),
       vm: spec,
       backupVm: { monitorPath: join(dir, 'backup.monitor') },
       binary,
@@ -327,6 +333,16 @@ export class FtPairDriver implements FtDriver {
       );
     }
     return binary;
+  }
+
+  /** The Cuju build profile the request names (the binary for it was checked by binary()). */
+  private buildOf(req: LaunchRequest): CujuBuildName {
+    if (!isCujuBuildName(req.build)) {
+      throw new DriverFailedError(
+        `${req.build} is not a Cuju build the SDK knows (master, groupft, blk-server)`,
+      );
+    }
+    return req.build;
   }
 
   private dirFor(stepId: number): string {
