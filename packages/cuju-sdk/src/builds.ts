@@ -16,6 +16,7 @@ import {
 } from './build-names.js';
 import { CujuArgumentError } from './errors.js';
 import type { CujuMarkerKind } from './marker-types.js';
+import { checkText } from './validate.js';
 
 export type { CujuBuildName, CujuCommandName, CujuOption, GftStatus } from './build-names.js';
 export { CUJU_BUILD_NAMES, CUJU_OPTIONS } from './build-names.js';
@@ -350,6 +351,7 @@ export function isCujuBuildName(value: unknown): value is CujuBuildName {
 
 /** A profile from its name, or the profile itself. Throws CujuArgumentError naming `field` otherwise. */
 export function cujuBuild(build: CujuBuildName | CujuBuildProfile, field = 'build'): CujuBuildProfile {
+  checkText('field', field);
   if (isCujuBuildName(build)) return CUJU_BUILDS[build];
   if (typeof build === 'object' && build !== null && isCujuBuildName((build as CujuBuildProfile).name)) {
     return build;
@@ -359,11 +361,13 @@ export function cujuBuild(build: CujuBuildName | CujuBuildProfile, field = 'buil
 
 /** The builds that have a command (for "use X instead" in errors). */
 export function buildsWithCommand(command: CujuCommandName): CujuBuildName[] {
-  return CUJU_BUILD_NAMES.filter((name) => CUJU_BUILDS[name].commands[command] !== undefined);
+  checkText('command', command);
+  return CUJU_BUILD_NAMES.filter((name) => Object.hasOwn(CUJU_BUILDS[name].commands, command));
 }
 
 /** The builds that accept an option. */
 export function buildsWithOption(option: CujuOption): CujuBuildName[] {
+  checkText('option', option);
   return CUJU_BUILD_NAMES.filter((name) => CUJU_BUILDS[name].options.includes(option));
 }
 
@@ -375,6 +379,7 @@ export function buildsWithOption(option: CujuOption): CujuBuildName[] {
  * a watchdog build, a truncated answer).
  */
 export function detectBuildFromHelp(helpText: string): CujuBuildName | undefined {
+  checkText('helpText', helpText);
   const names = new Set<string>();
   for (const line of helpText.split(/\r?\n/)) {
     // help_cmd_dump: `NAME PARAMS -- HELP`, NAME being the '|'-joined aliases.

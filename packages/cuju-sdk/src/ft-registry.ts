@@ -9,24 +9,26 @@
  * by other code than the one that started FT (a status page, a second tool).
  */
 
+import { checkPort, checkText } from './validate.js';
+
 /** Keys of monitor endpoints whose VM is in FT (see monitorEndpointKey). */
 const ftEndpoints = new Set<string>();
 /** `host:port` of group join ports. */
 const joinPorts = new Set<string>();
 
-const joinKey = (host: string, port: number) => `${host}:${port}`;
+const joinKey = (host: unknown, port: unknown) => `${checkText('host', host)}:${checkPort('port', port)}`;
 
 export const cujuFtRegistry = {
   /** The VM behind this monitor endpoint is in FT (or entering it): no new connection. */
   markFt(endpoint: string): void {
-    ftEndpoints.add(endpoint);
+    ftEndpoints.add(checkText('endpoint', endpoint));
   },
   /** Its FT has ended (cancelled, failed over, the VM stopped). */
   clearFt(endpoint: string): void {
-    ftEndpoints.delete(endpoint);
+    ftEndpoints.delete(checkText('endpoint', endpoint));
   },
   isFt(endpoint: string): boolean {
-    return ftEndpoints.has(endpoint);
+    return ftEndpoints.has(checkText('endpoint', endpoint));
   },
   /** A VM listens for group FT control on this address (groupft binds it on every VM). */
   addJoinPort(host: string, port: number): void {

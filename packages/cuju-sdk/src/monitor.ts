@@ -496,17 +496,44 @@ export class CujuMonitor {
  * this machine's too), `HOSTNAME:unix:PATH` for a socket on another Host.
  */
 export function monitorEndpointKey(target: CujuMonitorTarget): string {
-  if ('hmp' in target) return describeEndpoint(target.hmp);
-  if ('qmp' in target) return describeEndpoint(target.qmp);
-  if (target.host instanceof LocalHost) return `unix:${target.path}`;
-  return `${target.host.name}:unix:${target.path}`;
+  const t = checkTarget(target);
+  if ('hmp' in t) return describeEndpoint(t.hmp);
+  if ('qmp' in t) return describeEndpoint(t.qmp);
+  if (t.host instanceof LocalHost) return `unix:${t.path}`;
+  return `${t.host.name}:unix:${t.path}`;
+}
+
+/**
+ * A target of one of the three shapes, with its endpoint an object (its fields are the
+ * transport's to check: HmpClient/QmpClient refuse bad paths, hosts and ports), or a Host
+ * and a socket path on it.
+ */
+function checkTarget(target: unknown): CujuMonitorTarget {
+  const t = checkObjectArg('target', target);
+  for (const kind of ['hmp', 'qmp'] as const) {
+    if (kind in t) {
+      const endpoint = checkObjectArg(`target.${kind}`, t[kind]);
+      for (const key of ['path', 'host'] as const) {
+        if (endpoint[key] !== undefined && typeof endpoint[key] !== 'string') {
+          throw new CujuArgumentError(`target.${kind}.${key}`, 'must be a string');
+        }
+      }
+      return t as CujuMonitorTarget;
+    }
+  }
+  const host = checkObjectArg('target.host', t.host);
+  if (typeof host.name !== 'string' || typeof host.connectMonitor !== 'function') {
+    throw new CujuArgumentError('target.host', 'must be a Host (LocalHost, SshHost), or give hmp or qmp');
+  }
+  if (typeof t.path !== 'string' || t.path === '') {
+    throw new CujuArgumentError('target.path', 'must be a non-empty string');
+  }
+  return t as CujuMonitorTarget;
 }
 
 async function openMonitor(target: CujuMonitorTarget): Promise<Hmp | QmpClient> {
   if ('hmp' in target) return HmpClient.connect(target.hmp);
   if ('qmp' in target) return QmpClient.connect(target.qmp);
-  if (typeof target.path !== 'string' || target.path === '')
-    throw new CujuArgumentError('target.path', 'must be a non-empty string');
   const socket = await target.host.connectMonitor(target.path);
   return HmpClient.connect({ socket, name: monitorEndpointKey(target) });
 }

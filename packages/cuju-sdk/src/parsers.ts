@@ -6,6 +6,7 @@
 import { type InfoMigrate, parseInfoMigrate } from '@cuju/qmp';
 import { type CujuBuildName, type CujuBuildProfile, cujuBuild, type GftStatus } from './builds.js';
 import { CujuOutputError } from './errors.js';
+import { checkText } from './validate.js';
 
 function cleanLines(text: string): string[] {
   const all = text.replace(/\r/g, '').split('\n');
@@ -44,6 +45,7 @@ export interface CujuFtMode {
 
 /** `cuju-get-ft-mode` prints `cuju_ft_mode: %d` (hmp.c@21f9f0b:2616). */
 export function parseCujuFtMode(text: string): CujuFtMode {
+  checkText('text', text);
   const m = /^cuju_ft_mode:\s*(-?\d+)\s*$/m.exec(text.replace(/\r/g, ''));
   if (!m) throw new CujuOutputError("a 'cuju_ft_mode: N' line", text);
   const value = Number(m[1]);
@@ -53,6 +55,7 @@ export function parseCujuFtMode(text: string): CujuFtMode {
 
 /** `cuju-get-ft-started` prints `ft_started: %d` (hmp.c@21f9f0b:2609): 1 while epochs run. */
 export function parseFtStarted(text: string): boolean {
+  checkText('text', text);
   const m = /^ft_started:\s*(\d+)\s*$/m.exec(text.replace(/\r/g, ''));
   if (!m) throw new CujuOutputError("an 'ft_started: N' line", text);
   return m[1] !== '0';
@@ -76,6 +79,7 @@ export function parseCujuInfoMigrate(
   text: string,
   build?: CujuBuildName | CujuBuildProfile,
 ): CujuInfoMigrate {
+  checkText('text', text);
   const profile = build === undefined ? undefined : cujuBuild(build);
   const lines = cleanLines(text);
   const gft = GFT_STATUS_LINE.exec(lines[0] ?? '');

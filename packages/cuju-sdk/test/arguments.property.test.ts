@@ -19,6 +19,7 @@ import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type Hmp, QmpError } from '@cuju/qmp';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as sdk from '../src/index.js';
@@ -131,7 +132,8 @@ async function onlyTypedErrors(what: string, call: () => unknown): Promise<void>
   } catch (err) {
     thrown = err;
   }
-  if (thrown instanceof sdk.CujuError) return;
+  // A typed error of @cuju/qmp passes too: CujuMonitor hands its transport's errors on as they are.
+  if (thrown instanceof sdk.CujuError || thrown instanceof QmpError) return;
   const shown = thrown instanceof Error ? (thrown.stack ?? thrown.message) : String(thrown);
   throw new Error(`${what} threw something other than a CujuError:\n${shown}`);
 }
@@ -184,6 +186,15 @@ afterAll(async () => {
 const exported: Record<string, unknown> = { ...sdk };
 type Constructor = abstract new (...args: never[]) => unknown;
 
+const GFT_HOST = {
+  gftId: 0,
+  masterIp: '127.0.0.2',
+  masterGftPort: 5000,
+  masterMac: 'ae:ae:00:00:00:21',
+  slaveIp: '127.0.0.3',
+  slaveFtPort: 4441,
+};
+
 const VALID_SPEC = {
   monitorPath: 'vm1.monitor',
   nic: { tap: 'tap0', mac: 'ae:ae:00:00:00:25' },
@@ -226,7 +237,34 @@ const FUNCTIONS: Record<string, { valid: () => Promise<unknown[]> | unknown[] }>
     ],
   },
   waitForLine: { valid: async () => [await exitedVm(), 'line', { timeoutMs: 1_000 }] },
+  buildsWithCommand: { valid: () => ['cuju-migrate-cancel'] },
+  buildsWithOption: { valid: () => ['-gft-id'] },
+  cujuBuild: { valid: () => ['groupft', 'build'] },
+  detectBuildFromHelp: { valid: () => ['cuju-migrate-cancel  -- cancel the current VM fault tolerance\n'] },
+  isCujuBuildName: { valid: () => ['master'] },
+  monitorEndpointKey: { valid: () => [{ hmp: { path: 'vm1.monitor' } }] },
+  parseCujuFtMode: { valid: () => ['cuju_ft_mode: 5\r\n'] },
+  parseCujuInfoMigrate: { valid: () => ['GFT STATUS PRE\r\n', 'groupft'] },
+  parseFtStarted: { valid: () => ['ft_started: 1\r\n'] },
 };
+
+/** The methods of the process-wide registry object (cujuFtRegistry), driven like functions. */
+const REGISTRY: Record<string, () => unknown[]> = {
+  markFt: () => ['hmp:unix:scratch-registry.sock'],
+  clearFt: () => ['hmp:unix:scratch-registry.sock'],
+  isFt: () => ['hmp:unix:scratch-registry.sock'],
+  addJoinPort: () => ['127.0.0.2', 65_001],
+  removeJoinPort: () => ['127.0.0.2', 65_001],
+  isJoinPort: () => ['127.0.0.2', 65_001],
+  snapshot: () => [],
+};
+
+/** An Hmp that answers every line with nothing, as Cuju does for commands that succeed. */
+const silentHmp = (): Hmp => ({
+  endpoint: 'silent',
+  run: async () => '',
+  close: async () => {},
+});
 
 interface ClassEntry {
   /** A valid constructor call to mutate; undefined: the constructor is not public (see `connect`). */
@@ -242,6 +280,43 @@ interface ClassEntry {
 }
 
 const CLASSES: Record<string, ClassEntry> = {
+  CujuMonitor: {
+    construct: () => [silentHmp(), { build: 'master', endpointKey: 'silent' }],
+    instance: () => new sdk.CujuMonitor(silentHmp(), { build: 'master' }),
+    methods: {
+      detectBuild: () => [{ timeoutMs: 1_000 }],
+      observe: () => ['first commit'],
+      enableFt: () => [{ timeoutMs: 1_000 }],
+      disableFt: () => [{ timeoutMs: 1_000 }],
+      startFt: () => [{ host: '127.0.0.3', port: 4441 }, { timeoutMs: 1_000 }],
+      cancelFt: () => [{ timeoutMs: 1_000 }],
+      adjustEpoch: () => [5_000, { timeoutMs: 1_000 }],
+      failover: () => [{ timeoutMs: 1_000 }],
+      ftMode: () => [{ timeoutMs: 1_000 }],
+      ftStarted: () => [{ timeoutMs: 1_000 }],
+      ftRunning: () => [{ timeoutMs: 1_000 }],
+      info: () => [{ timeoutMs: 1_000 }],
+      gftAddHost: () => [GFT_HOST],
+      gftAddHost2: () => [{ ...GFT_HOST, slaveJoinPort: 5001 }],
+      gftInit: () => [],
+      gftAddMember: () => [{ ...GFT_HOST, gftId: undefined }],
+      gftAddBackup: () => [{ slaveIp: '127.0.0.3', slaveIncomingPort: 4444 }],
+      gftMemberLiveMig: () => [{ host: '127.0.0.3', port: 4443 }],
+      migratePause: () => [],
+      migrateResume: () => [],
+      close: () => [],
+    },
+    statics: {
+      // Only a missing socket in the scratch directory is ever dialled (host/port forms
+      // are all refused on 127.0.0.2's closed port, see the static driver's safeHost).
+      connect: () => [{ hmp: { path: 'no-such-monitor.sock' } }, { build: 'master' }],
+    },
+    notApi: {
+      names: ['require', 'isPrimary', 'know', 'supported', 'send', 'quiet'],
+      reason:
+        "TypeScript-private helpers of CujuMonitor: not part of its API (JavaScript can reach them, the contract doesn't)",
+    },
+  },
   LocalHost: {
     construct: () => [{ address: '127.0.0.2', redact: ['secret', /tok[e]n/] }],
     instance: () => new sdk.LocalHost({ redact: ['secret'] }),
@@ -314,6 +389,7 @@ const CLASSES: Record<string, ClassEntry> = {
         'until',
         'waitForMarkers',
         'deadSide',
+        'checkJoinPorts',
       ],
       reason:
         "TypeScript-private helpers of FtPair: not part of its API (JavaScript can reach them, the contract doesn't)",
@@ -323,15 +399,25 @@ const CLASSES: Record<string, ClassEntry> = {
 
 /** Exports deliberately not driven here, each with the reason. Asserted below, so the list stays true. */
 const EXCLUDED: Record<string, string> = {
-  CujuMonitor:
-    "its argument checks come with the build-profiles workstream's rewrite of monitor.ts; drive it here once they land",
+  CUJU_BUILD_NAMES: 'data (a frozen list), not a function',
+  CUJU_BUILDS: 'data (the build profiles), not a function',
+  CUJU_FT_MODES: 'data (a frozen table), not a function',
+  CUJU_OPTIONS: 'data (a frozen list), not a function',
+  cujuFtRegistry: 'an object of methods: each is driven below (REGISTRY)',
 };
 
 /** Error classes are excluded by kind: the SDK constructs them with the facts it found; users catch them. */
 const ERROR_CLASSES = [
   'CujuArgumentError',
+  'CujuBuildDetectError',
   'CujuCommandError',
   'CujuError',
+  'CujuJoinPortError',
+  'CujuMonitorDuringFtError',
+  'CujuOutputError',
+  'CujuUnsafeCommandError',
+  'CujuUnsupportedCommandError',
+  'CujuUnsupportedOptionError',
   'FtAckError',
   'FtPairError',
   'GftAlreadyStartedError',
@@ -433,10 +519,14 @@ describe('the public API refuses bad arguments with typed errors only', () => {
         // generated for it (anything but a string, or a string no host name can be), so
         // that no name is ever looked up or connected to outside 127.0.0.2.
         const refused = ['', 'a b', '-oProxyCommand=x', 'a,b', 'a\nb'];
-        const safeHost = (a: unknown[]) => {
-          const host = typeof a[0] === 'object' && a[0] !== null ? Reflect.get(a[0], 'host') : undefined;
-          return typeof host !== 'string' || host === '127.0.0.2' || refused.includes(host);
+        // A host may also sit one level down (CujuMonitor.connect's `{ hmp: { host, port } }`).
+        const hostsIn = (v: unknown): unknown[] => {
+          if (typeof v !== 'object' || v === null) return [];
+          const inner = Object.values(v).filter((x) => typeof x === 'object' && x !== null);
+          return [Reflect.get(v, 'host'), ...inner.map((x) => Reflect.get(x as object, 'host'))];
         };
+        const safeHost = (a: unknown[]) =>
+          hostsIn(a[0]).every((h) => typeof h !== 'string' || h === '127.0.0.2' || refused.includes(h));
         const args = fc.oneof(
           argumentsFor(valid(), fn.length).filter(safeHost),
           fc
@@ -475,6 +565,24 @@ describe('the public API refuses bad arguments with typed errors only', () => {
         );
       });
     }
+  }
+
+  it('cujuFtRegistry: its methods are the ones driven here', () => {
+    expect(Object.keys(sdk.cujuFtRegistry).sort()).toEqual(Object.keys(REGISTRY).sort());
+  });
+
+  for (const [method, valid] of Object.entries(REGISTRY)) {
+    it(`cujuFtRegistry.${method}()`, async () => {
+      const fn = (sdk.cujuFtRegistry as unknown as Record<string, (...a: unknown[]) => unknown>)[method]!;
+      await fc.assert(
+        fc.asyncProperty(argumentsFor(valid(), fn.length), (args) =>
+          onlyTypedErrors(`cujuFtRegistry.${method}(...)`, () => fn.apply(sdk.cujuFtRegistry, args)),
+        ),
+        RUNS,
+      );
+      // Nothing arbitrary stays recorded: the registry guards real VMs.
+      for (const key of sdk.cujuFtRegistry.snapshot().ftEndpoints) sdk.cujuFtRegistry.clearFt(key);
+    });
   }
 
   for (const [method, valid] of Object.entries(VM_PROCESS_METHODS)) {
