@@ -7,6 +7,7 @@
  */
 import type { PrepareHostResult, PrepareStep } from './prepare-host.js';
 
+/** The stable codes of `CujuError`. */
 export type CujuErrorCode =
   | 'INVALID_ARGUMENT'
   // Errors Cuju reports only as stdout lines (markers.ts maps each to its class).
@@ -31,6 +32,7 @@ export type CujuErrorCode =
   // prepareHost.
   | 'PREPARE_HOST_FAILED';
 
+/** The root of the SDK's Cuju errors; `code` is stable. */
 export class CujuError extends Error {
   readonly code: CujuErrorCode;
   constructor(code: CujuErrorCode, message: string, options?: { cause?: unknown }) {
@@ -64,6 +66,7 @@ export type FtPairReason =
   | 'launch-failed'
   | 'ft-stopped';
 
+/** What went wrong with an FT pair. */
 export type FtPairErrorKind =
   | 'STATE'
   | 'TIMEOUT'

@@ -2,6 +2,7 @@ export * from './errors.js';
 export type {
   CujuBinary,
   FailoverReport,
+  FtPairEvents,
   FtPairOptions,
   FtPairState,
   FtPairStateChange,

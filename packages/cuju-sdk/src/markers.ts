@@ -22,6 +22,7 @@ import {
   QemuReportedError,
 } from './errors.js';
 
+/** A line of Cuju's stdout, recognised: one kind per marker of the reference, with its values. */
 export type CujuMarker =
   // Both sides
   /** `VM init finished`: vl.c is done and the monitor is up. */
@@ -88,6 +89,7 @@ export type CujuMarker =
   /** `qemu-system-x86_64: ...`: QEMU's error_report (it may start with the option being parsed). */
   | { kind: 'qemu-error'; message: string };
 
+/** The kinds of `CujuMarker`. */
 export type CujuMarkerKind = CujuMarker['kind'];
 
 /** Lines that are the whole marker. */

@@ -47,6 +47,7 @@ const ARGS = {
 
 type CujuCommand = keyof typeof ARGS;
 
+/** Which monitor to connect to: a readline (`hmp`) or a QMP (`qmp`) socket. */
 export type CujuMonitorTarget = { hmp: HmpConnectOptions } | { qmp: QmpConnectOptions };
 
 /** A backup endpoint: where the primary's FT links go (`migrate -c tcp:HOST:PORT`). */
@@ -57,6 +58,7 @@ export interface FtTarget {
   detach?: boolean;
 }
 
+/** One host of a GFT group, as `gft_add_host` takes it: group id, IPs, MAC, ports. */
 export interface GftHost {
   gftId: number;
   masterIp: string;
@@ -66,6 +68,7 @@ export interface GftHost {
   slaveFtPort: number;
 }
 
+/** What `info()` reads from the monitor: status, migration (with Cuju's fields), FT mode. */
 export interface CujuInfo {
   status: InfoStatus;
   migrate: InfoMigrate;
@@ -90,6 +93,7 @@ export class CujuMonitor {
     return new CujuMonitor(await QmpClient.connect(target.qmp));
   }
 
+  /** Where the monitor is, as people read it. */
   get endpoint(): string {
     return this.hmp.endpoint;
   }
@@ -147,10 +151,12 @@ export class CujuMonitor {
     return { status, migrate };
   }
 
+  /** `gft_add_host`: adds a host to the GFT group table. */
   async gftAddHost(host: GftHost, options?: CallOptions): Promise<void> {
     return this.quiet('gft_add_host', gftHostArgs('host', host), options);
   }
 
+  /** `gft_add_host2`: adds a host with its backup's join port. */
   async gftAddHost2(host: GftHost & { slaveJoinPort: number }, options?: CallOptions): Promise<void> {
     checkPort('host.slaveJoinPort', host.slaveJoinPort);
     return this.quiet(
@@ -160,15 +166,18 @@ export class CujuMonitor {
     );
   }
 
+  /** `gft_init`: sends the group table to every member and starts group FT. */
   async gftInit(options?: CallOptions): Promise<void> {
     return this.quiet('gft_init', {}, options);
   }
 
+  /** `gft_add_member`: adds a member to a running group. */
   async gftAddMember(member: Omit<GftHost, 'gftId'>, options?: CallOptions): Promise<void> {
     const { gft_id: _, ...args } = gftHostArgs('member', { ...member, gftId: 0 });
     return this.quiet('gft_add_member', args, options);
   }
 
+  /** `gft_add_backup`: gives a member a new backup. */
   async gftAddBackup(
     backup: { slaveIp: string; slaveIncomingPort: number },
     options?: CallOptions,
@@ -191,14 +200,17 @@ export class CujuMonitor {
     );
   }
 
+  /** `migrate_pause`: pauses the migration stream. */
   async migratePause(options?: CallOptions): Promise<void> {
     return this.quiet('migrate_pause', {}, options);
   }
 
+  /** `migrate_resume`: resumes the migration stream. */
   async migrateResume(options?: CallOptions): Promise<void> {
     return this.quiet('migrate_resume', {}, options);
   }
 
+  /** Closes the monitor connection. */
   close(): Promise<void> {
     return this.hmp.close();
   }

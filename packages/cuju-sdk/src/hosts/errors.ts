@@ -29,12 +29,14 @@ export type HostErrorCode =
   /** An argument was refused before anything was sent (NUL byte, newline in a path, ...). */
   | 'INVALID_ARGUMENT';
 
+/** The host a `HostError` is about, and its cause. */
 export interface HostErrorOptions {
   /** The host's `name` (`local`, `ssh:root@10.0.0.2:22`), for the message and for callers. */
   host?: string;
   cause?: unknown;
 }
 
+/** An error of a host (local or SSH); `code` is stable and `host` names the host. */
 export class HostError extends Error {
   readonly code: HostErrorCode;
   readonly host: string | undefined;
@@ -47,6 +49,7 @@ export class HostError extends Error {
   }
 }
 
+/** The SSH server refused the credentials (`AUTH_FAILED`). */
 export class HostAuthError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
     super('AUTH_FAILED', message, options);
@@ -71,6 +74,7 @@ export class HostKeyError extends HostError {
   }
 }
 
+/** The program to run is not on the host (`BINARY_MISSING`); `binary` names it. */
 export class HostBinaryMissingError extends HostError {
   readonly binary: string;
 
@@ -85,6 +89,7 @@ export class HostBinaryMissingError extends HostError {
   }
 }
 
+/** sudo -n refused to run the command (`SUDO_DENIED`); `stderr` is what it said. */
 export class HostSudoError extends HostError {
   /** What sudo said, for the log. */
   readonly stderr: string;
@@ -100,6 +105,7 @@ export class HostSudoError extends HostError {
   }
 }
 
+/** The host could not be reached (`CONNECT_FAILED`). */
 export class HostConnectError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
     super('CONNECT_FAILED', message, options);
@@ -121,30 +127,35 @@ export class HostCommandError extends HostError {
   }
 }
 
+/** A command or connection ran out of time (`TIMEOUT`); what it started is stopped. */
 export class HostTimeoutError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
     super('TIMEOUT', message, options);
   }
 }
 
+/** A command or connection was aborted through its AbortSignal (`ABORTED`). */
 export class HostAbortedError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
     super('ABORTED', message, options);
   }
 }
 
+/** The connection to the host was lost (`DISCONNECTED`). */
 export class HostDisconnectedError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
     super('DISCONNECTED', message, options);
   }
 }
 
+/** An argument was refused before anything was sent (`INVALID_ARGUMENT`). */
 export class HostArgumentError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
     super('INVALID_ARGUMENT', message, options);
   }
 }
 
+/** Whether `err` is a `HostError`, and of `code` when one is given. */
 export function isHostError(err: unknown, code?: HostErrorCode): err is HostError {
   return err instanceof HostError && (code === undefined || err.code === code);
 }

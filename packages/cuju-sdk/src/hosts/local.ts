@@ -24,6 +24,7 @@ import { assertArgv, assertPath, writeRequest } from './quote.js';
 import { WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
 
+/** `new LocalHost()` options. */
 export interface LocalHostOptions {
   /** The address other hosts use to reach this one (default 127.0.0.1). */
   address?: string;

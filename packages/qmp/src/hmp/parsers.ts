@@ -13,6 +13,7 @@ function lines(text: string): string[] {
   return all;
 }
 
+/** `info status`, read. */
 export interface InfoStatus {
   running: boolean;
   /** QEMU's RunState: 'running', 'paused', or the reason it is paused ('prelaunch', 'inmigrate', ...). */
@@ -36,6 +37,7 @@ export function parseInfoStatus(text: string): InfoStatus {
 /** Cuju's group-FT state, the first line of `info migrate` in GFT builds. */
 export type GftStatus = 'PRE' | 'START' | 'WAIT' | (string & {});
 
+/** `info migrate`, read: status, times, Cuju's GFT status, and every other field. */
 export interface InfoMigrate {
   /** `GFT STATUS PRE|START|WAIT` (Cuju GFT builds only). */
   gftStatus?: GftStatus;
@@ -103,6 +105,7 @@ function parseCapabilityPairs(rest: string): Record<string, boolean> {
   return caps;
 }
 
+/** `info migrate_capabilities`, read: each capability on or off. */
 export interface InfoMigrateCapabilities {
   capabilities: Record<string, boolean>;
   unknownLines: string[];
@@ -119,6 +122,7 @@ export function parseInfoMigrateCapabilities(text: string): InfoMigrateCapabilit
   return out;
 }
 
+/** `info version`, read. */
 export interface InfoVersion {
   major: number;
   minor: number;
@@ -153,8 +157,10 @@ export const CUJU_FT_MODES = {
   11: 'run',
 } as const satisfies Record<number, string>;
 
+/** The name of a Cuju FT mode (`unknown` for a number Cuju does not define). */
 export type CujuFtModeName = (typeof CUJU_FT_MODES)[keyof typeof CUJU_FT_MODES] | 'unknown';
 
+/** Cuju's `cuju_ft_mode: N`: the number and its name. */
 export interface CujuFtMode {
   value: number;
   name: CujuFtModeName;
