@@ -336,24 +336,35 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const d = await sshd();
       const h = await connect(d);
       const dir = tempDir();
-      const started = Date.now();
+      // The timeout must fire while the command runs: both pids are written before `wait`,
+      // and a timeout that came first would leave the file short (checked below).
       const script = `sleep 30 & echo $! > ${dir}/pids; echo $$ >> ${dir}/pids; wait`;
-      const err = await refusal(h.run(['sh', '-c', script], { timeoutMs: 500 }));
+      const err = await refusal(h.run(['sh', '-c', script], { timeoutMs: 5_000 }));
       expect(err.code).toBe('TIMEOUT');
-      expect(Date.now() - started).toBeLessThan(5_000);
       const pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map(Number);
       expect(pids).toHaveLength(2);
-      for (const pid of pids) await waitUntil(() => !alive(pid), `remote process ${pid} to end`);
+      for (const pid of pids) await waitUntil(() => !alive(pid), `remote process ${pid} to end`, 30_000);
 
+      // Abort once the remote shell has written its pid (an event, not a guess at how
+      // long sshd takes to start it on a loaded machine).
       const ac = new AbortController();
-      setTimeout(() => ac.abort(), 300);
-      expect(
-        await codeOf(
-          h.run(['sh', '-c', 'echo $$ > "$0/abort.pid"; exec sleep 30', dir], { signal: ac.signal }),
-        ),
-      ).toBe('ABORTED');
-      const pid = Number(readFileSync(join(dir, 'abort.pid'), 'utf8'));
-      await waitUntil(() => !alive(pid), `remote process ${pid} to end`);
+      const pidFile = join(dir, 'abort.pid');
+      const running = h.run(
+        [
+          'sh',
+          '-c',
+          'echo $$ > "$0/abort.pid.tmp"; mv "$0/abort.pid.tmp" "$0/abort.pid"; exec sleep 30',
+          dir,
+        ],
+        {
+          signal: ac.signal,
+        },
+      );
+      await waitUntil(() => existsSync(pidFile), 'the remote shell to write its pid', 30_000);
+      ac.abort();
+      expect(await codeOf(running)).toBe('ABORTED');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      await waitUntil(() => !alive(pid), `remote process ${pid} to end`, 30_000);
     });
 
     it('refuses NUL bytes and line breaks in every string field with nothing sent', async () => {
