@@ -33,6 +33,14 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'scripts',
+          root: './scripts',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'cuju-sim',
           root: './packages/cuju-sim',
           include: ['test/**/*.test.ts'],

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, and the tools CI runs (shellcheck; patch for
-# native/build-kvm.sh's patch-and-retry), from Debian's packages, and only what is
-# missing. Idempotent and quiet when everything is present; says clearly what it could
-# not do. Later issues add libvirt and chromium to PEERS.
+# native/build-kvm.sh's patch-and-retry; stress-ng for npm run test:stress), from
+# Debian's packages, and only what is missing. Idempotent and quiet when everything is
+# present; says clearly what it could not do. Later issues add libvirt and chromium to
+# PEERS.
 set -euo pipefail
 
 # "command it provides|Debian package". A command given as an absolute path is checked
@@ -15,6 +16,7 @@ PEERS=(
   "shellcheck|shellcheck"
   "patch|patch"
   "setpriv|util-linux"
+  "stress-ng|stress-ng"
 )
 
 have() {
