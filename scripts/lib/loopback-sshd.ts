@@ -38,7 +38,14 @@ export interface Sshd {
   stop(): Promise<void>;
 }
 
-export async function startSshd(options: { host?: string } = {}): Promise<Sshd> {
+export interface SshdOptions {
+  /** The loopback address to listen on (default 127.0.0.2). */
+  host?: string;
+  /** Files of the sessions' home directory (`HOME`), e.g. a `.bashrc`; default none. */
+  homeFiles?: Record<string, string>;
+}
+
+export async function startSshd(options: SshdOptions = {}): Promise<Sshd> {
   const host = options.host ?? '127.0.0.2';
   const dir = mkdtempSync(join(tmpdir(), 'cuju-sshd-'));
   try {
@@ -47,6 +54,10 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
     keygen(join(dir, 'strangerkey'));
     writeFileSync(join(dir, 'authorized_keys'), readFileSync(join(dir, 'userkey.pub')));
     mkdirSync('/run/sshd', { recursive: true }); // sshd's privilege separation directory
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    for (const [name, content] of Object.entries(options.homeFiles ?? {}))
+      writeFileSync(join(home, name), content);
     const hostPublicKey = readFileSync(join(dir, 'hostkey.pub'), 'utf8').trim();
     const hostFingerprint = execFileSync('ssh-keygen', ['-lf', join(dir, 'hostkey.pub')], {
       encoding: 'utf8',
@@ -71,10 +82,11 @@ export async function startSshd(options: { host?: string } = {}): Promise<Sshd> 
           'AllowStreamLocalForwarding yes',
           'UsePAM no',
           // sshd runs every command through the user's login shell, and bash then reads
-          // ~/.bashrc. On these machines root's .bashrc runs `pyenv init`, whose rehash
-          // waits up to 60 s on a lock file that a session killed mid-rehash leaves behind
-          // (tests kill sessions on purpose). Bound that wait.
-          'SetEnv PYENV_REHASH_TIMEOUT=1',
+          // ~/.bashrc: a session's output would depend on this machine's dotfiles (root's
+          // runs `pyenv init`, which waits on and complains about a lock file that a
+          // session killed mid-rehash leaves behind; more so on a loaded machine). The
+          // sessions get an empty home of their own instead (`home`: what is in it).
+          `SetEnv HOME=${home}`,
           'PermitRootLogin prohibit-password',
           'PrintMotd no',
           '',

@@ -32,8 +32,11 @@ export interface RemoteCommandOptions {
   reportPid?: boolean;
 }
 
-/** The first stderr line of a command built with `reportPid`. */
-export const PID_MARKER = /^cuju-pid:(\d+)\n/;
+/**
+ * The stderr line of a command built with `reportPid`: the first line of its own, after
+ * whatever the login shell printed first (a chatty ~/.bashrc, a motd).
+ */
+export const PID_MARKER = /(?<=^|\n)cuju-pid:(\d+)\n/;
 
 /** That line as a line splitter delivers it (without its line break). */
 export const PID_MARKER_LINE = /^cuju-pid:\d+$/;
