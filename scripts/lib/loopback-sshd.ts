@@ -177,7 +177,8 @@ function safeRead(path: string): string {
   }
 }
 
-function freePort(host: string): Promise<number> {
+/** A TCP port on `host` that was free a moment ago. */
+export function freePort(host: string): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.once('error', reject);

@@ -1,36 +1,66 @@
 /**
- * Every error this package throws is a CujuError with a stable `code`, so callers can
- * branch on `err.code` (or `instanceof`) without parsing messages.
+ * The SDK's errors: one root, `CujuError`, with a stable `code` on every error so that
+ * callers can branch on `err.code` (or `instanceof`) without parsing messages.
  *
- * The code list is closed on purpose: a new subclass adds its code here, next to it, so
- * that a `switch (err.code)` over CujuErrorCode stays exhaustive.
+ * Codes are unique across the Cuju packages by prefix: this package's own errors are
+ * `CUJU_*`, the host layer's (hosts/errors.ts, under this same root) `HOST_*`; @cuju/qmp
+ * has `QMP_*`. The list is closed on purpose: a new subclass adds its code here, next
+ * to it, so that a `switch (err.code)` over CujuErrorCode stays exhaustive.
+ *
+ * This module imports nothing: every other module may import it, so it must not need
+ * any of them (no import circles).
  */
-import type { PrepareHostResult, PrepareStep } from './prepare-host.js';
+
+/** Codes of the host layer (LocalHost, SshHost): its errors are HostErrors. */
+export type HostErrorCode =
+  /** The server rejected every configured authentication method. */
+  | 'HOST_AUTH_FAILED'
+  /** The server's host key is not in known_hosts (or no known_hosts file exists). */
+  | 'HOST_KEY_UNKNOWN'
+  /** The server presented a key other than the known or pinned one (or a revoked one). */
+  | 'HOST_KEY_CHANGED'
+  /** The program to run was not found on the host's PATH. */
+  | 'HOST_BINARY_MISSING'
+  /** `sudo -n` refused: a password would be needed, or the user may not run the command. */
+  | 'HOST_SUDO_DENIED'
+  /** The host (or a Unix socket on it) could not be reached. */
+  | 'HOST_CONNECT_FAILED'
+  /** A command ran and failed (non-zero exit where success was required), or could not start. */
+  | 'HOST_COMMAND_FAILED'
+  /** Something did not finish within its deadline. */
+  | 'HOST_TIMEOUT'
+  /** The operation was cancelled through its AbortSignal. */
+  | 'HOST_ABORTED'
+  /** The connection to the host was lost or closed. */
+  | 'HOST_DISCONNECTED';
 
 /** The stable codes of `CujuError`. */
 export type CujuErrorCode =
-  | 'INVALID_ARGUMENT'
+  /** An argument was refused before anything was sent or started (CujuArgumentError). */
+  | 'CUJU_INVALID_ARGUMENT'
   // Errors Cuju reports only as stdout lines (markers.ts maps each to its class).
-  | 'GFT_ALREADY_STARTED'
-  | 'GFT_BAD_MAC'
-  | 'GFT_LEADER_CONNECT_FAILED'
-  | 'GFT_MEMBER_CONNECT_FAILED'
-  | 'GFT_INIT_ACK_MISSING'
-  | 'FT_ACK_FAILED'
-  | 'MIGRATION_LOAD_FAILED'
-  | 'QEMU_ERROR'
+  | 'CUJU_GFT_ALREADY_STARTED'
+  | 'CUJU_GFT_BAD_MAC'
+  | 'CUJU_GFT_LEADER_CONNECT_FAILED'
+  | 'CUJU_GFT_MEMBER_CONNECT_FAILED'
+  | 'CUJU_GFT_INIT_ACK_MISSING'
+  | 'CUJU_FT_ACK_FAILED'
+  | 'CUJU_MIGRATION_LOAD_FAILED'
+  | 'CUJU_QEMU_ERROR'
   // The monitor answered a command that prints nothing on success with text.
-  | 'COMMAND_FAILED'
+  | 'CUJU_COMMAND_FAILED'
   // FtPair.
-  | 'FT_PAIR_STATE'
-  | 'FT_PAIR_TIMEOUT'
-  | 'FT_PAIR_VM_EXITED'
-  | 'FT_PAIR_NOT_PROTECTED'
-  | 'FT_PAIR_FAILOVER_TIMEOUT'
-  | 'FT_PAIR_FAILOVER_FAILED'
-  | 'FT_PAIR_ABORTED'
+  | 'CUJU_FT_PAIR_STATE'
+  | 'CUJU_FT_PAIR_TIMEOUT'
+  | 'CUJU_FT_PAIR_VM_EXITED'
+  | 'CUJU_FT_PAIR_NOT_PROTECTED'
+  | 'CUJU_FT_PAIR_FAILOVER_TIMEOUT'
+  | 'CUJU_FT_PAIR_FAILOVER_FAILED'
+  | 'CUJU_FT_PAIR_ABORTED'
   // prepareHost.
-  | 'PREPARE_HOST_FAILED';
+  | 'CUJU_PREPARE_HOST_FAILED'
+  // The host layer.
+  | HostErrorCode;
 
 /** The root of the SDK's Cuju errors; `code` is stable. */
 export class CujuError extends Error {
@@ -51,7 +81,7 @@ export class CujuCommandError extends CujuError {
   readonly line: string;
   readonly output: string;
   constructor(line: string, output: string) {
-    super('COMMAND_FAILED', `'${line.split(' ')[0]}' failed: ${output.trim()}`);
+    super('CUJU_COMMAND_FAILED', `'${line.split(' ')[0]}' failed: ${output.trim()}`);
     this.line = line;
     this.output = output;
   }
@@ -80,7 +110,7 @@ export type FtPairErrorKind =
 export class FtPairError extends CujuError {
   readonly reason: FtPairReason | undefined;
   constructor(kind: FtPairErrorKind, message: string, reason?: FtPairReason, cause?: unknown) {
-    super(`FT_PAIR_${kind}` as CujuErrorCode, message, cause === undefined ? undefined : { cause });
+    super(`CUJU_FT_PAIR_${kind}` as const, message, cause === undefined ? undefined : { cause });
     this.reason = reason;
   }
 }
@@ -97,7 +127,7 @@ export class FtPairError extends CujuError {
 export class CujuArgumentError extends CujuError {
   readonly field: string;
   constructor(field: string, problem: string, options?: { cause?: unknown }) {
-    super('INVALID_ARGUMENT', `${field} ${problem}`, options);
+    super('CUJU_INVALID_ARGUMENT', `${field} ${problem}`, options);
     this.field = field;
   }
 }
@@ -113,7 +143,7 @@ export type GftAddHostCommand = 'gft_add_host' | 'gft_add_host2';
 export class GftAlreadyStartedError extends CujuError {
   readonly command: GftAddHostCommand;
   constructor(command: GftAddHostCommand) {
-    super('GFT_ALREADY_STARTED', `${command} was refused: group FT has already started (gft_init ran)`);
+    super('CUJU_GFT_ALREADY_STARTED', `${command} was refused: group FT has already started (gft_init ran)`);
     this.command = command;
   }
 }
@@ -126,7 +156,7 @@ export class GftAlreadyStartedError extends CujuError {
 export class GftBadMacError extends CujuError {
   readonly command: GftAddHostCommand;
   constructor(command: GftAddHostCommand) {
-    super('GFT_BAD_MAC', `${command} was refused: Cuju could not parse the MAC address`);
+    super('CUJU_GFT_BAD_MAC', `${command} was refused: Cuju could not parse the MAC address`);
     this.command = command;
   }
 }
@@ -137,7 +167,7 @@ export class GftLeaderConnectError extends CujuError {
   readonly target: string;
   constructor(target: string) {
     super(
-      'GFT_LEADER_CONNECT_FAILED',
+      'CUJU_GFT_LEADER_CONNECT_FAILED',
       `gft_init: the leader could not connect to ${target} (is that member's -ft-join-port listening?)`,
     );
     this.target = target;
@@ -148,7 +178,10 @@ export class GftLeaderConnectError extends CujuError {
 export class GftMemberConnectError extends CujuError {
   readonly target: string;
   constructor(target: string) {
-    super('GFT_MEMBER_CONNECT_FAILED', `group FT: a member could not connect to the member at ${target}`);
+    super(
+      'CUJU_GFT_MEMBER_CONNECT_FAILED',
+      `group FT: a member could not connect to the member at ${target}`,
+    );
     this.target = target;
   }
 }
@@ -157,7 +190,10 @@ export class GftMemberConnectError extends CujuError {
 export class GftInitAckError extends CujuError {
   readonly target: string;
   constructor(target: string) {
-    super('GFT_INIT_ACK_MISSING', `gft_init: the member at ${target} did not acknowledge the group table`);
+    super(
+      'CUJU_GFT_INIT_ACK_MISSING',
+      `gft_init: the member at ${target} did not acknowledge the group table`,
+    );
     this.target = target;
   }
 }
@@ -170,7 +206,7 @@ export class GftInitAckError extends CujuError {
 export class FtAckError extends CujuError {
   readonly ack: 'ACK' | 'ACK1';
   constructor(ack: 'ACK' | 'ACK1') {
-    super('FT_ACK_FAILED', `the primary did not receive ${ack} from the backup: FT is broken`);
+    super('CUJU_FT_ACK_FAILED', `the primary did not receive ${ack} from the backup: FT is broken`);
     this.ack = ack;
   }
 }
@@ -180,7 +216,7 @@ export class MigrationLoadError extends CujuError {
   /** strerror text, e.g. `Invalid argument`. */
   readonly reason: string;
   constructor(reason: string) {
-    super('MIGRATION_LOAD_FAILED', `the receiver could not load the incoming migration: ${reason}`);
+    super('CUJU_MIGRATION_LOAD_FAILED', `the receiver could not load the incoming migration: ${reason}`);
     this.reason = reason;
   }
 }
@@ -192,75 +228,7 @@ export class MigrationLoadError extends CujuError {
 export class QemuReportedError extends CujuError {
   readonly qemuMessage: string;
   constructor(qemuMessage: string) {
-    super('QEMU_ERROR', `QEMU reported: ${qemuMessage}`);
+    super('CUJU_QEMU_ERROR', `QEMU reported: ${qemuMessage}`);
     this.qemuMessage = qemuMessage;
   }
-}
-
-// ---------------------------------------------------------------------------------------
-// prepareHost
-
-/**
- * Why a step stopped: the script's exit status 3 (`prerequisites`), 2 (`usage`) or any
- * other (`failed`), or `host`: the host itself failed while the step ran (the connection
- * was lost, the run was aborted or timed out, sudo refused); `cause` is that HostError.
- */
-export type PrepareFailureReason = 'prerequisites' | 'usage' | 'failed' | 'host';
-
-/**
- * A step of prepareHost() did not succeed. `phase` says whether it was the dry run (then
- * nothing of that step, nor of any later step, ran for real) or the real run. `partial`
- * holds what was done before: plans, built binary, loaded modules.
- */
-export class PrepareHostError extends CujuError {
-  readonly host: string;
-  readonly step: PrepareStep;
-  readonly phase: 'dry-run' | 'run';
-  readonly reason: PrepareFailureReason;
-  /** The script's exit status; undefined when the host failed (`reason: 'host'`). */
-  readonly exitCode: number | undefined;
-  /** The script's whole stderr (progress, the build's output, its error); '' for `host`. */
-  readonly stderr: string;
-  readonly partial: PrepareHostResult;
-
-  constructor(facts: {
-    host: string;
-    step: PrepareStep;
-    phase: 'dry-run' | 'run';
-    partial: PrepareHostResult;
-    /** The script ran to its end and exited with this (not 0). */
-    exit?: { code: number; stderr: string };
-    /** Or the host failed under it. */
-    cause?: Error;
-  }) {
-    const code = facts.exit?.code;
-    const reason: PrepareFailureReason =
-      code === undefined ? 'host' : code === 3 ? 'prerequisites' : code === 2 ? 'usage' : 'failed';
-    const what = facts.phase === 'dry-run' ? `${facts.step} (dry run)` : facts.step;
-    const why =
-      facts.exit === undefined
-        ? `stopped: ${facts.cause?.message ?? 'the host failed'}`
-        : summary(reason, facts.exit.code, facts.exit.stderr);
-    super('PREPARE_HOST_FAILED', `${facts.host}: ${what} ${why}`, { cause: facts.cause });
-    this.host = facts.host;
-    this.step = facts.step;
-    this.phase = facts.phase;
-    this.reason = reason;
-    this.exitCode = code;
-    this.stderr = facts.exit?.stderr ?? '';
-    this.partial = facts.partial;
-  }
-}
-
-/** The part of a script's stderr that says why it stopped, in one line. */
-function summary(reason: PrepareFailureReason, exitCode: number, stderr: string): string {
-  const lines = stderr.split('\n').filter((l) => l.trim() !== '');
-  if (reason === 'prerequisites') {
-    const items = lines.filter((l) => l.startsWith('  - ')).map((l) => l.slice(4));
-    return `refused, missing prerequisites: ${items.join('; ') || '(none listed)'}`;
-  }
-  // The scripts prefix their own messages with their name; the last one says why.
-  const own = lines.filter((l) => /^[\w.-]+\.sh: /.test(l) && !l.endsWith("--help'"));
-  const last = own.at(-1) ?? lines.at(-1) ?? 'no output';
-  return `${reason === 'usage' ? 'was called wrongly' : 'failed'} (exit ${exitCode}): ${last.replace(/^[\w.-]+\.sh: (error: )?/, '')}`;
 }

@@ -1,8 +1,15 @@
 import { EventEmitter } from 'node:events';
 import { dirname, join } from 'node:path';
+import { inspect } from 'node:util';
 import { HmpClient } from '@cuju/qmp';
 import type * as TypedEmitterModule from 'typed-emitter';
 import { FtPairError, type FtPairReason } from './errors.js';
+import {
+  checkBackupSpec,
+  checkFtPairOptions,
+  checkTestFailoverOptions,
+  checkUpOptions,
+} from './ft-pair-options.js';
 import type { Host, VmProcess } from './hosts/host.js';
 import { primaryArgv, receiverArgv } from './launch.js';
 import { type CujuMarker, parseMarker } from './markers.js';
@@ -132,9 +139,21 @@ export class FtPair extends Emitter {
 
   constructor(private readonly options: FtPairOptions) {
     super();
+    checkFtPairOptions(options);
     this.ftPort = options.ftPort ?? 4441;
     checkPort('ftPort', this.ftPort);
     this.timeouts = { ...DEFAULTS, ...options.timeouts };
+    checkBackupSpec(this.backupSpec, options.backupVm);
+  }
+
+  /** What logs show of a pair: its state, never its options (extraArgs may hold secrets). */
+  toJSON(): { state: FtPairState } {
+    return { state: this.current };
+  }
+
+  /** What `console.log` and `util.inspect` show: the state and the hosts, no secret. */
+  [inspect.custom](): string {
+    return `FtPair { state: '${this.current}' }`;
   }
 
   /** The current state. */
@@ -160,7 +179,8 @@ export class FtPair extends Emitter {
   }
 
   /** Launches both VMs and turns FT on; resolves once the pair is protected. */
-  async up(options: UpOptions = {}): Promise<void> {
+  async up(upOptions?: UpOptions): Promise<void> {
+    const options = checkUpOptions(upOptions);
     if (this.current !== 'idle')
       throw new FtPairError('STATE', `up() needs a fresh pair; this one is ${this.current}`);
     const { signal } = options;
@@ -223,7 +243,8 @@ export class FtPair extends Emitter {
   }
 
   /** Kills the primary on purpose and resolves once the backup has taken over. */
-  async testFailover(options: { timeoutMs?: number } = {}): Promise<FailoverReport> {
+  async testFailover(failoverOptions?: { timeoutMs?: number }): Promise<FailoverReport> {
+    const options = checkTestFailoverOptions(failoverOptions);
     if (this.current !== 'protected')
       throw new FtPairError('STATE', `testFailover() needs a protected pair; this one is ${this.current}`);
     const report = new Promise<FailoverReport>((resolve) => this.once('failover', resolve));

@@ -1,4 +1,40 @@
-export * from './errors.js';
+/**
+ * @cuju/sdk's public API: what a user of the package needs, and every type its functions
+ * and methods take or return. Internal helpers (the input checks, shell quoting, the
+ * known_hosts parser, the step planner) are deliberately not exported.
+ */
+
+// The monitor, and the types of @cuju/qmp that its methods take or return.
+export type {
+  CallOptions,
+  CujuFtMode,
+  Hmp,
+  HmpConnectOptions,
+  InfoMigrate,
+  InfoStatus,
+  QmpConnectOptions,
+} from '@cuju/qmp';
+// Errors: one root (CujuError), codes CUJU_* and HOST_* (see the README for the tree).
+export {
+  CujuArgumentError,
+  CujuCommandError,
+  CujuError,
+  type CujuErrorCode,
+  FtAckError,
+  FtPairError,
+  type FtPairErrorKind,
+  type FtPairReason,
+  type GftAddHostCommand,
+  GftAlreadyStartedError,
+  GftBadMacError,
+  GftInitAckError,
+  GftLeaderConnectError,
+  GftMemberConnectError,
+  type HostErrorCode,
+  MigrationLoadError,
+  QemuReportedError,
+} from './errors.js';
+// FT pair.
 export type {
   CujuBinary,
   FailoverReport,
@@ -11,7 +47,19 @@ export type {
   UpOptions,
 } from './ft-pair.js';
 export { FtPair } from './ft-pair.js';
-export * from './hosts/errors.js';
+// Hosts.
+export {
+  HostAbortedError,
+  HostAuthError,
+  HostBinaryMissingError,
+  HostCommandError,
+  HostConnectError,
+  HostDisconnectedError,
+  HostError,
+  HostKeyError,
+  HostSudoError,
+  HostTimeoutError,
+} from './hosts/errors.js';
 export { waitForLine } from './hosts/follow.js';
 export type {
   Host,
@@ -22,16 +70,19 @@ export type {
   VmProcess,
   WriteFileOptions,
 } from './hosts/host.js';
-export { sha256Fingerprint } from './hosts/hostkey.js';
 export { LocalHost, type LocalHostOptions } from './hosts/local.js';
-export { shellJoin, shellQuote } from './hosts/quote.js';
+export type { SecretPattern } from './hosts/redact.js';
 export { type HostKeyCheck, SshHost, type SshHostOptions } from './hosts/ssh.js';
+// Command lines.
 export type { CujuIncoming } from './launch.js';
 export { blockClientArgv, blockServerArgv, primaryArgv, receiverArgv } from './launch.js';
+// Cuju's stdout.
 export type { CujuMarker, CujuMarkerKind } from './markers.js';
 export { markerError, parseMarker } from './markers.js';
 export type { CujuInfo, CujuMonitorTarget, FtTarget, GftHost } from './monitor.js';
 export { CujuMonitor } from './monitor.js';
+// Host preparation.
+export { type PrepareFailureReason, PrepareHostError } from './prepare-host/error.js';
 export type {
   BuildKvmOptions,
   BuildQemuOptions,
@@ -42,7 +93,14 @@ export type {
   PreparePhase,
   PrepareProgress,
   PrepareStep,
-} from './prepare-host.js';
-export { prepareHost } from './prepare-host.js';
-export * from './spec.js';
-export * from './validate.js';
+} from './prepare-host/options.js';
+export { prepareHost } from './prepare-host/run.js';
+// VM specs.
+export {
+  type CujuDriveOptions,
+  type CujuEndpoint,
+  type CujuNicSpec,
+  type CujuVmSpec,
+  checkVmSpec,
+} from './spec.js';
+export type { VgaType } from './validate.js';

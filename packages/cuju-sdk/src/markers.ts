@@ -21,6 +21,7 @@ import {
   MigrationLoadError,
   QemuReportedError,
 } from './errors.js';
+import { checkObject, checkText } from './validate.js';
 
 /** A line of Cuju's stdout, recognised: one kind per marker of the reference, with its values. */
 export type CujuMarker =
@@ -161,7 +162,7 @@ const PATTERNS: ReadonlyArray<readonly [RegExp, (m: RegExpExecArray) => CujuMark
  * end (`\n`, `\r\n`) are ignored; anything else must match exactly.
  */
 export function parseMarker(line: string): CujuMarker | undefined {
-  const text = line.trimEnd(); // linear, unlike /\s+$/ on a long run of spaces
+  const text = checkText('line', line).trimEnd(); // linear, unlike /\s+$/ on a long run of spaces
   const exact = EXACT.get(text);
   if (exact !== undefined) return { ...exact };
   for (const [pattern, build] of PATTERNS) {
@@ -177,6 +178,10 @@ export function parseMarker(line: string): CujuMarker | undefined {
  * are the start of a failover.
  */
 export function markerError(marker: CujuMarker): CujuError | undefined {
+  const fields = checkObject('marker', marker);
+  for (const key of ['command', 'target', 'ack', 'reason', 'message']) {
+    if (fields[key] !== undefined) checkText(`marker.${key}`, fields[key]);
+  }
   switch (marker.kind) {
     case 'gft-add-host-started':
       return new GftAlreadyStartedError(marker.command);

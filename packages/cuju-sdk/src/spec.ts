@@ -18,6 +18,7 @@ import {
   checkSmp,
   checkSocketPath,
   checkTapName,
+  checkText,
   checkVga,
   checkVmName,
   type VgaType,
@@ -197,5 +198,5 @@ export function resolveVmSpec(spec: CujuVmSpec, field = 'spec'): ResolvedVmSpec 
 
 /** Checks every field of a spec (see resolveVmSpec), for callers that validate early. */
 export function checkVmSpec(spec: CujuVmSpec, field = 'spec'): void {
-  resolveVmSpec(spec, field);
+  resolveVmSpec(spec, checkText('field', field));
 }

@@ -24,7 +24,7 @@ function shown(value: unknown): string {
 }
 
 /** `a string`, `an array`, `nothing`: what a value is, without what it says. */
-function kindOf(value: unknown): string {
+export function kindOf(value: unknown): string {
   if (value === undefined) return 'nothing';
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
@@ -152,16 +152,42 @@ export function checkPath(field: string, value: unknown): string {
 }
 
 /**
- * The path of a Unix socket QEMU listens on (a monitor): a checkPath path that also fits
- * sun_path (at most 107 bytes), or QEMU fails at start with "UNIX socket path ... is too long".
+ * The path of a Unix socket to connect to (a monitor): a non-empty string with no control
+ * characters that fits sun_path, at most 107 bytes (108 with the terminating NUL).
+ *
+ * The kernel reads sun_path up to the first NUL: `/run/a\0/vm1.monitor` connects to
+ * `/run/a`, and a leading NUL names a socket in the abstract namespace instead of a file.
+ * A longer path is cut or refused depending on who copies it (libuv, sshd, QEMU), never
+ * reached as written. So each is refused here, naming the field, before anything connects.
  */
-export function checkSocketPath(field: string, value: unknown): string {
-  const text = checkPath(field, value);
+export function checkUnixSocketPath(field: string, value: unknown): string {
+  const text = checkString(field, value, false);
+  if (text === '') refuse(field, 'must not be empty');
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters refused
+  if (/[\u0000-\u001f\u007f]/.test(text)) {
+    refuse(
+      field,
+      'must not contain control characters: the kernel ends a socket path at NUL, and a line break forges log lines',
+    );
+  }
   const bytes = Buffer.byteLength(text);
   if (bytes >= UNIX_PATH_MAX) {
-    refuse(field, `must be at most ${UNIX_PATH_MAX - 1} bytes (a Unix socket path), got ${bytes} bytes`);
+    refuse(
+      field,
+      `must be at most ${UNIX_PATH_MAX - 1} bytes (a Unix socket path: sun_path holds ${UNIX_PATH_MAX} with ` +
+        `its terminating NUL), got ${bytes} bytes`,
+    );
   }
   return text;
+}
+
+/**
+ * The path of a Unix socket QEMU listens on (a monitor): a checkPath path (no commas, as it
+ * goes into an option value) that also fits sun_path (checkUnixSocketPath), or QEMU fails
+ * at start with "UNIX socket path ... is too long".
+ */
+export function checkSocketPath(field: string, value: unknown): string {
+  return checkUnixSocketPath(field, checkPath(field, value));
 }
 
 /**
@@ -283,10 +309,11 @@ export function checkListenHost(field: string, value: unknown): string {
  */
 export function checkArgs(field: string, value: unknown): readonly string[] {
   if (!Array.isArray(value)) refuse(field, `must be an array of strings, got ${kindOf(value)}`);
-  value.forEach((arg: unknown, i) => {
-    const text = checkString(`${field}[${i}]`, arg, false);
+  // An index loop, not forEach: the holes of a sparse array are refused as well.
+  for (let i = 0; i < value.length; i++) {
+    const text = checkString(`${field}[${i}]`, value[i], false);
     if (text.includes('\u0000')) refuse(`${field}[${i}]`, 'must not contain NUL');
-  });
+  }
   return value as readonly string[];
 }
 
@@ -294,4 +321,50 @@ export function checkArgs(field: string, value: unknown): readonly string[] {
 export function checkBoolean(field: string, value: unknown): boolean {
   if (typeof value !== 'boolean') refuse(field, `must be true or false, got ${shown(value)}`);
   return value;
+}
+
+// ---------------------------------------------------------------------------------------
+// Options objects and their plain fields
+
+/** A required object (not null, not an array): `spec`, `options`. */
+export function checkObject(field: string, value: unknown): Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+    refuse(field, `must be an object, got ${kindOf(value)}`);
+  }
+  return value as Record<string, unknown>;
+}
+
+/** An optional options object: undefined gives `{}`; null, arrays and other values are refused. */
+export function checkOptions(field: string, value: unknown): Record<string, unknown> {
+  return value === undefined ? {} : checkObject(field, value);
+}
+
+/** A string, not echoed (it may be a path, a command or a secret). */
+export function checkText(field: string, value: unknown): string {
+  return checkString(field, value, false);
+}
+
+/** A callback. */
+export function checkFunction(field: string, value: unknown): (...args: never[]) => unknown {
+  if (typeof value !== 'function') refuse(field, `must be a function, got ${kindOf(value)}`);
+  return value as (...args: never[]) => unknown;
+}
+
+/** An AbortSignal (from an AbortController, or AbortSignal.timeout()). */
+export function checkAbortSignal(field: string, value: unknown): AbortSignal {
+  if (!(value instanceof AbortSignal)) refuse(field, `must be an AbortSignal, got ${kindOf(value)}`);
+  return value;
+}
+
+/**
+ * A deadline in whole milliseconds, 0 to 2^31-1: Node's timers fire at once (with only a
+ * warning) for anything longer, which would turn a long deadline into none.
+ */
+export function checkTimeoutMs(field: string, value: unknown): number {
+  return checkInteger(field, value, 0, 2 ** 31 - 1);
+}
+
+/** An integer within bounds (counts, intervals). */
+export function checkIntegerIn(field: string, value: unknown, min: number, max: number): number {
+  return checkInteger(field, value, min, max);
 }

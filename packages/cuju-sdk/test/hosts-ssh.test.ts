@@ -5,17 +5,34 @@
  */
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { format, inspect } from 'node:util';
 import fc from 'fast-check';
 import { Client } from 'ssh2';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { HostError, type HostErrorCode, HostKeyError } from '../src/hosts/errors.js';
-import { waitForLine } from '../src/hosts/follow.js';
-import type { VmProcess } from '../src/hosts/host.js';
-import { SshHost, type SshHostOptions } from '../src/hosts/ssh.js';
+import {
+  CujuArgumentError,
+  CujuError,
+  type CujuErrorCode,
+  FtPair,
+  HostError,
+  HostKeyError,
+  SshHost,
+  type SshHostOptions,
+  type VmProcess,
+  waitForLine,
+} from '../src/index.js';
 import { hostContract, recorder } from './helpers/host-contract.js';
 import {
   alive,
@@ -24,6 +41,7 @@ import {
   readUntil,
   requireSshd,
   type Sshd,
+  sleepers,
   startSshd,
 } from './helpers/sshd.js';
 
@@ -115,18 +133,19 @@ function tempDir(): string {
   return dir;
 }
 
-async function refusal(promise: Promise<unknown>): Promise<HostError> {
+/** The typed error a promise rejects with (a HostError, or a CujuArgumentError for bad input). */
+async function refusal(promise: Promise<unknown>): Promise<CujuError> {
   try {
     const value = await promise;
     if (value instanceof SshHost) hosts.push(value);
   } catch (err) {
-    if (err instanceof HostError) return err;
+    if (err instanceof CujuError) return err;
     throw err;
   }
-  throw new Error('expected a HostError, but the promise resolved');
+  throw new Error('expected a CujuError, but the promise resolved');
 }
 
-async function codeOf(promise: Promise<unknown>): Promise<HostErrorCode> {
+async function codeOf(promise: Promise<unknown>): Promise<CujuErrorCode> {
   return (await refusal(promise)).code;
 }
 
@@ -161,6 +180,85 @@ function simArgs(dir: string): string[] {
 }
 
 describe.runIf(hasSshd)('SshHost against a real sshd', () => {
+  describe('secrets', () => {
+    /** Every way an object can be shown: util.inspect (deep, hidden too), JSON.stringify, console.log's format. */
+    const shownForms = (value: unknown) => [
+      inspect(value, { depth: Infinity, showHidden: true }),
+      JSON.stringify(value) ?? '',
+      format(value),
+      format('%o', value),
+    ];
+
+    /** A passphrase-protected key that the server accepts, and a line of its private half. */
+    function lockedKey(d: Sshd): { privateKey: string; passphrase: string; keyLine: string } {
+      const passphrase = `pass-${randomBytes(8).toString('hex')}`;
+      const path = join(d.dir, 'lockedkey');
+      execFileSync('ssh-keygen', ['-q', '-t', 'ed25519', '-N', passphrase, '-C', 'locked', '-f', path]);
+      appendFileSync(join(d.dir, 'authorized_keys'), readFileSync(`${path}.pub`));
+      const privateKey = readFileSync(path, 'utf8');
+      return { privateKey, passphrase, keyLine: privateKey.split('\n')[2]! };
+    }
+
+    it('shows neither the private key nor its passphrase: SshHost, its errors, an FtPair over it', async () => {
+      const d = await sshd();
+      const { privateKey, passphrase, keyLine } = lockedKey(d);
+      expect(keyLine).toMatch(/^[A-Za-z0-9+/=]{60,}$/);
+      const h = await connect(d, { privateKey, passphrase });
+      expect((await h.run(['echo', 'ok'])).stdout).toBe('ok\n');
+      for (const shown of shownForms(h)) {
+        expect(shown).not.toContain(keyLine);
+        expect(shown).not.toContain(passphrase);
+      }
+      expect(format(h)).toContain(h.name);
+
+      // A pair over this host, with a QEMU secret on the VM's command line.
+      const secretData = `data-${randomBytes(8).toString('hex')}`;
+      const pair = new FtPair({
+        primary: h,
+        backup: h,
+        vm: { monitorPath: '/tmp/vm1.monitor', extraArgs: ['-object', `secret,id=s0,data=${secretData}`] },
+        binary: { path: '/usr/bin/qemu-system-x86_64' },
+      });
+      for (const shown of shownForms(pair)) {
+        for (const secret of [keyLine, passphrase, secretData]) expect(shown).not.toContain(secret);
+      }
+      expect(format(pair)).toBe("FtPair { state: 'idle' }");
+
+      // The connection's errors: a wrong passphrase, a key the server does not know.
+      const wrong = await refusal(SshHost.connect(options(d, { privateKey, passphrase: 'wrong' })));
+      expect(wrong).toBeInstanceOf(CujuArgumentError);
+      expect((wrong as CujuArgumentError).field).toBe('privateKey');
+      const stranger = await refusal(SshHost.connect(options(d, { privateKey: d.strangerKey })));
+      expect(stranger.code).toBe('HOST_AUTH_FAILED');
+      const strangerLine = d.strangerKey.split('\n')[2]!;
+      for (const err of [wrong, stranger]) {
+        for (const shown of shownForms(err)) {
+          for (const secret of [keyLine, passphrase, strangerLine]) expect(shown).not.toContain(secret);
+        }
+      }
+    });
+
+    it('redacts its passphrase from errors, should a command print it', async () => {
+      const d = await sshd();
+      const { privateKey, passphrase } = lockedKey(d);
+      const h = await connect(d, { privateKey, passphrase });
+      const err = await refusal(h.run(['sh', '-c', 'echo "$0" >&2; exit 1', passphrase], { check: true }));
+      expect(err.message).not.toContain(passphrase);
+      expect(err.message).toContain('<redacted>');
+    });
+
+    it('refuses an ssh-agent socket path the kernel would read differently, before connecting', async () => {
+      const d = await sshd();
+      const connectSpy = vi.spyOn(Client.prototype, 'connect');
+      for (const agent of [`/tmp/${'a'.repeat(103)}`, '/tmp/agent\0/x']) {
+        const err = await refusal(SshHost.connect(options(d, { privateKey: undefined, agent })));
+        expect(err).toBeInstanceOf(CujuArgumentError);
+        expect((err as CujuArgumentError).field).toBe('agent');
+      }
+      expect(connectSpy).not.toHaveBeenCalled();
+    });
+  });
+
   describe('host key and authentication', () => {
     it('connects with a matching known_hosts line and reports the verified fingerprint', async () => {
       const d = await sshd();
@@ -229,34 +327,36 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const d = await sshd();
       const { hostKey: _, ...rest } = options(d);
       const err = await refusal(SshHost.connect(rest as unknown as SshHostOptions));
-      expect(err.code).toBe('INVALID_ARGUMENT');
+      expect(err.code).toBe('CUJU_INVALID_ARGUMENT');
       expect(err.message).toMatch(/no accept-any/);
     });
 
     it('reports a key that is not authorized as AUTH_FAILED', async () => {
       const d = await sshd();
       const err = await refusal(SshHost.connect(options(d, { privateKey: d.strangerKey })));
-      expect(err.code).toBe('AUTH_FAILED');
+      expect(err.code).toBe('HOST_AUTH_FAILED');
       expect(err.message).toMatch(/authorized_keys/);
     });
 
     it('reports a closed port as CONNECT_FAILED', async () => {
       const d = await sshd();
-      expect(await codeOf(SshHost.connect(options(d, { port: 1 })))).toBe('CONNECT_FAILED');
+      expect(await codeOf(SshHost.connect(options(d, { port: 1 })))).toBe('HOST_CONNECT_FAILED');
     });
 
     it('refuses injection in the connection fields before connecting', async () => {
       const d = await sshd();
       const connectSpy = vi.spyOn(Client.prototype, 'connect');
-      expect(await codeOf(SshHost.connect(options(d, { username: 'root\nx' })))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(SshHost.connect(options(d, { username: 'root\nx' })))).toBe(
+        'CUJU_INVALID_ARGUMENT',
+      );
       expect(await codeOf(SshHost.connect(options(d, { host: '127.0.0.2 -oProxyCommand=x' })))).toBe(
-        'INVALID_ARGUMENT',
+        'CUJU_INVALID_ARGUMENT',
       );
       expect(
         await codeOf(SshHost.connect(options(d, { hostKey: { knownHostsPath: `${d.knownHostsPath}\0x` } }))),
-      ).toBe('INVALID_ARGUMENT');
+      ).toBe('CUJU_INVALID_ARGUMENT');
       expect(await codeOf(SshHost.connect(options(d, { hostKey: { sha256: 'SHA256:short' } })))).toBe(
-        'INVALID_ARGUMENT',
+        'CUJU_INVALID_ARGUMENT',
       );
       expect(connectSpy).not.toHaveBeenCalled();
     });
@@ -303,7 +403,9 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
         }),
         { numRuns: 25 },
       );
-    });
+      // 25 SSH sessions, each through the user's login shell and its startup files: a
+      // deadline for a loaded machine, not a speed requirement.
+    }, 300_000);
 
     it('returns exit codes and signals, runs in cwd, checks on request', async () => {
       const d = await sshd();
@@ -312,22 +414,22 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       expect(await h.run(['sh', '-c', 'kill -KILL $$'])).toMatchObject({ code: 137, signal: 'SIGKILL' });
       const dir = tempDir();
       expect((await h.run(['pwd'], { cwd: dir })).stdout).toBe(`${dir}\n`);
-      expect(await codeOf(h.run(['pwd'], { cwd: join(dir, 'nope') }))).toBe('COMMAND_FAILED');
-      expect(await codeOf(h.run(['false'], { check: true }))).toBe('COMMAND_FAILED');
+      expect(await codeOf(h.run(['pwd'], { cwd: join(dir, 'nope') }))).toBe('HOST_COMMAND_FAILED');
+      expect(await codeOf(h.run(['false'], { check: true }))).toBe('HOST_COMMAND_FAILED');
     });
 
     it('names a missing binary, and a missing sudo', async () => {
       const d = await sshd();
       const h = await connect(d);
       const err = await refusal(h.run(['cuju-no-such-binary', '-x']));
-      expect(err.code).toBe('BINARY_MISSING');
+      expect(err.code).toBe('HOST_BINARY_MISSING');
       expect(err.message).toContain("'cuju-no-such-binary' was not found");
       const absolute = await refusal(h.run(['/no/such/cuju']));
-      expect(absolute.code).toBe('BINARY_MISSING');
+      expect(absolute.code).toBe('HOST_BINARY_MISSING');
       const hasSudo = (await h.run(['sh', '-c', 'command -v sudo'])).code === 0;
       if (!hasSudo) {
         const sudo = await refusal(h.run(['true'], { sudo: true }));
-        expect(sudo.code).toBe('BINARY_MISSING');
+        expect(sudo.code).toBe('HOST_BINARY_MISSING');
         expect(sudo.message).toContain("'sudo' was not found");
       }
     });
@@ -335,39 +437,23 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
     it('kills a remote command and its children at its timeout, and on abort', async () => {
       const d = await sshd();
       const h = await connect(d);
-      const dir = tempDir();
-      // The timeout must fire while the command runs: both pids are written before `wait`,
-      // and a timeout that came first would leave the file short (checked below).
-      const script = `sleep 30 & echo $! > ${dir}/pids; echo $$ >> ${dir}/pids; wait`;
-      const err = await refusal(h.run(['sh', '-c', script], { timeoutMs: 5_000 }));
-      expect(err.code).toBe('TIMEOUT');
-      const pids = readFileSync(join(dir, 'pids'), 'utf8').trim().split('\n').map(Number);
-      expect(pids).toHaveLength(2);
-      for (const pid of pids) await waitUntil(() => !alive(pid), `remote process ${pid} to end`, 30_000);
+      // The command and its background child sleep for a duration no other test uses, so
+      // that their processes can be found by it. run() settles once the remote session has
+      // ended: whatever of them started by then must be gone, however early the deadline
+      // or the abort came (before the remote shell even started, on a loaded machine).
+      const [timedOut, aborted] = sleepers(2);
+      const err = await refusal(h.run(['sh', '-c', timedOut!.script], { timeoutMs: 500 }));
+      expect(err.code).toBe('HOST_TIMEOUT');
+      await waitUntil(() => timedOut!.running().length === 0, 'the timed-out command and its child to end');
 
-      // Abort once the remote shell has written its pid (an event, not a guess at how
-      // long sshd takes to start it on a loaded machine).
       const ac = new AbortController();
-      const pidFile = join(dir, 'abort.pid');
-      const running = h.run(
-        [
-          'sh',
-          '-c',
-          'echo $$ > "$0/abort.pid.tmp"; mv "$0/abort.pid.tmp" "$0/abort.pid"; exec sleep 30',
-          dir,
-        ],
-        {
-          signal: ac.signal,
-        },
-      );
-      await waitUntil(() => existsSync(pidFile), 'the remote shell to write its pid', 30_000);
+      const pending = h.run(['sh', '-c', aborted!.script], { signal: ac.signal });
       ac.abort();
-      expect(await codeOf(running)).toBe('ABORTED');
-      const pid = Number(readFileSync(pidFile, 'utf8'));
-      await waitUntil(() => !alive(pid), `remote process ${pid} to end`, 30_000);
+      expect(await codeOf(pending)).toBe('HOST_ABORTED');
+      await waitUntil(() => aborted!.running().length === 0, 'the aborted command and its child to end');
     });
 
-    it("finds its pid after a chatty login shell's output: stderr keeps the output, abort still kills", async () => {
+    it("finds its pid after a chatty login shell's output, keeps that output out of the result, still kills", async () => {
       // A ~/.bashrc that prints, as a motd or a version manager's warning does.
       const d = await startSshd({ homeFiles: { '.bashrc': 'echo "welcome to the lab" >&2\n' } });
       daemons.push(d);
@@ -375,7 +461,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       expect(await h.run(['sh', '-c', 'echo out; echo err >&2'])).toEqual({
         code: 0,
         stdout: 'out\n',
-        stderr: 'welcome to the lab\nerr\n',
+        stderr: 'err\n',
       });
       const dir = tempDir();
       const ac = new AbortController();
@@ -391,7 +477,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       );
       await waitUntil(() => existsSync(pidFile), 'the remote shell to write its pid', 30_000);
       ac.abort();
-      expect(await codeOf(running)).toBe('ABORTED');
+      expect(await codeOf(running)).toBe('HOST_ABORTED');
       const pid = Number(readFileSync(pidFile, 'utf8'));
       await waitUntil(() => !alive(pid), `remote process ${pid} to end`, 30_000);
     });
@@ -415,7 +501,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
         h.connectMonitor(`${dir}/m.sock\0`),
         h.connectMonitor(''),
       ];
-      for (const p of refused) expect(await codeOf(p)).toBe('INVALID_ARGUMENT');
+      for (const p of refused) expect(await codeOf(p)).toBe('CUJU_INVALID_ARGUMENT');
       expect(exec).not.toHaveBeenCalled();
       expect(forward).not.toHaveBeenCalled();
       expect(existsSync(join(dir, 'pwned'))).toBe(false);
@@ -423,9 +509,9 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
   });
 
   describe('what every host does', () => {
-    hostContract(async () => {
+    hostContract(async (hostOptions) => {
       const d = await sshd();
-      return { host: await connect(d), dir: tempDir() };
+      return { host: await connect(d, hostOptions), dir: tempDir() };
     });
   });
 
@@ -476,12 +562,14 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const dir = tempDir();
       const exec = vi.spyOn(Client.prototype, 'exec');
       for (const path of [`${dir}/a\ntouch ${dir}/pwned`, `${dir}/a\rb`, `${dir}/a\0b`, `${dir}/`, '']) {
-        expect(await codeOf(h.writeFile(path, 'x'))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(h.writeFile(path, 'x'))).toBe('CUJU_INVALID_ARGUMENT');
       }
       for (const mode of [-1, 0o10000, 1.5]) {
-        expect(await codeOf(h.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(h.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('CUJU_INVALID_ARGUMENT');
       }
-      expect(await codeOf(h.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(h.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe(
+        'CUJU_INVALID_ARGUMENT',
+      );
       expect(exec).not.toHaveBeenCalled();
       expect(readdirSync(dir)).toEqual([]);
     });
@@ -494,10 +582,10 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const done = await h.writeFile(join(dir, 'f'), 'x', { sudo: true }).catch((err: unknown) => err);
       if (!hasSudo) {
         expect(done).toBeInstanceOf(HostError);
-        expect((done as HostError).code).toBe('BINARY_MISSING');
+        expect((done as HostError).code).toBe('HOST_BINARY_MISSING');
         expect((done as HostError).message).toContain("'sudo' was not found");
         expect(readdirSync(dir)).toEqual([]);
-      } else if (done instanceof HostError) expect(done.code).toBe('SUDO_DENIED');
+      } else if (done instanceof HostError) expect(done.code).toBe('HOST_SUDO_DENIED');
       else expect(readFileSync(join(dir, 'f'), 'utf8')).toBe('x');
     });
 
@@ -505,7 +593,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const d = await sshd();
       const h = await connect(d);
       await h.close();
-      expect(await codeOf(h.writeFile(join(tempDir(), 'f'), 'x'))).toBe('DISCONNECTED');
+      expect(await codeOf(h.writeFile(join(tempDir(), 'f'), 'x'))).toBe('HOST_DISCONNECTED');
     });
 
     it('reports a connection lost mid-transfer, and never puts the part that arrived in place', async () => {
@@ -527,7 +615,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       process.kill(-group!, 'SIGSTOP');
       try {
         for (const pid of d.children()) if (commOf(pid).startsWith('sshd')) killQuietly(pid);
-        expect(await codeOf(pending)).toBe('DISCONNECTED');
+        expect(await codeOf(pending)).toBe('HOST_DISCONNECTED');
       } finally {
         process.kill(-group!, 'SIGCONT');
       }
@@ -572,11 +660,8 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       expect(await readUntil(mon, 'VM status')).toMatch(/VM status: running/);
       mon.destroy();
 
-      const killedAt = Date.now();
       await vm.kill('SIGTERM');
       expect(await vm.exited).toEqual({ code: 0, signal: null });
-      const latency = Date.now() - killedAt;
-      expect(latency).toBeLessThan(3_000);
       const lines: string[] = [];
       vm.onLine((l) => lines.push(l));
       expect(lines).toEqual(['VM init finished', 'qemu-system-x86_64: terminating on signal 15']);
@@ -605,9 +690,9 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       // The follower (tail and its watcher) ends with the connection; the VM does not.
       await waitUntil(() => processesMentioning(`${dir}/vm.log`).length === 1, 'only the wrapper to remain');
       const err = await refusal(vm.exited);
-      expect(err.code).toBe('DISCONNECTED');
+      expect(err.code).toBe('HOST_DISCONNECTED');
       expect(vm.running).toBe(false);
-      expect(await codeOf(h.run(['true']))).toBe('DISCONNECTED');
+      expect(await codeOf(h.run(['true']))).toBe('HOST_DISCONNECTED');
       expect(alive(vm.pid)).toBe(true);
 
       const again = await connect(d);
@@ -628,8 +713,8 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 });
       const pending = h.run(['sleep', '30']);
       for (const pid of d.children()) killQuietly(pid); // the server side of the connection dies
-      expect(await codeOf(pending)).toBe('DISCONNECTED');
-      expect(await codeOf(vm.exited)).toBe('DISCONNECTED');
+      expect(await codeOf(pending)).toBe('HOST_DISCONNECTED');
+      expect(await codeOf(vm.exited)).toBe('HOST_DISCONNECTED');
       await h.closed;
       expect(h.connected).toBe(false);
     });
@@ -641,10 +726,8 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       await new Promise((r) => setTimeout(r, 200));
       const frozen = d.children();
       for (const pid of frozen) killQuietly(pid, 'SIGSTOP'); // alive, but silent
-      const started = Date.now();
       const err = await refusal(pending);
-      expect(err.code).toBe('DISCONNECTED');
-      expect(Date.now() - started).toBeLessThan(3_000);
+      expect(err.code).toBe('HOST_DISCONNECTED');
       expect(h.connected).toBe(false);
       expect(String((err.cause as Error | undefined)?.message)).toMatch(/Keepalive/i);
       for (const pid of frozen) killQuietly(pid, 'SIGKILL');
@@ -655,11 +738,11 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const h = await connect(d);
       const dir = tempDir();
       const err = await refusal(h.spawnVm(['cuju-no-such-binary'], { logPath: join(dir, 'vm.log') }));
-      expect(err.code).toBe('BINARY_MISSING');
+      expect(err.code).toBe('HOST_BINARY_MISSING');
       expect(err.message).toContain("'cuju-no-such-binary'");
       expect(existsSync(join(dir, 'vm.log'))).toBe(false);
       expect(await codeOf(h.spawnVm(['true'], { logPath: join(dir, 'no/such/dir/vm.log') }))).toBe(
-        'COMMAND_FAILED',
+        'HOST_COMMAND_FAILED',
       );
     });
 
@@ -667,7 +750,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       const d = await sshd();
       const h = await connect(d);
       const err = await refusal(h.connectMonitor(join(tempDir(), 'nothing.sock')));
-      expect(err.code).toBe('CONNECT_FAILED');
+      expect(err.code).toBe('HOST_CONNECT_FAILED');
       expect(h.connected).toBe(true);
     });
   });

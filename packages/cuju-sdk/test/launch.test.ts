@@ -401,7 +401,7 @@ describe('every field is checked', () => {
       }
       expect(thrown).toBeInstanceOf(CujuArgumentError);
       const error = thrown as CujuArgumentError;
-      expect(error.code).toBe('INVALID_ARGUMENT');
+      expect(error.code).toBe('CUJU_INVALID_ARGUMENT');
       expect(error.field).toBe(field);
       expect(error.message.startsWith(`${field} `)).toBe(true);
     }

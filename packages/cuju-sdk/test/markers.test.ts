@@ -188,51 +188,56 @@ describe('parseMarker', () => {
 
 describe('markerError', () => {
   const errors: Array<[string, new (...args: never[]) => CujuError, string, Record<string, unknown>]> = [
-    ['qmp_gft_add_host bad mac.', GftBadMacError, 'GFT_BAD_MAC', { command: 'gft_add_host' }],
-    ['qmp_gft_add_host2 bad mac.', GftBadMacError, 'GFT_BAD_MAC', { command: 'gft_add_host2' }],
+    ['qmp_gft_add_host bad mac.', GftBadMacError, 'CUJU_GFT_BAD_MAC', { command: 'gft_add_host' }],
+    ['qmp_gft_add_host2 bad mac.', GftBadMacError, 'CUJU_GFT_BAD_MAC', { command: 'gft_add_host2' }],
     [
       'qmp_gft_add_host failed since gft already started.',
       GftAlreadyStartedError,
-      'GFT_ALREADY_STARTED',
+      'CUJU_GFT_ALREADY_STARTED',
       { command: 'gft_add_host' },
     ],
     [
       'qmp_gft_leader_init error connect to 192.168.111.1:5002.',
       GftLeaderConnectError,
-      'GFT_LEADER_CONNECT_FAILED',
+      'CUJU_GFT_LEADER_CONNECT_FAILED',
       { target: '192.168.111.1:5002' },
     ],
     [
       'gft_master_connect_other_master error connect to 10.0.0.3:5004.',
       GftMemberConnectError,
-      'GFT_MEMBER_CONNECT_FAILED',
+      'CUJU_GFT_MEMBER_CONNECT_FAILED',
       { target: '10.0.0.3:5004' },
     ],
     [
       'qmp_gft_leader_init failed to receive MIG_JOIN_GFT_INIT_ACK from 192.168.111.1:5004.',
       GftInitAckError,
-      'GFT_INIT_ACK_MISSING',
+      'CUJU_GFT_INIT_ACK_MISSING',
       { target: '192.168.111.1:5004' },
     ],
-    ['migrate_ft_trans_get_ready sender receive ACK1 failed.', FtAckError, 'FT_ACK_FAILED', { ack: 'ACK1' }],
+    [
+      'migrate_ft_trans_get_ready sender receive ACK1 failed.',
+      FtAckError,
+      'CUJU_FT_ACK_FAILED',
+      { ack: 'ACK1' },
+    ],
     [
       'qemu-system-x86_64: load of migration failed: Invalid argument',
       MigrationLoadError,
-      'MIGRATION_LOAD_FAILED',
+      'CUJU_MIGRATION_LOAD_FAILED',
       { reason: 'Invalid argument' },
     ],
     [
       'qemu-system-x86_64: recv header failed',
       QemuReportedError,
-      'QEMU_ERROR',
+      'CUJU_QEMU_ERROR',
       { qemuMessage: 'recv header failed' },
     ],
   ];
 
   it.each(errors)('maps %j to its class', (line, type, code, fields) => {
     const marker = parseMarker(line);
-    expect(marker).toBeDefined();
-    const error = markerError(marker as CujuMarker);
+    if (marker === undefined) throw new Error(`${line} was not read as a marker`);
+    const error = markerError(marker);
     expect(error).toBeInstanceOf(type);
     expect(error).toBeInstanceOf(CujuError);
     expect(error?.code).toBe(code);

@@ -6,8 +6,11 @@
  * changes.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   type Fixture,
@@ -16,17 +19,18 @@ import {
   makeFixture,
   requireRoot,
 } from '../../../native/test/helpers/fixture.js';
-import { CujuArgumentError, PrepareHostError } from '../src/errors.js';
-import type { HostError } from '../src/hosts/errors.js';
-import type { Host } from '../src/hosts/host.js';
-import { LocalHost } from '../src/hosts/local.js';
-import { SshHost } from '../src/hosts/ssh.js';
 import {
+  CujuArgumentError,
+  type Host,
+  type HostError,
+  LocalHost,
+  PrepareHostError,
   type PrepareHostOptions,
   type PrepareProgress,
-  planSteps,
   prepareHost,
-} from '../src/prepare-host.js';
+  SshHost,
+} from '../src/index.js';
+import { planSteps } from '../src/prepare-host/plan.js';
 import { requireSshd, type Sshd, startSshd } from './helpers/sshd.js';
 
 const hasSshd = requireSshd();
@@ -200,7 +204,7 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
     expect(error).toBeInstanceOf(PrepareHostError);
     const e = error as PrepareHostError;
     expect(e).toMatchObject({
-      code: 'PREPARE_HOST_FAILED',
+      code: 'CUJU_PREPARE_HOST_FAILED',
       step: 'reinsmodkvm',
       phase: 'dry-run',
       reason: 'prerequisites',
@@ -231,7 +235,7 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
     expect(error).toBeInstanceOf(PrepareHostError);
     const e = error as PrepareHostError;
     expect(e).toMatchObject({ step: 'build-kvm', phase: 'run', reason: 'host', exitCode: undefined });
-    expect((e.cause as HostError).code).toBe('ABORTED');
+    expect((e.cause as HostError).code).toBe('HOST_ABORTED');
     expect(e.partial).toMatchObject({
       done: ['host-prep', 'build-cuju'],
       qemuBinary: `${fixture.tree}/x86_64-softmmu/qemu-system-x86_64`,
@@ -292,6 +296,55 @@ describe.runIf(hasSshd && isRoot)('prepareHost over SSH', () => {
 });
 
 describe('prepareHost on this machine (LocalHost)', () => {
+  it("passes what it reports through the host's redaction: events, plans, the error", async () => {
+    const token = `tok-${randomBytes(8).toString('hex')}`;
+    // Stand-in scripts: build-cuju.sh plans a clone of its --clone URL, and fails its real
+    // run printing that URL and the token it was given in its environment.
+    const scripts = mkdtempSync(join(tmpdir(), 'cuju-fake-native-'));
+    cleanups.push(() => rmSync(scripts, { recursive: true, force: true }));
+    mkdirSync(join(scripts, 'lib'));
+    for (const file of ['lib/common.sh', 'build-kvm.sh', 'reinsmodkvm.sh', 'host-prep.sh']) {
+      writeFileSync(join(scripts, file), '');
+    }
+    writeFileSync(
+      join(scripts, 'build-cuju.sh'),
+      [
+        'case "$*" in *--dry-run*) echo "git clone -- $4 $2"; exit 0 ;; esac',
+        'echo "build-cuju.sh: error: cannot clone $4 with $CUJU_TOKEN" >&2',
+        'exit 1',
+      ].join('\n'),
+    );
+    const url = 'https://cuju:hunter2@example.invalid/Cuju.git';
+    const events: PrepareProgress[] = [];
+    const error = await prepareHost(new LocalHost({ redact: [token] }), {
+      source: '/nonexistent/cuju',
+      clone: { url },
+      buildQemu: true,
+      env: { CUJU_TOKEN: token },
+      scriptsDir: scripts,
+      onProgress: (e) => events.push(e),
+    }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PrepareHostError);
+    const e = error as PrepareHostError;
+    const redactedUrl = 'https://cuju:<redacted>@example.invalid/Cuju.git';
+    expect(e.message).toBe(`local: build-cuju failed (exit 1): cannot clone ${redactedUrl} with <redacted>`);
+    expect(e.partial.plans['build-cuju']).toEqual([`git clone -- ${redactedUrl} /nonexistent/cuju`]);
+    const starts = events.filter((ev) => ev.type === 'step-start');
+    expect(starts.map((ev) => ev.argv.slice(0, 2))).toEqual([
+      ['env', 'CUJU_TOKEN=<redacted>'],
+      ['env', 'CUJU_TOKEN=<redacted>'],
+    ]);
+    for (const shown of [
+      JSON.stringify(events),
+      JSON.stringify(e.partial),
+      e.stderr,
+      inspect(e, { depth: Infinity, showHidden: true }),
+    ]) {
+      expect(shown).not.toContain(token);
+      expect(shown).not.toContain('hunter2');
+    }
+  });
+
   it('dryRunOnly returns every plan and changes nothing; a throwing listener changes nothing either', async () => {
     fixture = makeFixture({ links: ['br0'] });
     const result = await prepareHost(new LocalHost(), {

@@ -32,7 +32,7 @@ function refusal(check: Check, value: unknown, field = 'f', named = field): Cuju
     expect(err).toBeInstanceOf(CujuError);
     expect(err).toBeInstanceOf(Error);
     const e = err as CujuArgumentError;
-    expect(e.code).toBe('INVALID_ARGUMENT');
+    expect(e.code).toBe('CUJU_INVALID_ARGUMENT');
     expect(e.field).toBe(named);
     expect(e.name).toBe('CujuArgumentError');
     expect(e.message.startsWith(`${named} `)).toBe(true);

@@ -1,58 +1,46 @@
 /**
- * Errors of the host layer. Every error is a `HostError` with a `code` that callers can
- * switch on, and a message that names the host and says what to do about it. Subclasses
- * exist so that `instanceof` works too and so that they can carry the facts a caller
- * needs (the binary that is missing, the fingerprint the server presented, ...).
+ * Errors of the host layer: every one is a `HostError` (a CujuError, the SDK's one root)
+ * with a `HOST_*` code that callers can switch on, and a message that names the host and
+ * says what to do about it. Subclasses exist so that `instanceof` works too and so that
+ * they can carry the facts a caller needs (the binary that is missing, the fingerprint the
+ * server presented, ...). A bad argument is not a host failure: it is a CujuArgumentError.
+ *
+ * Every text an error keeps (its message, a command's argv and stderr) goes through the
+ * host's `redact` first, so that the secrets its owner named never reach a log.
  */
+import { CujuError, type HostErrorCode } from '../errors.js';
+import type { Redact } from './redact.js';
 
-export type HostErrorCode =
-  /** The server rejected every configured authentication method. */
-  | 'AUTH_FAILED'
-  /** The server's host key is not in known_hosts (or no known_hosts file exists). */
-  | 'HOST_KEY_UNKNOWN'
-  /** The server presented a key other than the known or pinned one (or a revoked one). */
-  | 'HOST_KEY_CHANGED'
-  /** The program to run was not found on the host's PATH. */
-  | 'BINARY_MISSING'
-  /** `sudo -n` refused: a password would be needed, or the user may not run the command. */
-  | 'SUDO_DENIED'
-  /** The host (or a Unix socket on it) could not be reached. */
-  | 'CONNECT_FAILED'
-  /** A command ran and failed (non-zero exit where success was required). */
-  | 'COMMAND_FAILED'
-  /** Something did not finish within its deadline. */
-  | 'TIMEOUT'
-  /** The operation was cancelled through its AbortSignal. */
-  | 'ABORTED'
-  /** The connection to the host was lost or closed. */
-  | 'DISCONNECTED'
-  /** An argument was refused before anything was sent (NUL byte, newline in a path, ...). */
-  | 'INVALID_ARGUMENT';
+export type { HostErrorCode } from '../errors.js';
 
-/** The host a `HostError` is about, and its cause. */
 export interface HostErrorOptions {
   /** The host's `name` (`local`, `ssh:root@10.0.0.2:22`), for the message and for callers. */
   host?: string;
   cause?: unknown;
+  /** Applied to the message and to every text the error keeps (the host's secrets become `<redacted>`). */
+  redact?: Redact;
 }
 
-/** An error of a host (local or SSH); `code` is stable and `host` names the host. */
-export class HostError extends Error {
-  readonly code: HostErrorCode;
+const keep: Redact = (text) => text;
+
+export class HostError extends CujuError {
+  declare readonly code: HostErrorCode;
   readonly host: string | undefined;
 
   constructor(code: HostErrorCode, message: string, options: HostErrorOptions = {}) {
-    super(options.host ? `${options.host}: ${message}` : message, { cause: options.cause });
-    this.name = new.target.name;
-    this.code = code;
+    const redact = options.redact ?? keep;
+    super(
+      code,
+      redact(options.host ? `${options.host}: ${message}` : message),
+      options.cause === undefined ? undefined : { cause: options.cause },
+    );
     this.host = options.host;
   }
 }
 
-/** The SSH server refused the credentials (`AUTH_FAILED`). */
 export class HostAuthError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
-    super('AUTH_FAILED', message, options);
+    super('HOST_AUTH_FAILED', message, options);
   }
 }
 
@@ -74,45 +62,42 @@ export class HostKeyError extends HostError {
   }
 }
 
-/** The program to run is not on the host (`BINARY_MISSING`); `binary` names it. */
 export class HostBinaryMissingError extends HostError {
   readonly binary: string;
 
   constructor(binary: string, options: HostErrorOptions & { sudo?: boolean } = {}) {
     const where = options.sudo ? "on sudo's PATH (secure_path)" : 'on PATH';
     super(
-      'BINARY_MISSING',
+      'HOST_BINARY_MISSING',
       `'${binary}' was not found ${where}: install it on the host or give its absolute path`,
       options,
     );
-    this.binary = binary;
+    this.binary = (options.redact ?? keep)(binary);
   }
 }
 
-/** sudo -n refused to run the command (`SUDO_DENIED`); `stderr` is what it said. */
 export class HostSudoError extends HostError {
-  /** What sudo said, for the log. */
+  /** What sudo said, for the log (redacted). */
   readonly stderr: string;
 
   constructor(stderr: string, options: HostErrorOptions = {}) {
     super(
-      'SUDO_DENIED',
+      'HOST_SUDO_DENIED',
       `sudo -n refused (${firstLine(stderr) || 'no reason given'}): grant this user password-less sudo ` +
         'for the command (NOPASSWD in sudoers), or run without the sudo option as a user that may run it',
       options,
     );
-    this.stderr = stderr;
+    this.stderr = (options.redact ?? keep)(stderr);
   }
 }
 
-/** The host could not be reached (`CONNECT_FAILED`). */
 export class HostConnectError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
-    super('CONNECT_FAILED', message, options);
+    super('HOST_CONNECT_FAILED', message, options);
   }
 }
 
-/** A command exited unsuccessfully where success was required. */
+/** A command exited unsuccessfully where success was required. `argv` and `stderr` are redacted copies. */
 export class HostCommandError extends HostError {
   readonly argv: readonly string[];
   readonly exitCode: number;
@@ -120,44 +105,48 @@ export class HostCommandError extends HostError {
 
   constructor(argv: readonly string[], exitCode: number, stderr: string, options: HostErrorOptions = {}) {
     const said = firstLine(stderr);
-    super('COMMAND_FAILED', `'${argv.join(' ')}' exited with ${exitCode}${said ? `: ${said}` : ''}`, options);
-    this.argv = argv;
+    super(
+      'HOST_COMMAND_FAILED',
+      `'${argv.join(' ')}' exited with ${exitCode}${said ? `: ${said}` : ''}`,
+      options,
+    );
+    const redact = options.redact ?? keep;
+    this.argv = argv.map(redact);
     this.exitCode = exitCode;
-    this.stderr = stderr;
+    this.stderr = redact(stderr);
   }
 }
 
-/** A command or connection ran out of time (`TIMEOUT`); what it started is stopped. */
 export class HostTimeoutError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
-    super('TIMEOUT', message, options);
+    super('HOST_TIMEOUT', message, options);
   }
 }
 
-/** A command or connection was aborted through its AbortSignal (`ABORTED`). */
 export class HostAbortedError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
-    super('ABORTED', message, options);
+    super('HOST_ABORTED', message, options);
   }
 }
 
-/** The connection to the host was lost (`DISCONNECTED`). */
 export class HostDisconnectedError extends HostError {
   constructor(message: string, options: HostErrorOptions = {}) {
-    super('DISCONNECTED', message, options);
+    super('HOST_DISCONNECTED', message, options);
   }
 }
 
-/** An argument was refused before anything was sent (`INVALID_ARGUMENT`). */
-export class HostArgumentError extends HostError {
-  constructor(message: string, options: HostErrorOptions = {}) {
-    super('INVALID_ARGUMENT', message, options);
-  }
-}
-
-/** Whether `err` is a `HostError`, and of `code` when one is given. */
-export function isHostError(err: unknown, code?: HostErrorCode): err is HostError {
-  return err instanceof HostError && (code === undefined || err.code === code);
+/**
+ * A cause safe to keep on a HostError: Node's spawn errors carry the whole argv
+ * (`spawnargs`) and the program's path, which util.inspect would print with the error.
+ * Keeps the message (redacted) and the errno facts, nothing else.
+ */
+export function safeCause(err: unknown, redact: Redact): Error {
+  const e = err as NodeJS.ErrnoException;
+  const copy: NodeJS.ErrnoException = new Error(redact(String(e?.message ?? err)));
+  if (e?.code !== undefined) copy.code = e.code;
+  if (e?.errno !== undefined) copy.errno = e.errno;
+  if (e?.syscall !== undefined) copy.syscall = e.syscall;
+  return copy;
 }
 
 function firstLine(text: string): string {

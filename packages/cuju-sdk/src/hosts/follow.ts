@@ -6,6 +6,9 @@
 import { watch } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
 import { StringDecoder } from 'node:string_decoder';
+import { CujuArgumentError } from '../errors.js';
+import { checkFunction, checkObject, checkOptions, checkTimeoutMs, kindOf } from '../validate.js';
+import { checkKillSignal } from './args.js';
 import { HostError, HostTimeoutError } from './errors.js';
 import type { RunOptions, VmExit, VmProcess } from './host.js';
 
@@ -81,7 +84,7 @@ function stripCr(line: string): string {
 }
 
 /** How many past lines a late `onLine` listener is given. */
-export const LINE_HISTORY = 10_000;
+const LINE_HISTORY = 10_000;
 
 /**
  * The handle for a started process. The host that started it feeds it lines
@@ -114,6 +117,7 @@ export class VmHandle implements VmProcess {
   }
 
   onLine(listener: (line: string) => void): () => void {
+    checkFunction('listener', listener);
     for (const line of this.history) listener(line);
     this.listeners.add(listener);
     return () => {
@@ -121,9 +125,10 @@ export class VmHandle implements VmProcess {
     };
   }
 
-  async kill(signal: 'SIGTERM' | 'SIGKILL' = 'SIGTERM'): Promise<void> {
+  async kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void> {
+    const checked = checkKillSignal(signal);
     if (!this.isRunning) return;
-    await this.sendSignal(signal);
+    await this.sendSignal(checked);
   }
 
   deliverLine(line: string): void {
@@ -219,14 +224,26 @@ export class FileFollower {
  * Resolves with the first line (past or future) that matches, or rejects with
  * HostTimeoutError after `timeoutMs`, or with a HostError when the process exits first.
  */
-export function waitForLine(
+export async function waitForLine(
   vm: VmProcess,
   match: string | RegExp,
-  options: { timeoutMs?: number } = {},
+  options?: { timeoutMs?: number },
 ): Promise<string> {
+  const handle = checkObject('vm', vm);
+  checkFunction('vm.onLine', handle.onLine);
+  if (!(handle.exited instanceof Promise)) {
+    throw new CujuArgumentError(
+      'vm.exited',
+      `must be a Promise (vm is a VmProcess), got ${kindOf(handle.exited)}`,
+    );
+  }
+  if (typeof match !== 'string' && !(match instanceof RegExp)) {
+    throw new CujuArgumentError('match', `must be a string or a RegExp, got ${kindOf(match)}`);
+  }
+  const o = checkOptions('options', options);
+  const ms = o.timeoutMs === undefined ? 30_000 : checkTimeoutMs('timeoutMs', o.timeoutMs);
   const test =
     typeof match === 'string' ? (line: string) => line.includes(match) : (line: string) => match.test(line);
-  const ms = options.timeoutMs ?? 30_000;
   return new Promise<string>((resolve, reject) => {
     let done = false;
     let off: (() => void) | undefined;
@@ -250,7 +267,7 @@ export function waitForLine(
         finish(() =>
           reject(
             new HostError(
-              'COMMAND_FAILED',
+              'HOST_COMMAND_FAILED',
               `process ${vm.pid} exited (${exit.signal ?? `code ${exit.code}`}) before a line matching ${String(match)}`,
             ),
           ),

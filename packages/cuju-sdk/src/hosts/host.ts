@@ -114,16 +114,17 @@ export interface Host {
   /**
    * Runs a program to completion. argv[0] is looked up on PATH and never run through a
    * shell unquoted; a non-zero exit resolves (see `check`). Its output can be followed
-   * line by line as it comes (`onLine`). Rejects with a HostError:
-   * BINARY_MISSING, SUDO_DENIED, TIMEOUT, ABORTED, DISCONNECTED, INVALID_ARGUMENT (a NUL
-   * byte in an argument: refused before anything is sent).
+   * line by line as it comes (`onLine`). Rejects with CujuArgumentError before anything
+   * is sent (an argv that is not a non-empty array of strings, a NUL byte in an argument,
+   * an option of the wrong type), or with a HostError: HOST_BINARY_MISSING,
+   * HOST_SUDO_DENIED, HOST_TIMEOUT, HOST_ABORTED, HOST_DISCONNECTED, HOST_COMMAND_FAILED.
    */
   run(argv: readonly string[], options?: RunOptions): Promise<RunResult>;
   /**
    * Starts a long-running program detached from this process and from the SSH session
    * (it survives both), stdout and stderr appended to `logPath`. Resolves once it has
-   * started; rejects with BINARY_MISSING or SUDO_DENIED before starting anything, and with
-   * INVALID_ARGUMENT for a path holding NUL, CR or LF.
+   * started; rejects with HOST_BINARY_MISSING or HOST_SUDO_DENIED before starting anything,
+   * and with CujuArgumentError for a path holding NUL, CR or LF.
    */
   spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess>;
   /**
@@ -136,17 +137,28 @@ export interface Host {
    * directory counts as a directory). Relative paths are taken from this process's working
    * directory (LocalHost) or the SSH user's home (SshHost).
    *
-   * Rejects with a HostError: INVALID_ARGUMENT before anything is sent (a path that is
-   * empty, ends in `/` or holds NUL, CR or LF; a mode outside 0..0o7777; content neither a
-   * string nor a Uint8Array); COMMAND_FAILED, naming the path, when its directory does not
-   * exist, `path` is a directory or the file cannot be written (no temporary file is left
-   * behind); BINARY_MISSING or SUDO_DENIED with `sudo`; DISCONNECTED when the connection is
-   * lost, in which case `path` is either untouched or entirely replaced (a transfer cut
-   * short is never renamed into place).
+   * Rejects with CujuArgumentError before anything is sent (a path that is empty, ends in
+   * `/` or holds NUL, CR or LF; a mode outside 0..0o7777; content neither a string nor a
+   * Uint8Array); with a HostError: HOST_COMMAND_FAILED, naming the path, when its directory
+   * does not exist, `path` is a directory or the file cannot be written (no temporary file
+   * is left behind); HOST_BINARY_MISSING or HOST_SUDO_DENIED with `sudo`;
+   * HOST_DISCONNECTED when the connection is lost, in which case `path` is either
+   * untouched or entirely replaced (a transfer cut short is never renamed into place).
    */
   writeFile(path: string, content: string | Uint8Array, options?: WriteFileOptions): Promise<void>;
-  /** A byte stream to a Unix socket on the host (a Cuju monitor). CONNECT_FAILED when nothing listens. */
+  /**
+   * A byte stream to a Unix socket on the host (a Cuju monitor). Rejects with
+   * CujuArgumentError for a path the kernel would read as another (a NUL byte, more than
+   * 107 bytes: sun_path is 108 with its terminator), HOST_CONNECT_FAILED when nothing
+   * listens.
+   */
   connectMonitor(path: string): Promise<Duplex>;
   /** Closes the connection (SSH). Started VMs keep running. */
   close(): Promise<void>;
+  /**
+   * `text` with this host's secrets replaced by `<redacted>` (LocalHost and SshHost: the
+   * `redact` option, URL credentials). Code that reports what it ran on a host (prepareHost)
+   * passes its texts through it; a host without it reports them as they are.
+   */
+  redact?(text: string): string;
 }

@@ -19,7 +19,7 @@ export function normalizeFingerprint(pinned: string): string | undefined {
 }
 
 /** The key type named inside an SSH public key blob (`ssh-ed25519`, ...). */
-export function keyType(keyBlob: Buffer): string {
+function keyType(keyBlob: Buffer): string {
   if (keyBlob.length < 4) return 'unknown';
   const len = keyBlob.readUInt32BE(0);
   return keyBlob.subarray(4, 4 + len).toString('latin1');

@@ -9,18 +9,29 @@ import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
+import { checkOptions, checkText, checkUnixSocketPath } from '../validate.js';
+import {
+  checkArgv,
+  checkHostPath,
+  checkName,
+  checkRunOptions,
+  checkSpawnOptions,
+  writeRequest,
+} from './args.js';
 import {
   HostAbortedError,
   HostBinaryMissingError,
   HostCommandError,
   HostConnectError,
   HostError,
+  type HostErrorOptions,
   HostTimeoutError,
+  safeCause,
 } from './errors.js';
 import { FileFollower, LineSplitter, RunLines, VmHandle } from './follow.js';
 import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
 import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
-import { assertArgv, assertPath, writeRequest } from './quote.js';
+import { makeRedact, type Redact, type SecretPattern } from './redact.js';
 import { WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
 
@@ -28,6 +39,12 @@ import { signalStatus } from './signals.js';
 export interface LocalHostOptions {
   /** The address other hosts use to reach this one (default 127.0.0.1). */
   address?: string;
+  /**
+   * Secrets to keep out of this host's errors (strings, or RegExps for every match): the
+   * messages, and the `argv` and `stderr` copies errors keep, show `<redacted>` instead.
+   * Credentials in URLs (`https://user:TOKEN@...`) are always redacted.
+   */
+  redact?: readonly SecretPattern[];
 }
 
 /** How long a timed-out or aborted command gets between SIGTERM and SIGKILL. */
@@ -36,28 +53,43 @@ const KILL_GRACE_MS = 1_000;
 export class LocalHost implements Host {
   readonly name = 'local';
   readonly address: string;
+  readonly #redact: Redact;
 
-  constructor(options: LocalHostOptions = {}) {
-    this.address = options.address ?? '127.0.0.1';
+  constructor(options?: LocalHostOptions) {
+    const o = checkOptions('options', options);
+    this.address =
+      o.address === undefined ? '127.0.0.1' : checkName('address', o.address, 'a host name or address');
+    this.#redact = makeRedact('redact', o.redact);
   }
 
-  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
-    assertArgv(argv);
-    if (options.cwd !== undefined) this.assertDirectory(options.cwd);
-    const full = options.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
-    const result = await this.execute(full, options);
-    const failure = failureOf(argv, result, { sudo: options.sudo, host: this.name });
+  /** `text` with the secrets this host was given (and URL credentials) replaced by `<redacted>`. */
+  redact(text: string): string {
+    return this.#redact(checkText('text', text));
+  }
+
+  /** How every error of this host is made: named after it, its texts redacted. */
+  get #ctx(): HostErrorOptions & { host: string; redact: Redact } {
+    return { host: this.name, redact: this.#redact };
+  }
+
+  async run(argv: readonly string[], options?: RunOptions): Promise<RunResult> {
+    checkArgv(argv);
+    const o = checkRunOptions(options);
+    if (o.cwd !== undefined) this.#assertDirectory(o.cwd);
+    const full = o.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
+    const result = await this.#execute(full, o);
+    const failure = failureOf(argv, result, { sudo: o.sudo, ...this.#ctx });
     if (failure) throw failure;
-    if (options.check && result.code !== 0) {
-      throw new HostCommandError(argv, result.code, result.stderr, { host: this.name });
+    if (o.check && result.code !== 0) {
+      throw new HostCommandError(argv, result.code, result.stderr, this.#ctx);
     }
     return result;
   }
 
-  async spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess> {
-    assertArgv(argv);
-    assertPath(options.logPath, 'logPath');
-    if (options.cwd !== undefined) this.assertDirectory(options.cwd);
+  async spawnVm(argv: readonly string[], spawnOptions: SpawnOptions): Promise<VmProcess> {
+    checkArgv(argv);
+    const options = checkSpawnOptions(spawnOptions);
+    if (options.cwd !== undefined) this.#assertDirectory(options.cwd);
     const logPath = resolve(options.cwd ?? process.cwd(), options.logPath);
     const program = argv[0]!;
     if (options.sudo) {
@@ -66,16 +98,16 @@ export class LocalHost implements Host {
       const probe = await this.run(['sh', '-c', 'command -v -- "$1" >/dev/null', 'sh', program], {
         sudo: true,
       });
-      if (probe.code !== 0) throw new HostBinaryMissingError(program, { host: this.name, sudo: true });
+      if (probe.code !== 0) throw new HostBinaryMissingError(program, { ...this.#ctx, sudo: true });
     }
 
     let fd: number;
     try {
       fd = openSync(logPath, 'a');
     } catch (err) {
-      throw new HostError('COMMAND_FAILED', `cannot open log file ${logPath}: ${errorCode(err)}`, {
-        host: this.name,
-        cause: err,
+      throw new HostError('HOST_COMMAND_FAILED', `cannot open log file ${logPath}: ${errorCode(err)}`, {
+        ...this.#ctx,
+        cause: safeCause(err, this.#redact),
       });
     }
     const start = fstatSync(fd).size;
@@ -85,13 +117,13 @@ export class LocalHost implements Host {
       // detached: its own process group, so that a Ctrl-C meant for this process does
       // not reach the VM, and so that kill() reaches the VM's own children too.
       child = spawn(full[0]!, full.slice(1), { cwd: options.cwd, detached: true, stdio: ['ignore', fd, fd] });
-      await started(child, full[0]!, this.name);
+      await started(child, full[0]!, this.#ctx);
     } finally {
       closeSync(fd); // the child has its own copy
     }
     const pid = child.pid!;
 
-    const handle = new VmHandle(pid, logPath, (signal) => this.signalGroup(pid, signal, options.sudo));
+    const handle = new VmHandle(pid, logPath, (signal) => this.#signalGroup(pid, signal, options.sudo));
     const splitter = new LineSplitter((line) => handle.deliverLine(line));
     const follower = new FileFollower(logPath, start, (chunk) => splitter.push(chunk));
     child.once('exit', (code, signal) => {
@@ -111,15 +143,18 @@ export class LocalHost implements Host {
    * written, chmod, fsync, renamed over `path`); with `sudo`, through `sudo -n sh -c`
    * WRITE_FILE (remote-scripts.ts) with the content on its stdin, as SshHost does.
    */
-  async writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
-    const { mode, data } = writeRequest(path, content, options.mode);
+  async writeFile(filePath: string, content: string | Uint8Array, options?: WriteFileOptions): Promise<void> {
+    const { path, mode, sudo, data } = writeRequest(filePath, content, options);
     const fail = (reason: string, cause?: unknown) =>
-      new HostError('COMMAND_FAILED', `cannot write ${path}: ${reason}`, { host: this.name, cause });
+      new HostError('HOST_COMMAND_FAILED', `cannot write ${path}: ${reason}`, {
+        ...this.#ctx,
+        ...(cause === undefined ? {} : { cause: safeCause(cause, this.#redact) }),
+      });
 
-    if (options.sudo) {
+    if (sudo) {
       const argv = writeFileArgv(WRITE_FILE, path, mode, data.length);
-      const result = await this.execute(['sudo', '-n', '--', ...argv], {}, data);
-      checkWriteFile(argv, path, result, { sudo: true, host: this.name });
+      const result = await this.#execute(['sudo', '-n', '--', ...argv], {}, data);
+      checkWriteFile(argv, path, result, { sudo: true, ...this.#ctx });
       return;
     }
 
@@ -147,8 +182,9 @@ export class LocalHost implements Host {
     }
   }
 
+  /** Connects to the Unix socket `path` (at most 107 bytes, no NUL: see checkUnixSocketPath). */
   async connectMonitor(path: string): Promise<Duplex> {
-    assertPath(path, 'monitor path');
+    checkUnixSocketPath('path', path);
     return new Promise((resolvePromise, reject) => {
       const socket = createConnection({ path });
       socket.once('connect', () => {
@@ -160,7 +196,7 @@ export class LocalHost implements Host {
           new HostConnectError(
             `cannot connect to monitor socket ${path} (${errorCode(err)}): is the VM running with ` +
               '-chardev socket,path=...,server,nowait on this path?',
-            { host: this.name, cause: err },
+            { ...this.#ctx, cause: safeCause(err, this.#redact) },
           ),
         );
       });
@@ -175,9 +211,11 @@ export class LocalHost implements Host {
    * Spawns argv without a shell, collects its output (and hands its lines to
    * `options.onLine`), enforces timeout and abort. stdin is `input`, or /dev/null.
    */
-  private execute(full: readonly string[], options: RunOptions, input?: Buffer): Promise<RunResult> {
+  #execute(full: readonly string[], options: RunOptions, input?: Buffer): Promise<RunResult> {
     if (options.signal?.aborted) {
-      return Promise.reject(new HostAbortedError(`'${full.join(' ')}' was aborted before it started`));
+      return Promise.reject(
+        new HostAbortedError(`'${full.join(' ')}' was aborted before it started`, this.#ctx),
+      );
     }
     return new Promise<RunResult>((resolvePromise, reject) => {
       // Own process group, so that a timeout kills what the command started as well.
@@ -206,8 +244,8 @@ export class LocalHost implements Host {
       const stop = (error: HostError) => {
         if (stopped) return;
         stopped = error;
-        this.signalGroupSync(child.pid, 'SIGTERM');
-        graceTimer = setTimeout(() => this.signalGroupSync(child.pid, 'SIGKILL'), KILL_GRACE_MS);
+        this.#signalGroupSync(child.pid, 'SIGTERM');
+        graceTimer = setTimeout(() => this.#signalGroupSync(child.pid, 'SIGKILL'), KILL_GRACE_MS);
       };
       const timer =
         options.timeoutMs === undefined
@@ -215,11 +253,14 @@ export class LocalHost implements Host {
           : setTimeout(
               () =>
                 stop(
-                  new HostTimeoutError(`'${full.join(' ')}' did not finish within ${options.timeoutMs} ms`),
+                  new HostTimeoutError(
+                    `'${full.join(' ')}' did not finish within ${options.timeoutMs} ms`,
+                    this.#ctx,
+                  ),
                 ),
               options.timeoutMs,
             );
-      const onAbort = () => stop(new HostAbortedError(`'${full.join(' ')}' was aborted`));
+      const onAbort = () => stop(new HostAbortedError(`'${full.join(' ')}' was aborted`, this.#ctx));
       options.signal?.addEventListener('abort', onAbort, { once: true });
       const cleanup = () => {
         clearTimeout(timer);
@@ -228,7 +269,7 @@ export class LocalHost implements Host {
       };
       child.once('error', (e) => {
         cleanup();
-        reject(spawnError(e, full[0]!, this.name));
+        reject(spawnError(e, full[0]!, this.#ctx));
       });
       child.once('close', (code, signal) => {
         cleanup();
@@ -244,7 +285,7 @@ export class LocalHost implements Host {
     });
   }
 
-  private async signalGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
+  async #signalGroup(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
     if (sudo) {
       // The group holds root's processes: signal it as root. A gone group is no error.
       const r = await this.run(
@@ -254,64 +295,70 @@ export class LocalHost implements Host {
         },
       );
       if (r.code !== 0 && !/no such process/i.test(r.stdout)) {
-        throw new HostError('COMMAND_FAILED', `cannot signal process group ${pid}: ${r.stdout.trim()}`, {
-          host: this.name,
-        });
+        throw new HostError(
+          'HOST_COMMAND_FAILED',
+          `cannot signal process group ${pid}: ${r.stdout.trim()}`,
+          this.#ctx,
+        );
       }
       return;
     }
-    this.signalGroupSync(pid, signal);
+    this.#signalGroupSync(pid, signal);
   }
 
-  private signalGroupSync(pid: number | undefined, signal: NodeJS.Signals): void {
+  #signalGroupSync(pid: number | undefined, signal: NodeJS.Signals): void {
     if (pid === undefined) return;
     try {
       process.kill(-pid, signal);
     } catch (err) {
       if (errorCode(err) === 'ESRCH') return; // already gone
       throw new HostError(
-        'COMMAND_FAILED',
+        'HOST_COMMAND_FAILED',
         `cannot send ${signal} to process group ${pid}: ${errorCode(err)}`,
         {
-          host: this.name,
-          cause: err,
+          ...this.#ctx,
+          cause: safeCause(err, this.#redact),
         },
       );
     }
   }
 
-  private assertDirectory(cwd: string): void {
-    assertPath(cwd, 'cwd');
+  #assertDirectory(cwd: string): void {
+    checkHostPath('cwd', cwd);
     let isDir = false;
     try {
       isDir = statSync(cwd).isDirectory();
     } catch {}
     // Checked here because spawn reports a missing cwd as ENOENT of the program.
-    if (!isDir) throw new HostError('COMMAND_FAILED', `cwd ${cwd} is not a directory`, { host: this.name });
+    if (!isDir) throw new HostError('HOST_COMMAND_FAILED', `cwd ${cwd} is not a directory`, this.#ctx);
   }
 }
 
 /** Resolves once the child has started; rejects with the typed spawn error otherwise. */
-function started(child: ChildProcess, program: string, host: string): Promise<void> {
+function started(child: ChildProcess, program: string, ctx: ErrorContext): Promise<void> {
   return new Promise((resolvePromise, reject) => {
     child.once('spawn', () => {
       child.removeAllListeners('error');
       child.on('error', () => {}); // later errors (a failed kill) are reported by kill() itself
       resolvePromise();
     });
-    child.once('error', (err) => reject(spawnError(err, program, host)));
+    child.once('error', (err) => reject(spawnError(err, program, ctx)));
   });
 }
 
-function spawnError(err: Error, program: string, host: string): HostError {
-  if (errorCode(err) === 'ENOENT') return new HostBinaryMissingError(program, { host });
+type ErrorContext = HostErrorOptions & { redact: Redact };
+
+/** The typed error for a failed spawn; Node's own error (it holds the whole argv) is not kept. */
+function spawnError(err: Error, program: string, ctx: ErrorContext): HostError {
+  if (errorCode(err) === 'ENOENT') return new HostBinaryMissingError(program, ctx);
+  const cause = safeCause(err, ctx.redact);
   if (errorCode(err) === 'EACCES') {
-    return new HostError('COMMAND_FAILED', `'${program}' is not executable (EACCES): check its mode`, {
-      host,
-      cause: err,
+    return new HostError('HOST_COMMAND_FAILED', `'${program}' is not executable (EACCES): check its mode`, {
+      ...ctx,
+      cause,
     });
   }
-  return new HostError('COMMAND_FAILED', `cannot start '${program}': ${err.message}`, { host, cause: err });
+  return new HostError('HOST_COMMAND_FAILED', `cannot start '${program}': ${err.message}`, { ...ctx, cause });
 }
 
 async function isDirectory(path: string): Promise<boolean> {

@@ -5,14 +5,17 @@
  */
 import { HostBinaryMissingError, HostError, HostSudoError } from './errors.js';
 import type { RunResult } from './host.js';
+import type { Redact } from './redact.js';
 
 /** What `sudo -n` says when it will not run the command (sudo 1.8 and 1.9 wording). */
 const SUDO_DENIED =
   /^sudo: (?:a password is required|a terminal is required|.*is not in the sudoers file|.*is not allowed to execute|.*may not run sudo|.*unable to authenticate|.*no tty present)/m;
 
 export interface OutcomeContext {
-  sudo?: boolean;
+  sudo?: boolean | undefined;
   host: string;
+  /** The host's redaction: the errors' texts pass through it. */
+  redact: Redact;
 }
 
 /** The error a finished run stands for, or undefined when it is an ordinary result. */
@@ -23,10 +26,11 @@ export function failureOf(
 ): HostError | undefined {
   const program = argv[0] ?? '';
   const { stderr, code } = result;
+  const options = { host: ctx.host, redact: ctx.redact };
   if (ctx.sudo && code === 1) {
-    if (SUDO_DENIED.test(stderr)) return new HostSudoError(stderr, { host: ctx.host });
+    if (SUDO_DENIED.test(stderr)) return new HostSudoError(stderr, options);
     if (stderr.includes(`sudo: ${program}: command not found`)) {
-      return new HostBinaryMissingError(program, { host: ctx.host, sudo: true });
+      return new HostBinaryMissingError(program, { ...options, sudo: true });
     }
   }
   if (code === 127) {
@@ -34,7 +38,7 @@ export function failureOf(
     // `NAME: No such file or directory` (a path). sudo itself may be the missing one.
     const candidates = ctx.sudo ? ['sudo', program] : [program];
     const missing = candidates.find((name) => mentionsMissing(stderr, name));
-    if (missing !== undefined) return new HostBinaryMissingError(missing, { host: ctx.host });
+    if (missing !== undefined) return new HostBinaryMissingError(missing, options);
   }
   return undefined;
 }
@@ -63,11 +67,9 @@ export function checkWriteFile(
   if (failure) throw failure;
   if (result.code !== 0) {
     throw new HostError(
-      'COMMAND_FAILED',
+      'HOST_COMMAND_FAILED',
       `cannot write ${path}: ${result.stderr.trim() || `exit status ${result.code}`}`,
-      {
-        host: ctx.host,
-      },
+      { host: ctx.host, redact: ctx.redact },
     );
   }
 }

@@ -1,5 +1,5 @@
 /**
- * POSIX shell quoting and the argument checks that run before anything is sent to a host.
+ * POSIX shell quoting, for the one command string an SSH exec channel takes.
  *
  * SSH has no argv: the server hands one command string to the user's login shell. So
  * every argument is single-quoted (inside single quotes a POSIX shell treats every byte
@@ -7,11 +7,11 @@
  * The command string is built only from quoted arguments and fixed text of this module;
  * no caller string is ever concatenated raw.
  */
-import { HostArgumentError } from './errors.js';
+import { checkArgv, checkHostPath, checkNoNul } from './args.js';
 
 /** One argument, single-quoted for a POSIX shell: `it's` → `'it'\''s'`. */
 export function shellQuote(arg: string): string {
-  assertNoNul(arg, 'a shell argument');
+  checkNoNul('a shell argument', arg);
   return `'${arg.replaceAll("'", "'\\''")}'`;
 }
 
@@ -33,10 +33,12 @@ export interface RemoteCommandOptions {
 }
 
 /**
- * The stderr line of a command built with `reportPid`: the first line of its own, after
- * whatever the login shell printed first (a chatty ~/.bashrc, a motd).
+ * The stderr line a command built with `reportPid` prints before it runs. It is the first
+ * line the command writes, but not always the first on the channel: the user's login shell
+ * runs its startup files first, and what they print (a `.bashrc` that warns, say) comes
+ * before it. That text is not the command's, so it is dropped along with the marker.
  */
-export const PID_MARKER = /(?<=^|\n)cuju-pid:(\d+)\n/;
+export const PID_MARKER = /(?:^|\n)cuju-pid:(\d+)\n/;
 
 /** That line as a line splitter delivers it (without its line break). */
 export const PID_MARKER_LINE = /^cuju-pid:\d+$/;
@@ -52,11 +54,11 @@ export const PID_MARKER_LINE = /^cuju-pid:\d+$/;
  * wait for input that never comes.
  */
 export function remoteCommand(argv: readonly string[], options: RemoteCommandOptions = {}): string {
-  assertArgv(argv);
+  checkArgv(argv);
   const parts: string[] = [];
   if (options.reportPid) parts.push(`printf 'cuju-pid:%s\\n' "$$" >&2;`);
   if (options.cwd !== undefined) {
-    assertPath(options.cwd, 'cwd');
+    checkHostPath('cwd', options.cwd);
     parts.push('cd --', shellQuote(options.cwd), '&&');
   }
   parts.push('exec');
@@ -64,78 +66,4 @@ export function remoteCommand(argv: readonly string[], options: RemoteCommandOpt
   parts.push(shellJoin(argv));
   if (options.stdin !== 'channel') parts.push('</dev/null');
   return parts.join(' ');
-}
-
-/**
- * An argv must be a non-empty array of strings without NUL bytes (which no exec can carry
- * and which would cut an SSH command string short), with a non-empty program name.
- */
-export function assertArgv(argv: readonly string[]): void {
-  if (!Array.isArray(argv) || argv.length === 0) {
-    throw new HostArgumentError('argv must be a non-empty array: [program, ...arguments]');
-  }
-  argv.forEach((arg, i) => {
-    if (typeof arg !== 'string') throw new HostArgumentError(`argv[${i}] is not a string`);
-    assertNoNul(arg, `argv[${i}]`);
-  });
-  if (argv[0] === '') throw new HostArgumentError('argv[0] (the program) is empty');
-}
-
-/**
- * A path (log file, monitor socket, working directory) must be non-empty and free of NUL,
- * CR and LF: no real path needs them, and a newline in a path is the classic way of
- * smuggling a second command or a forged log line through.
- */
-export function assertPath(path: string, what: string): void {
-  if (typeof path !== 'string' || path === '')
-    throw new HostArgumentError(`${what} must be a non-empty path`);
-  assertNoNul(path, what);
-  if (/[\r\n]/.test(path)) {
-    throw new HostArgumentError(`${what} contains a line break (${JSON.stringify(path)}): refused`);
-  }
-}
-
-/** A path to write a file to: a path (assertPath) that names a file, not a directory (`dir/`). */
-export function assertFilePath(path: string): void {
-  assertPath(path, 'path');
-  if (path.endsWith('/')) {
-    throw new HostArgumentError(`path ${JSON.stringify(path)} ends in '/': give the path of a file`);
-  }
-}
-
-/** Permission bits for chmod: an integer from 0 to 0o7777. */
-export function assertFileMode(mode: number): void {
-  if (!Number.isInteger(mode) || mode < 0 || mode > 0o7777) {
-    throw new HostArgumentError(
-      `mode ${String(mode)} is not a file mode: give permission bits such as 0o644`,
-    );
-  }
-}
-
-/** A file's content as bytes: a string as UTF-8, a Uint8Array (Buffer) as it is, without a copy. */
-export function fileBytes(content: string | Uint8Array): Buffer {
-  if (typeof content === 'string') return Buffer.from(content, 'utf8');
-  if (content instanceof Uint8Array)
-    return Buffer.from(content.buffer, content.byteOffset, content.byteLength);
-  throw new HostArgumentError('content must be a string or a Uint8Array (Buffer)');
-}
-
-/**
- * A checked writeFile request: the path and mode refused with INVALID_ARGUMENT when bad,
- * the content as bytes, the mode defaulting to 0o644. Nothing is sent before this passes.
- */
-export function writeRequest(
-  path: string,
-  content: string | Uint8Array,
-  mode: number = 0o644,
-): { mode: number; data: Buffer } {
-  assertFilePath(path);
-  assertFileMode(mode);
-  return { mode, data: fileBytes(content) };
-}
-
-function assertNoNul(value: string, what: string): void {
-  if (value.includes('\0')) {
-    throw new HostArgumentError(`${what} contains a NUL byte (${JSON.stringify(value)}): refused`);
-  }
 }

@@ -5,14 +5,18 @@
  */
 import { readFile } from 'node:fs/promises';
 import { Client, type ConnectConfig, type ServerHostKeyAlgorithm } from 'ssh2';
+import { CujuArgumentError } from '../errors.js';
 import {
-  HostArgumentError,
-  HostAuthError,
-  HostConnectError,
-  type HostError,
-  HostKeyError,
-  HostTimeoutError,
-} from './errors.js';
+  checkIntegerIn,
+  checkObject,
+  checkPort,
+  checkText,
+  checkTimeoutMs,
+  checkUnixSocketPath,
+  kindOf,
+} from '../validate.js';
+import { checkHostPath, checkName } from './args.js';
+import { HostAuthError, HostConnectError, type HostError, HostKeyError, HostTimeoutError } from './errors.js';
 import {
   checkKnownHosts,
   knownHostsLine,
@@ -22,7 +26,7 @@ import {
   preferredAlgorithms,
   sha256Fingerprint,
 } from './hostkey.js';
-import { assertPath } from './quote.js';
+import { makeRedact, type Redact, type SecretPattern } from './redact.js';
 
 /**
  * How the server's host key is checked. There is no "accept any" choice: an unknown key
@@ -40,10 +44,10 @@ export interface SshHostOptions {
   /** Default 22. */
   port?: number;
   username: string;
-  /** An OpenSSH private key (file contents, not a path). */
+  /** An OpenSSH private key (file contents, not a path). Kept by the connection only, never shown. */
   privateKey?: string | Buffer;
   passphrase?: string | Buffer;
-  /** Path of an ssh-agent socket (e.g. process.env.SSH_AUTH_SOCK). */
+  /** Path of an ssh-agent socket (e.g. process.env.SSH_AUTH_SOCK); at most 107 bytes. */
   agent?: string;
   hostKey: HostKeyCheck;
   /** SSH-level keepalive interval (default 5000 ms; 0 turns keepalives off). */
@@ -54,6 +58,28 @@ export interface SshHostOptions {
   readyTimeoutMs?: number;
   /** The address other hosts use to reach this one (default: `host`). */
   address?: string;
+  /**
+   * Secrets to keep out of this host's errors (strings, or RegExps for every match): the
+   * messages, and the `argv` and `stderr` copies errors keep, show `<redacted>` instead.
+   * The passphrase and credentials in URLs (`https://user:TOKEN@...`) are always redacted.
+   */
+  redact?: readonly SecretPattern[];
+}
+
+/** The options, checked, with their defaults. */
+export interface CheckedSshOptions {
+  host: string;
+  port: number;
+  username: string;
+  privateKey: string | Buffer | undefined;
+  passphrase: string | Buffer | undefined;
+  agent: string | undefined;
+  hostKey: { knownHostsPath: string } | { sha256: string };
+  keepaliveIntervalMs: number;
+  keepaliveCountMax: number;
+  readyTimeoutMs: number;
+  address: string;
+  redact: Redact;
 }
 
 export interface OpenedConnection {
@@ -62,12 +88,86 @@ export interface OpenedConnection {
   fingerprint: string;
 }
 
+/**
+ * Every field of SshHostOptions checked before anything is sent, refused with
+ * CujuArgumentError naming it: strings that no host or user name contains (whitespace,
+ * control characters, a leading `-`; a comma in a host, as known_hosts separates names
+ * with commas), and a host key policy (there is no accept-any choice).
+ */
+export function checkSshOptions(options: unknown): CheckedSshOptions {
+  const o = checkObject('options', options);
+  const host = checkName('host', o.host, 'a host name or address', ',');
+  const username = checkName('username', o.username, 'a user name');
+  const port = o.port === undefined ? 22 : checkPort('port', o.port);
+  const privateKey = optionalKeyText('privateKey', o.privateKey);
+  const passphrase = optionalKeyText('passphrase', o.passphrase);
+  const agent = o.agent === undefined ? undefined : checkUnixSocketPath('agent', o.agent);
+  if (privateKey === undefined && agent === undefined) {
+    throw new CujuArgumentError(
+      'privateKey',
+      'or agent is required: the key contents, or an ssh-agent socket path',
+    );
+  }
+  // The key material is a secret of this host too, should a command ever print it.
+  const own = [passphrase, privateKey].flatMap((v) => (v === undefined || v.length === 0 ? [] : [String(v)]));
+  const given = o.redact === undefined ? [] : o.redact;
+  return {
+    host,
+    port,
+    username,
+    privateKey,
+    passphrase,
+    agent,
+    hostKey: checkHostKeyPolicy(o.hostKey),
+    keepaliveIntervalMs:
+      o.keepaliveIntervalMs === undefined
+        ? 5_000
+        : checkTimeoutMs('keepaliveIntervalMs', o.keepaliveIntervalMs),
+    keepaliveCountMax:
+      o.keepaliveCountMax === undefined
+        ? 3
+        : checkIntegerIn('keepaliveCountMax', o.keepaliveCountMax, 1, 1_000),
+    readyTimeoutMs:
+      o.readyTimeoutMs === undefined
+        ? 20_000
+        : checkIntegerIn('readyTimeoutMs', o.readyTimeoutMs, 1, 2 ** 31 - 1),
+    address: o.address === undefined ? host : checkName('address', o.address, 'a host name or address'),
+    redact: makeRedact('redact', Array.isArray(given) ? [...given, ...own] : given),
+  };
+}
+
+/** Key material: a string or bytes, never echoed. */
+function optionalKeyText(field: string, value: unknown): string | Buffer | undefined {
+  if (value === undefined || typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  throw new CujuArgumentError(field, `must be a string or a Buffer, got ${kindOf(value)}`);
+}
+
+function checkHostKeyPolicy(value: unknown): CheckedSshOptions['hostKey'] {
+  const noDefault =
+    'is required: { knownHostsPath } or { sha256: "SHA256:..." } (there is no accept-any option)';
+  if (value === undefined) throw new CujuArgumentError('hostKey', noDefault);
+  const policy = checkObject('hostKey', value);
+  if (policy.sha256 !== undefined) {
+    const pinned = normalizeFingerprint(checkText('hostKey.sha256', policy.sha256));
+    if (!pinned) {
+      throw new CujuArgumentError(
+        'hostKey.sha256',
+        'is not a fingerprint: give it as ssh-keygen -lf prints it (SHA256: and 43 base64 characters)',
+      );
+    }
+    return { sha256: pinned };
+  }
+  if (policy.knownHostsPath !== undefined) {
+    return { knownHostsPath: checkHostPath('hostKey.knownHostsPath', policy.knownHostsPath) };
+  }
+  throw new CujuArgumentError('hostKey', noDefault);
+}
+
 /** Connects, verifies the host key, authenticates; rejects with a typed HostError. */
-export async function openConnection(options: SshHostOptions, name: string): Promise<OpenedConnection> {
-  const port = options.port ?? 22;
-  checkOptions(options, port);
+export async function openConnection(options: CheckedSshOptions, name: string): Promise<OpenedConnection> {
+  const { port, redact } = options;
   const check = await hostKeyCheck(options.hostKey, options.host, port, name);
-  const readyTimeout = options.readyTimeoutMs ?? 20_000;
   const client = new Client();
   let keyError: HostKeyError | undefined;
   let fingerprint = '';
@@ -84,15 +184,15 @@ export async function openConnection(options: SshHostOptions, name: string): Pro
     passphrase: options.passphrase,
     agent: options.agent,
     hostVerifier,
-    readyTimeout,
-    keepaliveInterval: options.keepaliveIntervalMs ?? 5_000,
-    keepaliveCountMax: options.keepaliveCountMax ?? 3,
+    readyTimeout: options.readyTimeoutMs,
+    keepaliveInterval: options.keepaliveIntervalMs,
+    keepaliveCountMax: options.keepaliveCountMax,
     ...(check.algorithms ? { algorithms: { serverHostKey: check.algorithms } } : {}),
   };
 
   await new Promise<void>((resolve, reject) => {
     let settled = false;
-    const settle = (err?: HostError) => {
+    const settle = (err?: Error) => {
       if (settled) return;
       settled = true;
       if (err) {
@@ -102,61 +202,32 @@ export async function openConnection(options: SshHostOptions, name: string): Pro
     };
     client.once('ready', () => settle());
     client.on('error', (err: Error & { level?: string; code?: string }) =>
-      settle(keyError ?? connectError(err, options, port, readyTimeout, name)),
+      settle(keyError ?? connectError(err, options, name)),
     );
     client.once('close', () =>
       settle(
         keyError ??
-          new HostConnectError(`the server closed the connection during the handshake`, { host: name }),
+          new HostConnectError('the server closed the connection during the handshake', {
+            host: name,
+            redact,
+          }),
       ),
     );
     try {
       client.connect(config);
     } catch (err) {
-      // ssh2 checks the private key synchronously: nothing has been sent yet.
+      // ssh2 checks the private key synchronously: nothing has been sent yet. Only its
+      // message (which names no key material) is kept, not the error object.
       settle(
-        new HostArgumentError(
-          `cannot use the private key (${(err as Error).message}): give the key's contents (not its path), and its passphrase if it is encrypted`,
-          { host: name, cause: err },
+        new CujuArgumentError(
+          'privateKey',
+          `cannot be used (${redact((err as Error).message)}): give the key's contents (not its path), and ` +
+            'its passphrase if it is encrypted',
         ),
       );
     }
   });
   return { client, fingerprint };
-}
-
-/**
- * Refuses, before connecting, strings that no host or user name contains: whitespace and
- * control characters (a newline smuggled into a name would reach logs and known_hosts
- * look-ups), a comma in a host (known_hosts separates names with commas), a leading `-`.
- */
-function checkOptions(options: SshHostOptions, port: number): void {
-  if (!isToken(options.host, ',')) {
-    throw new HostArgumentError(`host ${JSON.stringify(options.host)} is not a host name or address`);
-  }
-  if (!isToken(options.username) || options.username.startsWith('-')) {
-    throw new HostArgumentError(`username ${JSON.stringify(options.username)} is not a user name`);
-  }
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) {
-    throw new HostArgumentError(`port ${port} is not a TCP port`);
-  }
-  if (options.privateKey === undefined && options.agent === undefined) {
-    throw new HostArgumentError('give privateKey (the key contents) or agent (an ssh-agent socket path)');
-  }
-  if (options.agent !== undefined) assertPath(options.agent, 'agent');
-  if (options.address !== undefined && !isToken(options.address)) {
-    throw new HostArgumentError(`address ${JSON.stringify(options.address)} is not a host name or address`);
-  }
-}
-
-/** A non-empty string without whitespace, control characters or any of `forbidden`. */
-function isToken(value: unknown, forbidden = ''): value is string {
-  if (typeof value !== 'string' || value === '') return false;
-  for (const ch of value) {
-    const code = ch.codePointAt(0) ?? 0;
-    if (code <= 0x20 || code === 0x7f || /\s/u.test(ch) || forbidden.includes(ch)) return false;
-  }
-  return true;
 }
 
 interface PreparedCheck {
@@ -165,19 +236,13 @@ interface PreparedCheck {
 }
 
 async function hostKeyCheck(
-  policy: HostKeyCheck,
+  policy: CheckedSshOptions['hostKey'],
   host: string,
   port: number,
   name: string,
 ): Promise<PreparedCheck> {
-  if (policy && 'sha256' in policy && typeof policy.sha256 === 'string') {
-    const pinned = normalizeFingerprint(policy.sha256);
-    if (!pinned) {
-      throw new HostArgumentError(
-        `hostKey.sha256 ${JSON.stringify(policy.sha256)} is not a fingerprint: give it as ssh-keygen -lf prints it (SHA256:...)`,
-        { host: name },
-      );
-    }
+  if ('sha256' in policy) {
+    const pinned = policy.sha256;
     return {
       verify(keyBlob) {
         const actual = sha256Fingerprint(keyBlob);
@@ -192,69 +257,61 @@ async function hostKeyCheck(
       },
     };
   }
-  if (policy && 'knownHostsPath' in policy && typeof policy.knownHostsPath === 'string') {
-    const path = policy.knownHostsPath;
-    assertPath(path, 'hostKey.knownHostsPath');
-    let text = '';
-    let missing = false;
-    try {
-      text = await readFile(path, 'utf8');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
-        throw new HostArgumentError(`cannot read known_hosts file ${path}: ${(err as Error).message}`, {
-          host: name,
-          cause: err,
-        });
-      }
-      missing = true;
+  const path = policy.knownHostsPath;
+  let text = '';
+  let missing = false;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') {
+      throw new CujuArgumentError(
+        'hostKey.knownHostsPath',
+        `cannot be read (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      );
     }
-    const entries = parseKnownHosts(text);
-    const hostName = knownHostsName(host, port);
-    return {
-      algorithms: preferredAlgorithms(entries, host, port),
-      verify(keyBlob) {
-        const verdict = checkKnownHosts(entries, host, port, keyBlob);
-        if (verdict === 'match') return undefined;
-        const fingerprint = sha256Fingerprint(keyBlob);
-        const line = knownHostsLine(host, port, keyBlob);
-        const facts = { fingerprint, knownHostsLine: line };
-        if (verdict === 'unknown') {
-          return new HostKeyError(
-            'HOST_KEY_UNKNOWN',
-            `${hostName} is not in ${path}${missing ? ' (the file does not exist)' : ''}: verify its host key ` +
-              `fingerprint ${fingerprint} out of band (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), ` +
-              `then add the line "${line}" to ${path} or pin { sha256: '${fingerprint}' }`,
-            facts,
-            { host: name },
-          );
-        }
+    missing = true;
+  }
+  const entries = parseKnownHosts(text);
+  const hostName = knownHostsName(host, port);
+  return {
+    algorithms: preferredAlgorithms(entries, host, port),
+    verify(keyBlob) {
+      const verdict = checkKnownHosts(entries, host, port, keyBlob);
+      if (verdict === 'match') return undefined;
+      const fingerprint = sha256Fingerprint(keyBlob);
+      const line = knownHostsLine(host, port, keyBlob);
+      const facts = { fingerprint, knownHostsLine: line };
+      if (verdict === 'unknown') {
         return new HostKeyError(
-          'HOST_KEY_CHANGED',
-          verdict === 'revoked'
-            ? `the server presented host key ${fingerprint}, which ${path} marks @revoked: refusing to connect`
-            : `the host key of ${hostName} differs from the one in ${path} (the server presented ${fingerprint}): ` +
-                'someone may be intercepting the connection; if the host was reinstalled, verify the new key out of ' +
-                `band and replace its line (ssh-keygen -R '${hostName}' -f ${path})`,
+          'HOST_KEY_UNKNOWN',
+          `${hostName} is not in ${path}${missing ? ' (the file does not exist)' : ''}: verify its host key ` +
+            `fingerprint ${fingerprint} out of band (ssh-keygen -lf /etc/ssh/ssh_host_*_key.pub on the host), ` +
+            `then add the line "${line}" to ${path} or pin { sha256: '${fingerprint}' }`,
           facts,
           { host: name },
         );
-      },
-    };
-  }
-  throw new HostArgumentError(
-    'hostKey is required: { knownHostsPath } or { sha256: "SHA256:..." } (there is no accept-any option)',
-    { host: name },
-  );
+      }
+      return new HostKeyError(
+        'HOST_KEY_CHANGED',
+        verdict === 'revoked'
+          ? `the server presented host key ${fingerprint}, which ${path} marks @revoked: refusing to connect`
+          : `the host key of ${hostName} differs from the one in ${path} (the server presented ${fingerprint}): ` +
+              'someone may be intercepting the connection; if the host was reinstalled, verify the new key out of ' +
+              `band and replace its line (ssh-keygen -R '${hostName}' -f ${path})`,
+        facts,
+        { host: name },
+      );
+    },
+  };
 }
 
 function connectError(
   err: Error & { level?: string; code?: string },
-  options: SshHostOptions,
-  port: number,
-  readyTimeout: number,
+  options: CheckedSshOptions,
   name: string,
 ): HostError {
-  const ctx = { host: name, cause: err };
+  const { port, readyTimeoutMs: readyTimeout } = options;
+  const ctx = { host: name, cause: err, redact: options.redact };
   switch (err.level) {
     case 'client-authentication':
       return new HostAuthError(

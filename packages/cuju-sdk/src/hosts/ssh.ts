@@ -7,6 +7,9 @@
 import { posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
+import { CujuArgumentError } from '../errors.js';
+import { checkText, checkUnixSocketPath } from '../validate.js';
+import { checkArgv, checkRunOptions, checkSpawnOptions, writeRequest } from './args.js';
 import {
   HostAbortedError,
   HostBinaryMissingError,
@@ -14,15 +17,22 @@ import {
   HostConnectError,
   HostDisconnectedError,
   HostError,
+  type HostErrorOptions,
   HostTimeoutError,
 } from './errors.js';
 import { LineSplitter, RunLines, VmHandle } from './follow.js';
 import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
 import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
-import { assertArgv, assertPath, PID_MARKER, PID_MARKER_LINE, remoteCommand, writeRequest } from './quote.js';
+import { PID_MARKER, PID_MARKER_LINE, remoteCommand } from './quote.js';
+import type { Redact } from './redact.js';
 import { FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER, WRITE_FILE } from './remote-scripts.js';
 import { signalStatus, statusToExit } from './signals.js';
-import { type OpenedConnection, openConnection, type SshHostOptions } from './ssh-connect.js';
+import {
+  checkSshOptions,
+  type OpenedConnection,
+  openConnection,
+  type SshHostOptions,
+} from './ssh-connect.js';
 
 export type { HostKeyCheck, SshHostOptions } from './ssh-connect.js';
 
@@ -44,6 +54,9 @@ interface ExecOptions {
   input?: Buffer;
 }
 
+/** Only SshHost.connect() makes an SshHost: `new SshHost()` from JavaScript is refused. */
+const CONNECTED = Symbol('SshHost.connect');
+
 export class SshHost implements Host {
   readonly name: string;
   readonly address: string;
@@ -51,37 +64,55 @@ export class SshHost implements Host {
   readonly hostKeyFingerprint: string;
   /** Resolves once the connection has closed, by close() or because it was lost. */
   readonly closed: Promise<void>;
-  private readonly client: Client;
-  private lost: HostError | undefined;
-  private closing = false;
+  // Private (#) so that util.inspect, JSON.stringify and console.log never reach the ssh2
+  // client, which holds the private key and passphrase in its configuration.
+  readonly #client: Client;
+  readonly #redact: Redact;
+  #lost: HostError | undefined;
+  #closing = false;
 
   /**
    * Connects, checks the host key (before authenticating) and authenticates. Rejects with
-   * HOST_KEY_UNKNOWN / HOST_KEY_CHANGED, AUTH_FAILED, CONNECT_FAILED, TIMEOUT or
-   * INVALID_ARGUMENT.
+   * CujuArgumentError for bad options (nothing sent), or a HostError: HOST_KEY_UNKNOWN /
+   * HOST_KEY_CHANGED, HOST_AUTH_FAILED, HOST_CONNECT_FAILED, HOST_TIMEOUT.
    */
   static async connect(options: SshHostOptions): Promise<SshHost> {
-    const name = `ssh:${options.username}@${options.host}:${options.port ?? 22}`;
-    const opened = await openConnection(options, name);
-    return new SshHost(opened, name, options.address ?? options.host);
+    const checked = checkSshOptions(options);
+    const name = `ssh:${checked.username}@${checked.host}:${checked.port}`;
+    const opened = await openConnection(checked, name);
+    return new SshHost(CONNECTED, opened, name, checked.address, checked.redact);
   }
 
-  private constructor(opened: OpenedConnection, name: string, address: string) {
-    this.client = opened.client;
+  private constructor(
+    token: typeof CONNECTED,
+    opened: OpenedConnection,
+    name: string,
+    address: string,
+    redact: Redact,
+  ) {
+    if (token !== CONNECTED) {
+      throw new CujuArgumentError('SshHost', 'is made by SshHost.connect(options), not with new');
+    }
+    this.#client = opened.client;
+    this.#redact = redact;
     this.hostKeyFingerprint = opened.fingerprint;
     this.name = name;
     this.address = address;
-    this.client.removeAllListeners('error');
-    this.client.removeAllListeners('close');
+    const client = this.#client;
+    client.removeAllListeners('error');
+    client.removeAllListeners('close');
     // Keepalive timeouts and socket errors arrive here, followed by 'close'.
-    this.client.on('error', (err: Error) => {
-      this.lost ??= new HostDisconnectedError(`connection lost (${err.message})`, { host: name, cause: err });
+    client.on('error', (err: Error) => {
+      this.#lost ??= new HostDisconnectedError(`connection lost (${err.message})`, {
+        ...this.#ctx,
+        cause: err,
+      });
     });
     this.closed = new Promise((resolve) => {
-      this.client.once('close', () => {
-        this.lost ??= new HostDisconnectedError(
-          this.closing ? 'the connection was closed' : 'the server closed the connection',
-          { host: name },
+      client.once('close', () => {
+        this.#lost ??= new HostDisconnectedError(
+          this.#closing ? 'the connection was closed' : 'the server closed the connection',
+          this.#ctx,
         );
         resolve();
       });
@@ -90,29 +121,39 @@ export class SshHost implements Host {
 
   /** False once the connection has closed or been lost. */
   get connected(): boolean {
-    return this.lost === undefined;
+    return this.#lost === undefined;
   }
 
-  async run(argv: readonly string[], options: RunOptions = {}): Promise<RunResult> {
+  /** `text` with this host's secrets (`redact`, the passphrase, URL credentials) replaced by `<redacted>`. */
+  redact(text: string): string {
+    return this.#redact(checkText('text', text));
+  }
+
+  /** How every error of this host is made: named after it, its texts redacted. */
+  get #ctx(): HostErrorOptions & { host: string; redact: Redact } {
+    return { host: this.name, redact: this.#redact };
+  }
+
+  async run(argv: readonly string[], runOptions?: RunOptions): Promise<RunResult> {
+    checkArgv(argv);
+    const options = checkRunOptions(runOptions);
     const command = remoteCommand(argv, { sudo: options.sudo, cwd: options.cwd, reportPid: true });
-    const result = await this.execCollect(command, {
+    const result = await this.#execCollect(command, {
       ...options,
       what: `'${argv.join(' ')}'`,
       reportPid: true,
     });
-    const failure = failureOf(argv, result, { sudo: options.sudo, host: this.name });
+    const failure = failureOf(argv, result, { sudo: options.sudo, ...this.#ctx });
     if (failure) throw failure;
     if (options.cwd !== undefined && result.code === 1 && /\bcd: /.test(result.stderr)) {
       throw new HostError(
-        'COMMAND_FAILED',
+        'HOST_COMMAND_FAILED',
         `cannot change to directory ${options.cwd}: ${result.stderr.trim()}`,
-        {
-          host: this.name,
-        },
+        this.#ctx,
       );
     }
     if (options.check && result.code !== 0) {
-      throw new HostCommandError(argv, result.code, result.stderr, { host: this.name });
+      throw new HostCommandError(argv, result.code, result.stderr, this.#ctx);
     }
     return result;
   }
@@ -123,42 +164,41 @@ export class SshHost implements Host {
    * handle follows the log with `tail -F` and learns of the exit when tail does (within
    * about 100 ms plus a round trip). Needs GNU tail (`--pid`) and setsid on the host.
    */
-  async spawnVm(argv: readonly string[], options: SpawnOptions): Promise<VmProcess> {
-    assertArgv(argv);
-    assertPath(options.logPath, 'logPath');
-    if (options.cwd !== undefined) assertPath(options.cwd, 'cwd');
+  async spawnVm(argv: readonly string[], spawnOptions: SpawnOptions): Promise<VmProcess> {
+    checkArgv(argv);
+    const options = checkSpawnOptions(spawnOptions);
     const program = argv[0]!;
     const logPath =
       options.cwd !== undefined && !posix.isAbsolute(options.logPath)
         ? posix.join(options.cwd, options.logPath)
         : options.logPath;
     const spawnArgv = ['sh', '-c', SPAWN, 'cuju-spawn', VM_WRAPPER, logPath, options.cwd ?? '', ...argv];
-    const result = await this.execCollect(remoteCommand(spawnArgv, { sudo: options.sudo }), {
+    const result = await this.#execCollect(remoteCommand(spawnArgv, { sudo: options.sudo }), {
       what: `starting '${program}'`,
     });
     // The wrapper's own report first: failureOf knows only the shell's wording.
     if (result.code === 127 && result.stderr.includes(`cuju-spawn: ${program}: not found`)) {
-      throw new HostBinaryMissingError(program, { host: this.name, sudo: options.sudo });
+      throw new HostBinaryMissingError(program, { ...this.#ctx, sudo: options.sudo });
     }
-    const failure = failureOf(spawnArgv, result, { sudo: options.sudo, host: this.name });
+    const failure = failureOf(spawnArgv, result, { sudo: options.sudo, ...this.#ctx });
     if (failure) throw failure;
     const started = /^(\d+) (\d+) (.+)$/m.exec(result.stdout);
     if (result.code !== 0 || !started) {
       throw new HostError(
-        'COMMAND_FAILED',
+        'HOST_COMMAND_FAILED',
         `cannot start '${program}' (exit ${result.code}): ${result.stderr.trim() || result.stdout.trim()}`,
-        { host: this.name },
+        this.#ctx,
       );
     }
     const pid = Number(started[1]);
     const offset = Number(started[2]);
     const absoluteLog = started[3]!;
-    const handle = new VmHandle(pid, absoluteLog, (signal) => this.signalProcess(pid, signal, options.sudo));
+    const handle = new VmHandle(pid, absoluteLog, (signal) => this.#signalProcess(pid, signal, options.sudo));
     try {
-      await this.follow(handle, offset, options.sudo);
+      await this.#follow(handle, offset, options.sudo);
     } catch (err) {
       // A VM nobody can follow or see exit is worse than none: stop it, then report.
-      await this.signalProcess(pid, 'SIGKILL', options.sudo).catch(() => {});
+      await this.#signalProcess(pid, 'SIGKILL', options.sudo).catch(() => {});
       throw err;
     }
     return handle;
@@ -169,29 +209,33 @@ export class SshHost implements Host {
    * content is the channel's data, the script's stdin; the script renames its temporary
    * file into place only once every byte has arrived. Needs mktemp on the host.
    */
-  async writeFile(path: string, content: string | Uint8Array, options: WriteFileOptions = {}): Promise<void> {
-    const { mode, data } = writeRequest(path, content, options.mode);
+  async writeFile(filePath: string, content: string | Uint8Array, options?: WriteFileOptions): Promise<void> {
+    const { path, mode, sudo, data } = writeRequest(filePath, content, options);
     const argv = writeFileArgv(WRITE_FILE, path, mode, data.length);
-    const result = await this.execCollect(remoteCommand(argv, { sudo: options.sudo, stdin: 'channel' }), {
+    const result = await this.#execCollect(remoteCommand(argv, { sudo, stdin: 'channel' }), {
       what: `writing ${path}`,
       input: data,
-      sudo: options.sudo,
+      sudo,
     });
-    checkWriteFile(argv, path, result, { sudo: options.sudo, host: this.name });
+    checkWriteFile(argv, path, result, { sudo, ...this.#ctx });
   }
 
-  /** Opens the Unix socket on the host through OpenSSH stream-local forwarding (no nc). */
+  /**
+   * Opens the Unix socket on the host through OpenSSH stream-local forwarding (no nc).
+   * sshd connects to it on the host, so the kernel's limit applies there: at most 107
+   * bytes, no NUL (checkUnixSocketPath).
+   */
   async connectMonitor(path: string): Promise<Duplex> {
-    assertPath(path, 'monitor path');
-    this.assertConnected();
+    checkUnixSocketPath('path', path);
+    this.#assertConnected();
     return new Promise((resolve, reject) => {
-      this.client.openssh_forwardOutStreamLocal(path, (err, stream) => {
+      this.#client.openssh_forwardOutStreamLocal(path, (err, stream) => {
         if (err) {
           reject(
             new HostConnectError(
               `cannot open monitor socket ${path} through stream-local forwarding (${err.message}): is the VM ` +
                 'running with that monitor path, and does sshd allow it (AllowStreamLocalForwarding)?',
-              { host: this.name, cause: err },
+              { ...this.#ctx, cause: err },
             ),
           );
         } else resolve(stream);
@@ -201,10 +245,10 @@ export class SshHost implements Host {
 
   /** Closes the connection. VMs started through it keep running; their handles' `exited` rejects. */
   async close(): Promise<void> {
-    if (!this.closing) {
-      this.closing = true;
-      this.client.end();
-      const timer = setTimeout(() => this.client.destroy(), 2_000);
+    if (!this.#closing) {
+      this.#closing = true;
+      this.#client.end();
+      const timer = setTimeout(() => this.#client.destroy(), 2_000);
       await this.closed;
       clearTimeout(timer);
     }
@@ -212,9 +256,9 @@ export class SshHost implements Host {
   }
 
   /** Runs the wrapper's follower for a started VM: its log lines, then its exit. */
-  private async follow(handle: VmHandle, offset: number, sudo: boolean | undefined): Promise<void> {
+  async #follow(handle: VmHandle, offset: number, sudo: boolean | undefined): Promise<void> {
     const argv = ['sh', '-c', FOLLOW, 'cuju-follow', handle.logPath, String(handle.pid), String(offset)];
-    const channel = await this.openExec(remoteCommand(argv, { sudo, stdin: 'channel' }));
+    const channel = await this.#openExec(remoteCommand(argv, { sudo, stdin: 'channel' }));
     const splitter = new LineSplitter((line) => handle.deliverLine(line));
     const stderr: Buffer[] = [];
     channel.on('data', (chunk: Buffer) => splitter.push(chunk));
@@ -224,9 +268,9 @@ export class SshHost implements Host {
       if (!reported) {
         handle.fail(
           new HostDisconnectedError(
-            `stopped following process ${handle.pid} (${this.lost?.message ?? 'the channel closed'}); it may ` +
+            `stopped following process ${handle.pid} (${this.#lost?.message ?? 'the channel closed'}); it may ` +
               `still be running: see ${handle.logPath} and ${handle.logPath}.exit on the host`,
-            { host: this.name },
+            this.#ctx,
           ),
         );
         return;
@@ -236,18 +280,16 @@ export class SshHost implements Host {
     });
   }
 
-  private async signalProcess(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
+  async #signalProcess(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
     const argv = ['sh', '-c', KILL, 'cuju-kill', signal.slice(3), String(pid)];
-    const result = await this.execCollect(remoteCommand(argv, { sudo }), { what: `kill ${pid}` });
-    const failure = failureOf(argv, result, { sudo, host: this.name });
+    const result = await this.#execCollect(remoteCommand(argv, { sudo }), { what: `kill ${pid}` });
+    const failure = failureOf(argv, result, { sudo, ...this.#ctx });
     if (failure) throw failure;
     if (result.code !== 0) {
       throw new HostError(
-        'COMMAND_FAILED',
+        'HOST_COMMAND_FAILED',
         `cannot send ${signal} to process ${pid}: ${result.stderr.trim()}`,
-        {
-          host: this.name,
-        },
+        this.#ctx,
       );
     }
   }
@@ -258,9 +300,11 @@ export class SshHost implements Host {
    * second channel. Not SSH `signal` requests: sshd refuses them for root logins (no
    * privilege separation after a root login). Closing the channel is the last resort.
    */
-  private async execCollect(command: string, options: ExecOptions): Promise<RunResult> {
-    if (options.signal?.aborted) throw new HostAbortedError(`${options.what} was aborted before it started`);
-    const channel = await this.openExec(command);
+  async #execCollect(command: string, options: ExecOptions): Promise<RunResult> {
+    if (options.signal?.aborted) {
+      throw new HostAbortedError(`${options.what} was aborted before it started`, this.#ctx);
+    }
+    const channel = await this.#openExec(command);
     return new Promise<RunResult>((resolve, reject) => {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
@@ -270,10 +314,11 @@ export class SshHost implements Host {
       const lines =
         options.onLine &&
         new RunLines(options.onLine, (line) => {
-          // Hold back the marker alone: the first line that looks like it is it (the
-          // command starts after it), a later one is the command's own.
-          if (markerSkipped || !PID_MARKER_LINE.test(line)) return false;
-          markerSkipped = true;
+          // Hold back the marker and what the login shell printed before it: the first
+          // line that looks like it is it (the command starts after it), a later one is
+          // the command's own.
+          if (markerSkipped) return false;
+          if (PID_MARKER_LINE.test(line)) markerSkipped = true;
           return true;
         });
       channel.on('data', (b: Buffer) => {
@@ -285,7 +330,7 @@ export class SshHost implements Host {
         lines?.stderr.push(b);
         if (options.reportPid && pid === undefined) {
           pid = takePid(err);
-          if (pid !== undefined && stopped) void this.signalGroup(pid, 'TERM', options.sudo); // stopped before it was known
+          if (pid !== undefined && stopped) void this.#signalGroup(pid, 'TERM', options.sudo); // stopped before it was known
         }
       });
       channel.on('exit', (code: number | null, signal?: string) => {
@@ -294,7 +339,7 @@ export class SshHost implements Host {
       let stopped: HostError | undefined;
       const timers: NodeJS.Timeout[] = [];
       const send = (signal: 'TERM' | 'KILL') => {
-        if (pid !== undefined) void this.signalGroup(pid, signal, options.sudo);
+        if (pid !== undefined) void this.#signalGroup(pid, signal, options.sudo);
       };
       const stop = (error: HostError) => {
         if (stopped) return;
@@ -306,13 +351,21 @@ export class SshHost implements Host {
       if (options.timeoutMs !== undefined) {
         timers.push(
           setTimeout(
-            () => stop(new HostTimeoutError(`${options.what} did not finish within ${options.timeoutMs} ms`)),
+            () =>
+              stop(
+                new HostTimeoutError(
+                  `${options.what} did not finish within ${options.timeoutMs} ms`,
+                  this.#ctx,
+                ),
+              ),
             options.timeoutMs,
           ),
         );
       }
-      const onAbort = () => stop(new HostAbortedError(`${options.what} was aborted`));
+      const onAbort = () => stop(new HostAbortedError(`${options.what} was aborted`, this.#ctx));
       options.signal?.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the channel was opening: stop it now (by its pid once known).
+      if (options.signal?.aborted) onAbort();
       if (options.input !== undefined) {
         // ssh2 honours the channel's window; writes to a channel the server has closed
         // (the command exited without reading, the connection is gone) are dropped.
@@ -326,13 +379,13 @@ export class SshHost implements Host {
         if (!exit) {
           return reject(
             new HostDisconnectedError(`${options.what}: the channel closed without an exit status`, {
-              host: this.name,
-              cause: this.lost,
+              ...this.#ctx,
+              cause: this.#lost,
             }),
           );
         }
         let stderr = Buffer.concat(err).toString('utf8');
-        if (options.reportPid) stderr = stderr.replace(PID_MARKER, '');
+        if (options.reportPid) stderr = withoutPreamble(stderr);
         resolve({
           code: exit.code ?? signalStatus(exit.signal ?? ''),
           stdout: Buffer.concat(out).toString('utf8'),
@@ -344,9 +397,9 @@ export class SshHost implements Host {
   }
 
   /** Best effort: the connection may be gone, and then so is the chance to signal. */
-  private async signalGroup(pid: number, signal: 'TERM' | 'KILL', sudo?: boolean): Promise<void> {
+  async #signalGroup(pid: number, signal: 'TERM' | 'KILL', sudo?: boolean): Promise<void> {
     try {
-      await this.execCollect(
+      await this.#execCollect(
         remoteCommand(['sh', '-c', KILL_GROUP, 'cuju-kill', signal, String(pid)], { sudo }),
         {
           what: `kill -${signal} -${pid}`,
@@ -357,27 +410,33 @@ export class SshHost implements Host {
     }
   }
 
-  private openExec(command: string): Promise<ClientChannel> {
-    this.assertConnected();
+  #openExec(command: string): Promise<ClientChannel> {
+    this.#assertConnected();
     return new Promise((resolve, reject) => {
-      this.client.exec(command, (err, channel) => {
+      this.#client.exec(command, (err, channel) => {
         if (!err) return resolve(channel);
-        if (this.lost) return reject(this.lost);
+        if (this.#lost) return reject(this.#lost);
         reject(
           new HostError(
-            'COMMAND_FAILED',
+            'HOST_COMMAND_FAILED',
             `the server refused a session channel (${err.message}): too many at once? sshd's MaxSessions ` +
               '(default 10) bounds running VMs plus concurrent commands per connection',
-            { host: this.name, cause: err },
+            { ...this.#ctx, cause: err },
           ),
         );
       });
     });
   }
 
-  private assertConnected(): void {
-    if (this.lost) throw this.lost;
+  #assertConnected(): void {
+    if (this.#lost) throw this.#lost;
   }
+}
+
+/** The command's own stderr: what follows the `cuju-pid:` line (all of it if none came). */
+function withoutPreamble(stderr: string): string {
+  const m = PID_MARKER.exec(stderr);
+  return m ? stderr.slice(m.index + m[0].length) : stderr;
 }
 
 /** The pid from the `cuju-pid:` line, once the whole line has arrived. */

@@ -1,19 +1,35 @@
 /**
  * What every Host does the same way, LocalHost or SshHost: streamed output (`run` with
- * `onLine`) and `writeFile`. Each test file calls hostContract() with how to get a host
- * and a scratch directory on it; host-specific behaviour stays in that file.
+ * `onLine`), `writeFile`, the Unix socket paths `connectMonitor` accepts, and secrets kept
+ * out of errors. Each test file calls hostContract() with how to get a host (with the
+ * options it is given) and a scratch directory on it; host-specific behaviour stays in
+ * that file.
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { HostError, type HostErrorCode } from '../../src/hosts/errors.js';
-import type { Host } from '../../src/hosts/host.js';
+import {
+  CujuArgumentError,
+  CujuError,
+  type CujuErrorCode,
+  type Host,
+  HostCommandError,
+  type SecretPattern,
+} from '../../src/index.js';
+import { readUntil } from './sshd.js';
 
 export interface ContractSetup {
   host: Host;
   /** An empty directory, on the host and readable from here (same machine). */
   dir: string;
+}
+
+/** The host options a contract test needs (both hosts take them). */
+export interface ContractHostOptions {
+  redact?: SecretPattern[];
 }
 
 type Seen = Array<[string, 'stdout' | 'stderr']>;
@@ -27,26 +43,133 @@ export function recorder(): { seen: Seen; onLine: (line: string, stream: 'stdout
 export const linesOf = (seen: Seen, stream: 'stdout' | 'stderr') =>
   seen.filter(([, s]) => s === stream).map(([l]) => l);
 
-async function codeOf(p: Promise<unknown>): Promise<HostErrorCode | 'resolved'> {
+async function codeOf(p: Promise<unknown>): Promise<CujuErrorCode | 'resolved'> {
   try {
     await p;
     return 'resolved';
   } catch (err) {
-    if (err instanceof HostError) return err.code;
+    if (err instanceof CujuError) return err.code;
     throw err;
   }
 }
 
-async function rejection(p: Promise<unknown>): Promise<HostError> {
+async function rejection(p: Promise<unknown>): Promise<CujuError> {
   const err = await p.then(
     () => undefined,
     (e: unknown) => e,
   );
-  if (!(err instanceof HostError)) throw new Error(`expected a HostError, got ${String(err)}`);
+  if (!(err instanceof CujuError)) throw new Error(`expected a CujuError, got ${String(err)}`);
   return err;
 }
 
-export function hostContract(setup: () => Promise<ContractSetup>): void {
+/** Every way an error can be shown: its message, util.inspect (deep, hidden too), JSON, its copies. */
+function shownForms(err: CujuError): string[] {
+  const copies = err instanceof HostCommandError ? [err.argv.join(' '), err.stderr] : [];
+  return [err.message, inspect(err, { depth: Infinity, showHidden: true }), JSON.stringify(err), ...copies];
+}
+
+/** A Unix socket server at `path` that greets and counts its connections; close it when done. */
+function listenAt(path: string): Promise<{ server: Server; connections: () => number }> {
+  let count = 0;
+  const server = createServer((socket) => {
+    count++;
+    socket.end(`hello from ${path}\n`);
+  });
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve({ server, connections: () => count }));
+  });
+}
+
+export function hostContract(setup: (options?: ContractHostOptions) => Promise<ContractSetup>): void {
+  describe('connectMonitor and Unix socket paths', () => {
+    it('connects to a socket path of 107 bytes, and refuses 108 naming the path and nothing is tried', async () => {
+      const { host, dir } = await setup();
+      const longest = join(dir, 'm'.repeat(107 - dir.length - 1));
+      expect(Buffer.byteLength(longest)).toBe(107);
+      const listener = await listenAt(longest);
+      try {
+        const socket = await host.connectMonitor(longest);
+        expect(await readUntil(socket, '\n')).toBe(`hello from ${longest}\n`);
+        socket.destroy();
+        const refused = await rejection(host.connectMonitor(`${longest}x`));
+        expect(refused).toBeInstanceOf(CujuArgumentError);
+        expect((refused as CujuArgumentError).field).toBe('path');
+        expect(refused.message).toBe(
+          'path must be at most 107 bytes (a Unix socket path: sun_path holds 108 with its terminating NUL), got 108 bytes',
+        );
+        // Multi-byte characters count as the kernel counts them: in bytes.
+        const wide = join(dir, 'é'.repeat(Math.ceil((108 - dir.length) / 2)));
+        expect(await codeOf(host.connectMonitor(wide))).toBe('CUJU_INVALID_ARGUMENT');
+        expect(listener.connections()).toBe(1);
+      } finally {
+        listener.server.close();
+      }
+    });
+
+    it('refuses a NUL in a socket path: the kernel would connect to the part before it', async () => {
+      const { host, dir } = await setup();
+      const prefix = join(dir, 'a');
+      const listener = await listenAt(prefix);
+      try {
+        for (const path of [`${prefix}\0/vm1.monitor`, `\0${prefix}`, `${prefix}\n`, '']) {
+          const refused = await rejection(host.connectMonitor(path));
+          expect(refused).toBeInstanceOf(CujuArgumentError);
+          expect((refused as CujuArgumentError).field).toBe('path');
+        }
+        expect(listener.connections()).toBe(0);
+      } finally {
+        listener.server.close();
+      }
+    });
+  });
+
+  describe('secrets', () => {
+    it('keeps the secrets it was given, and URL credentials, out of its errors', async () => {
+      const token = `tok-${randomBytes(8).toString('hex')}`;
+      const { host } = await setup({ redact: [token, /pw-[0-9a-f]{8}/] });
+      const url = 'https://cuju:hunter2@example.invalid/Cuju.git';
+      // The command prints its arguments back on stderr, as failing tools often do.
+      const failed = await rejection(
+        host.run(['sh', '-c', 'echo "cannot use $*" >&2; exit 3', 'sh', token, url, 'pw-0badcafe'], {
+          check: true,
+        }),
+      );
+      expect(failed).toBeInstanceOf(HostCommandError);
+      for (const shown of shownForms(failed)) {
+        for (const secret of [token, 'hunter2', 'pw-0badcafe']) expect(shown).not.toContain(secret);
+      }
+      // What is not secret stays, so that the error still says what happened.
+      const command = failed as HostCommandError;
+      expect(command.argv).toEqual([
+        'sh',
+        '-c',
+        'echo "cannot use $*" >&2; exit 3',
+        'sh',
+        '<redacted>',
+        'https://cuju:<redacted>@example.invalid/Cuju.git',
+        '<redacted>',
+      ]);
+      expect(command.stderr).toBe(
+        'cannot use <redacted> https://cuju:<redacted>@example.invalid/Cuju.git <redacted>\n',
+      );
+      expect(command.message).toContain('exited with 3: cannot use <redacted>');
+
+      // A deadline's message names the command line too.
+      const timedOut = await rejection(host.run(['sh', '-c', 'exec sleep 30', token], { timeoutMs: 300 }));
+      expect(timedOut.code).toBe('HOST_TIMEOUT');
+      for (const shown of shownForms(timedOut)) expect(shown).not.toContain(token);
+      expect(timedOut.message).toContain('<redacted>');
+
+      // The host redacts for code that reports what it ran (prepareHost), and shows no secret itself.
+      expect(host.redact?.(`--token ${token} ${url}`)).toBe(
+        '--token <redacted> https://cuju:<redacted>@example.invalid/Cuju.git',
+      );
+      expect(inspect(host, { depth: Infinity, showHidden: true })).not.toContain(token);
+      expect(JSON.stringify(host)).not.toContain(token);
+    });
+  });
+
   describe('run with onLine', () => {
     it('delivers stdout and stderr lines in order, the last partial ones too; the result is unchanged', async () => {
       const { host } = await setup();
@@ -101,7 +224,7 @@ export function hostContract(setup: () => Promise<ContractSetup>): void {
       const err = await rejection(
         host.run(['sh', '-c', 'pwd; printf started; exec sleep 30'], { cwd: dir, timeoutMs: 500, onLine }),
       );
-      expect(err.code).toBe('TIMEOUT');
+      expect(err.code).toBe('HOST_TIMEOUT');
       expect(seen).toEqual([
         [dir, 'stdout'],
         ['started', 'stdout'],
@@ -165,12 +288,12 @@ export function hostContract(setup: () => Promise<ContractSetup>): void {
       const path = join(dir, 'no/such/dir/f');
       // 4 MB that is never read: the write still ends cleanly.
       const err = await rejection(host.writeFile(path, randomBytes(4 << 20)));
-      expect(err.code).toBe('COMMAND_FAILED');
+      expect(err.code).toBe('HOST_COMMAND_FAILED');
       expect(err.message).toContain(path);
       expect(err.message).toMatch(/does not exist/);
       mkdirSync(join(dir, 'sub'));
       const isDir = await rejection(host.writeFile(join(dir, 'sub'), 'x'));
-      expect(isDir.code).toBe('COMMAND_FAILED');
+      expect(isDir.code).toBe('HOST_COMMAND_FAILED');
       expect(isDir.message).toMatch(/is a directory/);
       expect(readdirSync(dir)).toEqual(['sub']);
       expect(readdirSync(join(dir, 'sub'))).toEqual([]);
@@ -180,12 +303,14 @@ export function hostContract(setup: () => Promise<ContractSetup>): void {
     it('refuses bad paths, modes and contents before writing anything', async () => {
       const { host, dir } = await setup();
       for (const path of [`${dir}/a\ntouch ${dir}/pwned`, `${dir}/a\rb`, `${dir}/a\0b`, `${dir}/`, '']) {
-        expect(await codeOf(host.writeFile(path, 'x'))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(host.writeFile(path, 'x'))).toBe('CUJU_INVALID_ARGUMENT');
       }
       for (const mode of [-1, 0o10000, 1.5, Number.NaN]) {
-        expect(await codeOf(host.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('INVALID_ARGUMENT');
+        expect(await codeOf(host.writeFile(join(dir, 'f'), 'x', { mode }))).toBe('CUJU_INVALID_ARGUMENT');
       }
-      expect(await codeOf(host.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe('INVALID_ARGUMENT');
+      expect(await codeOf(host.writeFile(join(dir, 'f'), 42 as unknown as string))).toBe(
+        'CUJU_INVALID_ARGUMENT',
+      );
       expect(readdirSync(dir)).toEqual([]);
     });
   });

@@ -8,6 +8,7 @@ import { SSHD } from '../../../../scripts/lib/loopback-sshd.js';
 
 export {
   descendants,
+  freePort,
   killQuietly,
   SSHD,
   type Sshd,
@@ -71,4 +72,21 @@ export function processesMentioning(text: string): number[] {
     }
   }
   return found;
+}
+
+/**
+ * `count` shell scripts that each start a background `sleep N` and then sleep N in the
+ * foreground, N a duration no other test uses at the same time (picked at random among
+ * 10,000 and unique within this call), so that `running()` finds exactly their processes
+ * (the shell is `sh -c SCRIPT`, whose command line holds `sleep N`, and the two sleeps).
+ */
+export function sleepers(count: number): Array<{ script: string; running: () => number[] }> {
+  const base = 20_000 + Math.floor(Math.random() * 10_000) * 10;
+  return Array.from({ length: count }, (_, i) => {
+    const seconds = base + i;
+    return {
+      script: `sleep ${seconds} & sleep ${seconds}; wait`,
+      running: () => processesMentioning(`sleep ${seconds}`).concat(processesMentioning(`sleep\0${seconds}`)),
+    };
+  });
 }
