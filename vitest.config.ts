@@ -34,11 +34,20 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'scripts',
+          root: './scripts',
+          include: ['test/**/*.test.ts'],
+          testTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'cuju-sim',
           root: './packages/cuju-sim',
           include: ['test/**/*.test.ts'],
-          testTimeout: 30_000,
-          hookTimeout: 30_000,
+          // Generous: a group test starts several simulators, each slow on a loaded machine.
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
         },
       },
       {

@@ -10,13 +10,23 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { type Host, LocalHost, SshHost } from '@cuju/sdk';
-// The same loopback sshd the SDK's tests use: temporary host and user keys, high port.
-import { type Sshd, startSshd } from '../packages/cuju-sdk/test/helpers/sshd.js';
+import { simBinary } from '@cuju/sim';
+// A throwaway sshd on a loopback address: temporary host and user keys, high port.
+import { SSHD, type Sshd, startSshd } from '../scripts/lib/loopback-sshd.js';
+import { parseCommandLine, runMain } from './lib/cli.js';
 import { runPair, say } from './lib/run-pair.js';
 
-const SIM = fileURLToPath(new URL('../packages/cuju-sim/bin/cuju-sim.mjs', import.meta.url));
+const USAGE = `usage: npm run demo   (or: tsx examples/demo.ts)
+
+An FT pair of Cuju VMs on cuju-sim: primary on 127.0.0.2, backup on 127.0.0.3, each
+reached over SSH through its own loopback sshd when run as root (else both through
+LocalHost). It kills the primary, reports the failover, and stops everything it started.
+
+  --help   this text
+
+Exit status: 0 the pair was protected and failed over; 1 it was not.`;
+
 /** The Cuju build the demo runs: master, Cuju's default branch (groupft and blk-server are the others). */
 const BUILD = 'master';
 
@@ -45,12 +55,13 @@ async function sshHost(address: string, sshds: Sshd[]): Promise<Host> {
   });
 }
 
-async function main(): Promise<number> {
+async function main(argv: string[]): Promise<number> {
+  if (!parseCommandLine(argv, { usage: USAGE, options: {} })) return 0;
   const workDir = mkdtempSync(join(tmpdir(), 'cuju-demo-'));
   const sshds: Sshd[] = [];
   const hosts: Host[] = [];
   try {
-    const viaSsh = process.getuid?.() === 0 && existsSync('/usr/sbin/sshd');
+    const viaSsh = process.getuid?.() === 0 && existsSync(SSHD);
     if (viaSsh) {
       say('running as root: each simulated host gets its own sshd on loopback');
       hosts.push(await sshHost('127.0.0.2', sshds), await sshHost('127.0.0.3', sshds));
@@ -63,7 +74,7 @@ async function main(): Promise<number> {
       primary,
       backup,
       // The simulator is told the build the SDK is told: one source for both.
-      binary: { path: process.execPath, args: [SIM, '-sim-build', BUILD] },
+      binary: { ...simBinary, args: [...simBinary.args, '-sim-build', BUILD] },
       build: BUILD,
       workDir,
       ftPort: await freePort(),
@@ -75,12 +86,4 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-    process.exitCode = 1;
-  },
-);
+runMain(USAGE, () => main(process.argv.slice(2)));

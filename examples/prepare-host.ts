@@ -20,32 +20,74 @@ import {
   type PrepareProgress,
   prepareHost,
 } from '@cuju/sdk';
-import { connectSsh, Options, runMain } from './lib/cli.js';
+import {
+  connectSsh,
+  type Parsed,
+  parseCommandLine,
+  requireOptions,
+  runMain,
+  sshTarget,
+  UsageError,
+  wholeNumber,
+} from './lib/cli.js';
 
-const USAGE =
-  'usage: tsx examples/prepare-host.ts (--local | --host USER@HOST[:PORT] --key FILE [--known-hosts FILE]) ' +
-  '[--source DIR] [--clone URL [--ref REF]] [--qemu] [--kvm] [--kernel-dir DIR] [--load] [--jobs N] ' +
-  '[--tap NAME]... [--bridge NAME] [--cpuset CPUS] [--nfs SERVER:/PATH] [--sudo] [--dry-run]';
+const USAGE = `usage: tsx examples/prepare-host.ts (--local | --host USER@HOST[:PORT] --key FILE [--known-hosts FILE])
+           [--source DIR] [--clone URL [--ref REF]] [--qemu] [--kvm] [--kernel-dir DIR] [--load]
+           [--jobs N] [--tap NAME]... [--bridge NAME] [--cpuset CPUS] [--nfs SERVER:/PATH] [--sudo] [--dry-run]
 
-function options(o: Options): PrepareHostOptions {
-  const jobs = o.str('jobs') === undefined ? undefined : Number(o.str('jobs'));
+  --local               prepare this machine; --host: a host over SSH (host key checked)
+  --source DIR          the Cuju source tree on the host
+  --clone URL, --ref R  clone it there first (at REF)
+  --qemu, --kvm         build Cuju's QEMU, its KVM modules (--kernel-dir: the kernel build dir)
+  --load                replace the host's KVM modules with Cuju's
+  --jobs N              parallel make jobs (default: the host's cores)
+  --tap, --bridge, --cpuset, --nfs
+                        host set-up steps (tap devices, the cpuset group, the NFS mount)
+  --sudo                run the root steps through sudo -n
+  --dry-run             print every step's plan, change nothing
+  --help                this text
+
+Exit status: 0 prepared (or planned); 1 a step failed; 2 bad arguments; 3 a prerequisite is missing.`;
+
+const OPTIONS = {
+  local: { type: 'boolean' },
+  host: { type: 'string' },
+  key: { type: 'string' },
+  'known-hosts': { type: 'string' },
+  source: { type: 'string' },
+  clone: { type: 'string' },
+  ref: { type: 'string' },
+  qemu: { type: 'boolean' },
+  kvm: { type: 'boolean' },
+  'kernel-dir': { type: 'string' },
+  load: { type: 'boolean' },
+  jobs: { type: 'string' },
+  tap: { type: 'string', multiple: true },
+  bridge: { type: 'string' },
+  cpuset: { type: 'string' },
+  nfs: { type: 'string' },
+  sudo: { type: 'boolean' },
+  'dry-run': { type: 'boolean' },
+} as const;
+
+function options({ values: o }: Parsed<typeof OPTIONS>): PrepareHostOptions {
+  const jobs = o.jobs === undefined ? undefined : wholeNumber('--jobs', o.jobs, 1, 9999);
+  if (o.ref !== undefined && o.clone === undefined) throw new UsageError('--ref goes with --clone');
   const hostPrep: PrepareHostOptions['hostPrep'] = {
-    ...(o.all('tap').length > 0 ? { taps: o.all('tap') } : {}),
-    ...(o.str('bridge') ? { bridge: o.str('bridge') } : {}),
-    ...(o.str('cpuset') ? { cpuset: { cpus: o.str('cpuset')! } } : {}),
-    ...(o.str('nfs') ? { nfs: { export: o.str('nfs')! } } : {}),
+    ...(o.tap ? { taps: o.tap } : {}),
+    ...(o.bridge ? { bridge: o.bridge } : {}),
+    ...(o.cpuset ? { cpuset: { cpus: o.cpuset } } : {}),
+    ...(o.nfs ? { nfs: { export: o.nfs } } : {}),
   };
-  const clone = o.str('clone');
-  const ref = o.str('ref');
   return {
-    source: o.str('source'),
-    ...(clone ? { clone: { url: clone, ...(ref ? { ref } : {}) } } : {}),
-    buildQemu: o.has('qemu') && { jobs },
-    buildKvm: o.has('kvm') && { jobs, kernelDir: o.str('kernel-dir') },
-    loadKvm: o.has('load'),
+    source: o.source,
+    ...(o.clone ? { clone: { url: o.clone, ...(o.ref ? { ref: o.ref } : {}) } } : {}),
+    buildQemu: o.qemu === true && { jobs },
+    buildKvm: o.kvm === true && { jobs, kernelDir: o['kernel-dir'] },
+    loadKvm: o.load === true,
     ...(Object.keys(hostPrep).length > 0 ? { hostPrep } : {}),
-    sudo: o.has('sudo'),
-    dryRunOnly: o.has('dry-run'),
+    sudo: o.sudo === true,
+    dryRunOnly: o['dry-run'] === true,
   };
 }
 
@@ -71,20 +113,23 @@ function show(e: PrepareProgress): void {
 }
 
 async function main(argv: string[]): Promise<number> {
-  const o = new Options(argv, USAGE);
+  const args = parseCommandLine(argv, { usage: USAGE, options: OPTIONS });
+  if (!args) return 0;
+  const { values } = args;
+  // Every option is checked before anything connects or runs.
+  const prepare = options(args);
   let host: Host;
-  if (o.has('local')) host = new LocalHost();
-  else {
-    const target = o.str('host');
-    const key = o.str('key');
-    if (!target || !key) {
-      console.error(USAGE);
-      return 2;
+  if (values.local) {
+    if (values.host !== undefined || values.key !== undefined || values['known-hosts'] !== undefined) {
+      throw new UsageError('--local takes no --host, --key or --known-hosts');
     }
-    host = await connectSsh(target, key, o.str('known-hosts'));
+    host = new LocalHost();
+  } else {
+    requireOptions(values, ['host', 'key']);
+    host = await connectSsh(sshTarget('host', values.host!), values.key!, values['known-hosts']);
   }
   try {
-    const result = await prepareHost(host, { ...options(o), onProgress: show });
+    const result = await prepareHost(host, { ...prepare, onProgress: show });
     if (result.done.length === 0) {
       console.log(`planned ${Object.keys(result.plans).join(', ')}: nothing was changed (--dry-run)`);
       return 0;
@@ -106,4 +151,4 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
-runMain(() => main(process.argv.slice(2)));
+runMain(USAGE, () => main(process.argv.slice(2)));

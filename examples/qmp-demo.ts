@@ -9,10 +9,19 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { QmpClient, QmpCommandError } from '@cuju/qmp';
+import { parseCommandLine, runMain } from './lib/cli.js';
+
+const USAGE = `usage: npm run demo:qmp   (or: tsx examples/qmp-demo.ts)
+
+Starts a real QEMU (no guest disk, TCG, 64 MiB), shows what @cuju/qmp gives an
+orchestrator, and stops it. QEMU_BINARY names the QEMU to run (default
+qemu-system-x86_64 on PATH).
+
+  --help   this text
+
+Exit status: 0 done; 1 failed.`;
 
 const binary = process.env.QEMU_BINARY ?? 'qemu-system-x86_64';
-const dir = mkdtempSync(join(tmpdir(), 'cuju-demo-'));
-const socket = join(dir, 'vm1.qmp');
 const say = (step: string, detail = '') => console.log(`• ${step}${detail ? `: ${detail}` : ''}`);
 
 async function waitForSocket(path: string, ms: number): Promise<void> {
@@ -23,7 +32,10 @@ async function waitForSocket(path: string, ms: number): Promise<void> {
   }
 }
 
-async function main(): Promise<void> {
+async function main(argv: string[]): Promise<number> {
+  if (!parseCommandLine(argv, { usage: USAGE, options: {} })) return 0;
+  const dir = mkdtempSync(join(tmpdir(), 'cuju-demo-'));
+  const socket = join(dir, 'vm1.qmp');
   say('starting QEMU', `${binary} -M pc -m 64 -S (TCG, no disk), QMP at ${socket}`);
   const qemu = spawn(
     binary,
@@ -71,13 +83,11 @@ async function main(): Promise<void> {
     say('HMP over QMP', (await qmp.hmp('info status')).trim());
     await qmp.execute('quit');
     say('quit', `QEMU exited with code ${await exited}`);
+    return 0;
   } finally {
     if (qemu.exitCode === null && qemu.signalCode === null) qemu.kill('SIGKILL');
     rmSync(dir, { recursive: true, force: true });
   }
 }
 
-main().catch((err: unknown) => {
-  console.error(`demo failed: ${err instanceof Error ? err.message : String(err)}`);
-  process.exitCode = 1;
-});
+runMain(USAGE, () => main(process.argv.slice(2)));

@@ -25,7 +25,9 @@ Options:
   --clean               make clean before building (the README does; slower)
   --configure-arg ARG   one more argument for ./configure (repeatable)
   --dry-run             print every command that would run (a shell script) and run none;
-                        prerequisites are still checked
+                        prerequisites are still checked: what is missing is listed as
+                        warnings, the plan is printed whole anyway, and the exit status
+                        says so (3)
   --help                this text
 
 Prerequisites, checked before anything runs: a C compiler, make, pkg-config, Python 2
@@ -35,7 +37,10 @@ given --python=<path of python2>.
 
 Environment: MAKE, the make program to run (default: make).
 
-Exit status: 0 built; 1 a step failed; 2 bad usage; 3 prerequisites missing.
+Exit status: 0 built; 1 a step failed; 2 bad usage; 3 prerequisites missing (nothing
+was done). With --dry-run: 0 the plan is printed and a real run here would start; 3 the
+plan is printed but a real run here would refuse (what is missing is on stderr); 2 bad
+usage.
 EOF
 }
 
@@ -73,11 +78,14 @@ if [ -n "$clone_url" ]; then
     note "$source_dir already exists: building it as it is, not cloning $clone_url"
     # A ref asked for but not checked out would build something else than asked: refuse.
     if [ -n "$ref" ]; then
-      command -v git >/dev/null 2>&1 || die "--ref needs git to check which revision $source_dir is at (apt-get install git)"
-      head=$(git -C "$source_dir" rev-parse --verify -q HEAD 2>/dev/null) || head=''
-      wanted=$(git -C "$source_dir" rev-parse --verify -q "$ref^{commit}" 2>/dev/null) || wanted=''
-      if [ -z "$head" ] || [ "$head" != "$wanted" ]; then
-        die "$source_dir exists but is not at $ref: check it out there (git -C $source_dir checkout $ref), or remove the directory to clone afresh"
+      if ! command -v git >/dev/null 2>&1; then
+        refuse "--ref needs git to check which revision $source_dir is at (apt-get install git)"
+      else
+        head=$(git -C "$source_dir" rev-parse --verify -q HEAD 2>/dev/null) || head=''
+        wanted=$(git -C "$source_dir" rev-parse --verify -q "$ref^{commit}" 2>/dev/null) || wanted=''
+        if [ -z "$head" ] || [ "$head" != "$wanted" ]; then
+          refuse "$source_dir exists but is not at $ref: check it out there (git -C $source_dir checkout $ref), or remove the directory to clone afresh"
+        fi
       fi
     fi
   else
@@ -85,8 +93,13 @@ if [ -n "$clone_url" ]; then
   fi
 fi
 if ((!will_clone)); then
-  [ -d "$source_dir" ] || die "source tree $source_dir does not exist (give --clone URL to clone it there)"
-  [ -x "$source_dir/configure" ] || die "$source_dir has no executable ./configure: is it a Cuju source tree?"
+  if [ ! -d "$source_dir" ] && ((CUJU_DRY_RUN)); then
+    # It may still appear (an NFS mount by an earlier step), as build-kvm.sh's tree may.
+    warn "source tree $source_dir does not exist (yet): give --clone URL to clone it there, or mount it first"
+  else
+    [ -d "$source_dir" ] || die "source tree $source_dir does not exist (give --clone URL to clone it there)"
+    [ -x "$source_dir/configure" ] || refuse "$source_dir has no executable ./configure: is it a Cuju source tree?"
+  fi
 fi
 
 # Prerequisites.
@@ -136,7 +149,7 @@ run "$make_cmd" -j "$jobs"
 binary=$source_dir/x86_64-softmmu/qemu-system-x86_64
 if ((CUJU_DRY_RUN)); then
   note "then prints $binary"
-  exit 0
+  end_dry_run
 fi
 [ -x "$binary" ] || die "make succeeded but $binary was not built: is --target-list x86_64-softmmu honoured by this tree?"
 step "built $binary"

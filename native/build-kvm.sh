@@ -35,7 +35,9 @@ Options:
   --allow-unsupported-kernel
                     warn instead of refusing on a kernel other than 4.4.x / 4.15.x
   --dry-run         print every command that would run (a shell script) and run none;
-                    prerequisites are still checked
+                    prerequisites are still checked: what is missing is listed as
+                    warnings, the plan is printed whole anyway, and the exit status
+                    says so (3)
   --help            this text
 
 Prerequisites, checked before anything runs: a C compiler, make, patch, a supported
@@ -43,7 +45,10 @@ kernel (4.4.x for Ubuntu 16.04, 4.15.x for Ubuntu 18.04.1) and its headers.
 
 Environment: MAKE, the make program to run (default: make).
 
-Exit status: 0 built; 1 a step failed; 2 bad usage; 3 prerequisites missing.
+Exit status: 0 built; 1 a step failed; 2 bad usage; 3 prerequisites missing (nothing
+was done). With --dry-run: 0 the plan is printed and a real run here would start; 3 the
+plan is printed but a real run here would refuse (what is missing is on stderr); 2 bad
+usage.
 EOF
 }
 
@@ -81,7 +86,7 @@ resolve_dir source_dir "$source_dir" 'source tree' 'clone or mount it first'
 [ -n "$kvm_dir" ] || kvm_dir=$(kvm_tree_of "$source_dir")
 if [ -d "$source_dir" ]; then
   resolve_dir kvm_dir "$kvm_dir" 'KVM module tree' "is $source_dir a Cuju source tree?"
-  [ -x "$kvm_dir/configure" ] || [ ! -d "$kvm_dir" ] || die "$kvm_dir has no executable ./configure"
+  [ -x "$kvm_dir/configure" ] || [ ! -d "$kvm_dir" ] || refuse "$kvm_dir has no executable ./configure"
 fi
 [ -z "$kernel_dir" ] || kernel_dir=$(absolute_path "$kernel_dir")
 [ -n "$jobs" ] || jobs=$(default_jobs)
@@ -139,7 +144,7 @@ if ((CUJU_DRY_RUN)); then
     fi
   done
   note "then prints $kvm_dir/x86/kvm.ko and $kvm_dir/x86/kvm-intel.ko"
-  exit 0
+  end_dry_run
 fi
 
 log=$(mktemp)

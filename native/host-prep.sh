@@ -31,13 +31,17 @@ Options:
   --nfs-mount DIR     the mount point (default /mnt/nfs)
   --nfs-options OPTS  mount -o OPTS for the NFS mount
   --dry-run           print every command that would run and run none; prerequisites
-                      are still checked
+                      are still checked: what is missing is listed as warnings, the
+                      plan is printed whole anyway, and the exit status says so (3)
   --help              this text
 
 Needs root. The cpuset step needs the cgroup v1 cpuset controller (Ubuntu 16.04/18.04);
 on a cgroup v2 host mounting it fails and the script says so.
 
-Exit status: 0 done; 1 a step failed; 2 bad usage; 3 prerequisites missing.
+Exit status: 0 done; 1 a step failed; 2 bad usage; 3 prerequisites missing (nothing
+was done). With --dry-run: 0 the plan is printed and a real run here would start; 3 the
+plan is printed but a real run here would refuse (what is missing is on stderr); 2 bad
+usage.
 EOF
 }
 
@@ -124,9 +128,13 @@ mounted() {
 
 if ((${#taps[@]} > 0)); then
   step "tap devices on bridge $bridge"
-  if ! ip link show dev "$bridge" >/dev/null 2>&1; then
+  if ip link show dev "$bridge" >/dev/null 2>&1; then
+    :
+  elif ((create_bridge)); then
     run ip link add name "$bridge" type bridge
     run ip link set dev "$bridge" up
+  else
+    note "bridge $bridge must exist before the taps are attached to it (see the warnings)"
   fi
   for tap in "${taps[@]}"; do
     if ip link show dev "$tap" >/dev/null 2>&1; then
@@ -168,5 +176,8 @@ if [ -n "$nfs" ]; then
       run mount -t nfs "$nfs" "$nfs_mount"
     fi
   fi
+fi
+if ((CUJU_DRY_RUN)); then
+  end_dry_run
 fi
 step "done"

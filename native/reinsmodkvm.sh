@@ -25,10 +25,15 @@ Options:
   --allow-unsupported-kernel
                     warn instead of refusing on a kernel other than 4.4.x / 4.15.x
   --dry-run         print every command that would run and run none; prerequisites are
-                    still checked, modules not built yet are only warned about
+                    still checked: what is missing is listed as warnings, the plan is
+                    printed whole anyway, and the exit status says so (3); modules not
+                    built yet are only warned about
   --help            this text
 
-Exit status: 0 loaded; 1 a step failed; 2 bad usage; 3 prerequisites missing.
+Exit status: 0 loaded; 1 a step failed; 2 bad usage; 3 prerequisites missing (nothing
+was done). With --dry-run: 0 the plan is printed and a real run here would start; 3 the
+plan is printed but a real run here would refuse (what is missing is on stderr); 2 bad
+usage.
 EOF
 }
 
@@ -88,7 +93,7 @@ if ((CUJU_DRY_RUN)); then
   run insmod "$kvm_dir/x86/kvm.ko"
   run insmod "$kvm_dir/x86/kvm-intel.ko"
   note "then checks that lsmod lists kvm and kvm_intel"
-  exit 0
+  end_dry_run
 fi
 
 step "before"

@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the real peers the tests talk to, and the tools CI runs (shellcheck; patch for
-# native/build-kvm.sh's patch-and-retry), from Debian's packages, and only what is
-# missing. Idempotent and quiet when everything is present; says clearly what it could
-# not do. Later issues add libvirt to PEERS. PostgreSQL is Debian 12's (15): the FT
-# service's HA tests start throwaway clusters with its server binaries.
+# native/build-kvm.sh's patch-and-retry; stress-ng for npm run test:stress), from
+# Debian's packages, and only what is missing. Idempotent and quiet when everything is
+# present; says clearly what it could not do. Later issues add libvirt to PEERS.
+# PostgreSQL is Debian 12's (15): the FT service's HA tests start throwaway clusters with
+# its server binaries; Chromium runs the console's end-to-end tests.
 set -euo pipefail
 
 # "command it provides|Debian package". A command given as an absolute path is checked
@@ -18,6 +19,7 @@ PEERS=(
   "setpriv|util-linux"
   "/usr/lib/postgresql/15/bin/initdb|postgresql"
   "/usr/bin/chromium|chromium"
+  "stress-ng|stress-ng"
 )
 
 have() {

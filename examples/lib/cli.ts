@@ -1,63 +1,127 @@
-/** Command-line pieces the examples share: `--flag [value]` parsing, SSH targets, exit codes. */
+/**
+ * Command-line pieces the examples share: strict parsing (node:util parseArgs), number and
+ * SSH-target checks, and exit codes: 0 done, 1 failed, 2 bad command line (nothing done).
+ */
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
+import { type ParseArgsConfig, parseArgs } from 'node:util';
 import { SshHost } from '@cuju/sdk';
 
+/** A bad command line: runMain prints the message and the usage and exits 2. */
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+type OptionSpecs = NonNullable<ParseArgsConfig['options']>;
+const HELP = { help: { type: 'boolean', short: 'h' } } as const;
+type WithHelp<O extends OptionSpecs> = O & typeof HELP;
+/** What parseArgs returns for these options (strict, positionals allowed). */
+export type Parsed<O extends OptionSpecs> = ReturnType<
+  typeof parseArgs<{ args: string[]; options: WithHelp<O>; strict: true; allowPositionals: true }>
+>;
+
+export interface CommandLine<O extends OptionSpecs> {
+  /** The usage text, printed by --help (stdout) and after every usage error (stderr). */
+  usage: string;
+  options: O;
+  /** How many positional arguments are allowed (default: none). */
+  positionals?: { min: number; max: number };
+}
+
 /**
- * `--name value` and `--name` (true) options; a repeated option keeps every value in order
- * (`all`). Anything not starting with `--` is refused with the usage text.
+ * Parses argv strictly: an unknown option, an option without its value, a value given to
+ * a flag or a positional argument out of bounds is a UsageError. `--help` (or `-h`)
+ * prints the usage on stdout and returns undefined: the caller exits 0 without doing
+ * anything.
  */
-export class Options {
-  private readonly values = new Map<string, (string | true)[]>();
-
-  constructor(argv: readonly string[], usage: string) {
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}\n${usage}`);
-      const next = argv[i + 1];
-      const value: string | true = next === undefined || next.startsWith('--') ? true : next;
-      if (value !== true) i++;
-      this.values.set(a.slice(2), [...(this.values.get(a.slice(2)) ?? []), value]);
+export function parseCommandLine<O extends OptionSpecs>(
+  argv: readonly string[],
+  spec: CommandLine<O>,
+): Parsed<O> | undefined {
+  let parsed: Parsed<O>;
+  try {
+    parsed = parseArgs({
+      args: [...argv],
+      options: { ...spec.options, ...HELP } as WithHelp<O>,
+      strict: true,
+      allowPositionals: true,
+    });
+  } catch (err) {
+    // parseArgs' own messages name the option; its codes are ERR_PARSE_ARGS_*.
+    const code = (err as { code?: unknown }).code;
+    if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS_')) {
+      throw new UsageError((err as Error).message);
     }
+    throw err;
   }
-
-  has(name: string): boolean {
-    return this.values.has(name);
+  if ((parsed.values as { help?: boolean }).help === true) {
+    process.stdout.write(`${spec.usage}\n`);
+    return undefined;
   }
+  const { min, max } = spec.positionals ?? { min: 0, max: 0 };
+  const n = parsed.positionals.length;
+  if (n > max) throw new UsageError(`unexpected argument '${parsed.positionals[max]}'`);
+  if (n < min) throw new UsageError(`expected at least ${min} argument${min === 1 ? '' : 's'}, got ${n}`);
+  return parsed;
+}
 
-  /** The option's (last) value when it was given one. */
-  str(name: string): string | undefined {
-    const v = this.values.get(name)?.at(-1);
-    return typeof v === 'string' ? v : undefined;
+/** A whole number in [min, max] given as `--name TEXT` (or a positional called name). */
+export function wholeNumber(name: string, text: string, min: number, max: number): number {
+  const n = /^\d{1,10}$/.test(text) ? Number(text) : Number.NaN;
+  if (!(n >= min && n <= max)) {
+    throw new UsageError(`${name} must be a whole number from ${min} to ${max}, got '${text}'`);
   }
+  return n;
+}
 
-  /** Every value given to a repeated option. */
-  all(name: string): string[] {
-    return (this.values.get(name) ?? []).filter((v): v is string => typeof v === 'string');
+/** Every option in `names` was given a value; the missing ones are named. */
+export function requireOptions(values: Record<string, unknown>, names: readonly string[]): void {
+  const missing = names.filter((n) => values[n] === undefined);
+  if (missing.length > 0) {
+    throw new UsageError(`missing ${missing.map((n) => `--${n}`).join(', ')}`);
   }
 }
 
-/** Connects to `USER@HOST[:PORT]` with a key file, checking the host key against known_hosts. */
-export function connectSsh(target: string, keyPath: string, knownHosts?: string): Promise<SshHost> {
-  const m = /^([^@]+)@([^:]+)(?::(\d+))?$/.exec(target);
-  if (!m) throw new Error(`${target}: expected USER@HOST[:PORT]`);
-  return SshHost.connect({
+/** `USER@HOST[:PORT]`, checked before anything connects. */
+export function sshTarget(option: string, target: string): { username: string; host: string; port: number } {
+  const m = /^([^@\s]+)@([^:@\s]+)(?::(\d+))?$/.exec(target);
+  if (!m) throw new UsageError(`--${option}: expected USER@HOST[:PORT], got '${target}'`);
+  return {
     username: m[1]!,
     host: m[2]!,
-    port: m[3] ? Number(m[3]) : 22,
+    port: m[3] === undefined ? 22 : wholeNumber(`--${option}'s port`, m[3], 1, 65535),
+  };
+}
+
+/** Connects to a checked target with a key file, checking the host key against known_hosts. */
+export function connectSsh(
+  target: { username: string; host: string; port: number },
+  keyPath: string,
+  knownHosts?: string,
+): Promise<SshHost> {
+  return SshHost.connect({
+    ...target,
     privateKey: readFileSync(keyPath, 'utf8'),
     hostKey: { knownHostsPath: knownHosts ?? join(homedir(), '.ssh', 'known_hosts') },
   });
 }
 
-/** Runs an example's main: its number is the exit code; an error is printed with its code. */
-export function runMain(main: () => Promise<number>): void {
+/**
+ * Runs an example's main: its number is the exit code. A UsageError exits 2 with `usage`;
+ * any other error exits 1, printed with its code when it has one.
+ */
+export function runMain(usage: string, main: () => Promise<number>): void {
   main().then(
     (code) => {
       process.exitCode = code;
     },
     (err: unknown) => {
+      if (err instanceof UsageError) {
+        console.error(`${err.message}\n${usage}`);
+        process.exitCode = 2;
+        return;
+      }
       console.error(
         err instanceof Error && 'code' in err
           ? `${(err as { code: string }).code}: ${err.message}`

@@ -9,6 +9,9 @@
 #   stderr  progress: '==> step' headings, '+ command' before each command, the commands'
 #           own output, warnings and errors (prefixed with the script's name).
 #   exit    0 done; 1 a step failed; 2 bad usage; 3 prerequisites missing (nothing done).
+#           A dry run prints its whole plan even where prerequisites are missing: they
+#           are listed as warnings, the plan ends with a note, and it exits 3 (0 when a
+#           real run here would go ahead), so that the plan can be read on any machine.
 #
 # Written for bash 4.3 (Ubuntu 16.04), where "${a[@]}" of an empty array trips `set -u`:
 # empty arrays are expanded as ${a[@]+"${a[@]}"}.
@@ -162,7 +165,8 @@ resolve_dir() {
 
 # Prerequisites -----------------------------------------------------------------------
 # Each check adds what is missing to one list, so that the operator learns everything to
-# install in one go; check_prerequisites then refuses (exit 3) before anything has run.
+# install in one go; check_prerequisites then refuses (exit 3) before anything has run. A
+# dry run lists the same items as warnings and goes on planning; end_dry_run exits 3.
 
 CUJU_MISSING=()
 CUJU_PACKAGES=()
@@ -197,9 +201,21 @@ require_missing() {
   CUJU_MISSING+=("$1")
 }
 
+# refuse MESSAGE (before check_prerequisites): what stops a real run at once (exit 1, as
+# `die`). A dry run cannot stop there without hiding the rest of the plan: the message
+# joins the missing prerequisites instead, so the plan is printed whole and it exits 3.
+refuse() {
+  ((CUJU_DRY_RUN)) || die "$1"
+  CUJU_MISSING+=("$1")
+}
+
 check_prerequisites() {
   ((${#CUJU_MISSING[@]} == 0)) && return 0
-  say "missing prerequisites, nothing was done:"
+  if ((CUJU_DRY_RUN)); then
+    warn "missing prerequisites: a real run here would refuse (exit 3); the plan follows anyway:"
+  else
+    say "missing prerequisites, nothing was done:"
+  fi
   local item
   for item in "${CUJU_MISSING[@]}"; do
     printf '  - %s\n' "$item" >&2
@@ -207,7 +223,17 @@ check_prerequisites() {
   if ((${#CUJU_PACKAGES[@]} > 0)); then
     say "install them with: sudo apt-get install $(printf '%s\n' "${CUJU_PACKAGES[@]}" | sort -u | tr '\n' ' ')"
   fi
-  exit 3
+  ((CUJU_DRY_RUN)) || exit 3
+}
+
+# end_dry_run: the end of every dry run. Exit 0 when a real run here would go ahead; 3
+# when something it needs is missing (listed on stderr), with a last note in the plan.
+end_dry_run() {
+  if ((${#CUJU_MISSING[@]} > 0)); then
+    note "a real run on this host would refuse: ${#CUJU_MISSING[@]} missing prerequisite(s), listed on stderr"
+    exit 3
+  fi
+  exit 0
 }
 
 # The KVM module tree of a Cuju source tree. The repo holds kvm/ (README: `cd kvm`) and

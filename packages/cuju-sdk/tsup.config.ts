@@ -10,12 +10,13 @@ export default defineConfig({
   target: 'node20',
   // import.meta.url in the CJS build too: native-scripts.ts finds dist/native by it.
   shims: true,
-  // prepareHost() uploads the native scripts: ship native/ in dist/native, without its
-  // tests and docs (native-scripts.ts checks that every script it needs is there).
+  // prepareHost() uploads the native scripts: ship native/ in dist/native with their
+  // README (the scripts' manual, which this package's README links to), without their
+  // tests (native-scripts.ts checks that every script it needs is there).
   async onSuccess() {
     cpSync('../../native', 'dist/native', {
       recursive: true,
-      filter: (src) => !/\/native\/(test|README\.md)/.test(src),
+      filter: (src) => !/\/native\/test(\/|$)/.test(src),
     });
   },
 });

@@ -1,8 +1,8 @@
 import { defineConfig } from 'tsup';
 
-// An executable, not a library: ESM only, one entry that bin/cuju-sim.mjs imports.
+// ESM only. index: the library entry (where the binary is); main: what bin/cuju-sim.mjs runs.
 export default defineConfig({
-  entry: ['src/main.ts'],
+  entry: ['src/index.ts', 'src/main.ts'],
   format: ['esm'],
   dts: true,
   clean: true,

@@ -3,6 +3,7 @@
  * that errors.ts can name them without importing the profiles (no import circles).
  */
 export const CUJU_BUILD_NAMES = ['master', 'groupft', 'blk-server'] as const;
+/** A Cuju build the SDK has a profile of: `master`, `groupft` or `blk-server`. */
 export type CujuBuildName = (typeof CUJU_BUILD_NAMES)[number];
 
 /** The HMP commands the SDK sends, by their hmp-commands.hx names. */
@@ -28,6 +29,7 @@ export type CujuCommandName =
 
 /** Cuju's own command-line options (the upstream ones are the same in every build). */
 export type CujuOption = '-ft-join-port' | '-gft-id' | '-blk-server' | '-blk-server-listen';
+/** Every Cuju-specific command-line option, whichever build accepts it. */
 export const CUJU_OPTIONS: readonly CujuOption[] = [
   '-ft-join-port',
   '-gft-id',

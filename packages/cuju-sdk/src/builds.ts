@@ -30,6 +30,7 @@ export interface CujuCommandSpec {
   readonly source: string;
 }
 
+/** What one Cuju build has, as data: its commands, options, markers and behaviour, with the commit it follows. */
 export interface CujuBuildProfile {
   readonly name: CujuBuildName;
   /** The commit this profile follows (short hash) and what it is. */
@@ -339,12 +340,14 @@ const BLK_SERVER: CujuBuildProfile = {
   backupDeath: 'ft-error', // migration.c@4b17b51:2722-2724, 2753-2757
 };
 
+/** The profile of each build, by name. */
 export const CUJU_BUILDS: Readonly<Record<CujuBuildName, CujuBuildProfile>> = {
   master: MASTER,
   groupft: GROUPFT,
   'blk-server': BLK_SERVER,
 };
 
+/** Whether a value is the name of a profiled build. */
 export function isCujuBuildName(value: unknown): value is CujuBuildName {
   return typeof value === 'string' && (CUJU_BUILD_NAMES as readonly string[]).includes(value);
 }

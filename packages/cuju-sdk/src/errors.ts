@@ -35,6 +35,7 @@ export type HostErrorCode =
   /** The connection to the host was lost or closed. */
   | 'HOST_DISCONNECTED';
 
+/** The stable codes of `CujuError`. */
 export type CujuErrorCode =
   /** An argument was refused before anything was sent or started (CujuArgumentError). */
   | 'CUJU_INVALID_ARGUMENT'
@@ -70,6 +71,7 @@ export type CujuErrorCode =
   // The host layer.
   | HostErrorCode;
 
+/** The root of the SDK's Cuju errors; `code` is stable. */
 export class CujuError extends Error {
   readonly code: CujuErrorCode;
   constructor(code: CujuErrorCode, message: string, options?: { cause?: unknown }) {
@@ -103,6 +105,7 @@ export type FtPairReason =
   | 'launch-failed'
   | 'ft-stopped';
 
+/** What went wrong with an FT pair. */
 export type FtPairErrorKind =
   | 'STATE'
   | 'TIMEOUT'

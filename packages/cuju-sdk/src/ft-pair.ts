@@ -19,6 +19,7 @@ import { CujuMonitor, monitorEndpointKey } from './monitor.js';
 import type { CujuVmSpec } from './spec.js';
 import { checkPort } from './validate.js';
 
+/** Where an FT pair is in its life (see the README's state list). */
 export type FtPairState =
   | 'idle'
   | 'launching'
@@ -39,6 +40,7 @@ export type FtPairState =
  */
 export type NotProtectedReason = FtPairReason;
 
+/** One change of state, with the time and, when not protected, why. */
 export interface FtPairStateChange {
   state: FtPairState;
   previous: FtPairState;
@@ -48,6 +50,7 @@ export interface FtPairStateChange {
   detail?: string;
 }
 
+/** What a failover looked like: when the backup took over and how it was seen. */
 export interface FailoverReport {
   /** When the backup was seen running on its own. */
   detectedAt: Date;
@@ -59,15 +62,20 @@ export interface FailoverReport {
   via: 'backup-marker' | 'backup-status';
 }
 
+/** One line of Cuju's stdout that the SDK recognised, and which VM printed it. */
 export interface MarkerEvent {
   side: 'primary' | 'backup';
   marker: CujuMarker;
   line: string;
 }
 
-type FtPairEvents = {
+/** The events an `FtPair` emits: every state change, the failover report, each recognised stdout line. */
+export type FtPairEvents = {
+  /** Every change of state, in order. */
   state: (change: FtPairStateChange) => void;
+  /** Once per failover: when the backup took over and how it was seen. */
   failover: (report: FailoverReport) => void;
+  /** Each line of Cuju's stdout the SDK recognised, from either VM. */
   marker: (event: MarkerEvent) => void;
 };
 
@@ -78,6 +86,7 @@ export interface CujuBinary {
   args?: readonly string[];
 }
 
+/** `new FtPair()` options: the two hosts, the VM, Cuju's binary, the FT port, deadlines. */
 export interface FtPairOptions {
   primary: Host;
   backup: Host;
@@ -100,6 +109,7 @@ export interface FtPairOptions {
   timeouts?: { launchMs?: number; syncMs?: number; failoverMs?: number };
 }
 
+/** `up()` options. */
 export interface UpOptions {
   signal?: AbortSignal;
 }
@@ -160,6 +170,7 @@ export class FtPair extends Emitter {
     return { state: this.current };
   }
 
+  /** What `console.log` and `util.inspect` show: the state and the hosts, no secret. */
   [inspect.custom](): string {
     return `FtPair { state: '${this.current}' }`;
   }
@@ -169,6 +180,7 @@ export class FtPair extends Emitter {
     return this.build;
   }
 
+  /** The current state. */
   get state(): FtPairState {
     return this.current;
   }

@@ -18,6 +18,10 @@ const joinPorts = new Set<string>();
 
 const joinKey = (host: unknown, port: unknown) => `${checkText('host', host)}:${checkPort('port', port)}`;
 
+/**
+ * The process-wide record of monitor endpoints in FT and of group join ports, which
+ * CujuMonitor.connect and FtPair consult before they open anything (see the module comment).
+ */
 export const cujuFtRegistry = {
   /** The VM behind this monitor endpoint is in FT (or entering it): no new connection. */
   markFt(endpoint: string): void {
@@ -27,6 +31,7 @@ export const cujuFtRegistry = {
   clearFt(endpoint: string): void {
     ftEndpoints.delete(checkText('endpoint', endpoint));
   },
+  /** Whether this process put the VM behind this endpoint into FT (and it has not ended). */
   isFt(endpoint: string): boolean {
     return ftEndpoints.has(checkText('endpoint', endpoint));
   },
@@ -34,9 +39,11 @@ export const cujuFtRegistry = {
   addJoinPort(host: string, port: number): void {
     joinPorts.add(joinKey(host, port));
   },
+  /** The VM on this join port is gone. */
   removeJoinPort(host: string, port: number): void {
     joinPorts.delete(joinKey(host, port));
   },
+  /** Whether a VM this process knows listens for group FT control here (never connect to it). */
   isJoinPort(host: string, port: number): boolean {
     return joinPorts.has(joinKey(host, port));
   },

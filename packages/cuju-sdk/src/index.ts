@@ -63,6 +63,7 @@ export {
 export type {
   CujuBinary,
   FailoverReport,
+  FtPairEvents,
   FtPairOptions,
   FtPairState,
   FtPairStateChange,

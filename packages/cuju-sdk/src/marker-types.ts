@@ -5,6 +5,7 @@
  */
 import type { GftAddHostCommand } from './errors.js';
 
+/** A line of Cuju's stdout, recognised: one kind per marker of the builds, with its values. */
 export type CujuMarker =
   // Both sides
   /** `VM init finished`: vl.c is done and the monitor is up (not printed by a block server). */
@@ -90,4 +91,5 @@ export type CujuMarker =
   /** `qemu-system-x86_64: ...`: QEMU's error_report (it may start with the option being parsed). */
   | { kind: 'qemu-error'; message: string };
 
+/** The kinds of `CujuMarker`. */
 export type CujuMarkerKind = CujuMarker['kind'];

@@ -52,6 +52,7 @@ export type CujuMonitorTarget =
   | { qmp: QmpConnectOptions }
   | { host: Host; path: string };
 
+/** Options of `new CujuMonitor(connection, options)`. */
 export interface CujuMonitorOptions {
   /**
    * The Cuju build behind the monitor. Absent: detected from `help` (which changes
@@ -65,6 +66,7 @@ export interface CujuMonitorOptions {
   endpointKey?: string;
 }
 
+/** Options of `CujuMonitor.connect(target, options)`. */
 export interface CujuConnectOptions {
   build?: CujuBuildName | CujuBuildProfile;
   /**
@@ -82,6 +84,7 @@ export interface FtTarget {
   detach?: boolean;
 }
 
+/** One host of a GFT group, as `gft_add_host` takes it: group id, IPs, MAC, ports. */
 export interface GftHost {
   gftId: number;
   masterIp: string;
@@ -91,6 +94,7 @@ export interface GftHost {
   slaveFtPort: number;
 }
 
+/** What `info()` reads from the monitor: status, migration (with Cuju's fields), FT mode. */
 export interface CujuInfo {
   status: InfoStatus;
   migrate: CujuInfoMigrate;
@@ -187,6 +191,7 @@ export class CujuMonitor {
     return monitor;
   }
 
+  /** Where the monitor is, as people read it. */
   get endpoint(): string {
     return this.hmp.endpoint;
   }
@@ -371,26 +376,31 @@ export class CujuMonitor {
     return { status, migrate };
   }
 
+  /** `gft_add_host`: adds a host to the GFT group table. */
   async gftAddHost(host: GftHost, options?: CallOptions): Promise<void> {
     return this.quiet('gft_add_host', gftHostArgs('host', host), options);
   }
 
+  /** `gft_add_host2`: adds a host with its backup's join port. */
   async gftAddHost2(host: GftHost & { slaveJoinPort: number }, options?: CallOptions): Promise<void> {
     const args = gftHostArgs('host', host);
     checkPort('host.slaveJoinPort', host.slaveJoinPort);
     return this.quiet('gft_add_host2', { ...args, slave_host_join_port: host.slaveJoinPort }, options);
   }
 
+  /** `gft_init`: sends the group table to every member and starts group FT. */
   async gftInit(options?: CallOptions): Promise<void> {
     return this.quiet('gft_init', {}, options);
   }
 
+  /** `gft_add_member`: adds a member to a running group. */
   async gftAddMember(member: Omit<GftHost, 'gftId'>, options?: CallOptions): Promise<void> {
     const m = checkObjectArg('member', member);
     const { gft_id: _, ...args } = gftHostArgs('member', { ...(m as Omit<GftHost, 'gftId'>), gftId: 0 });
     return this.quiet('gft_add_member', args, options);
   }
 
+  /** `gft_add_backup`: gives a member a new backup. */
   async gftAddBackup(
     backup: { slaveIp: string; slaveIncomingPort: number },
     options?: CallOptions,
@@ -415,10 +425,12 @@ export class CujuMonitor {
     this.know('primary-starting');
   }
 
+  /** `migrate_pause`: pauses the migration stream. */
   async migratePause(options?: CallOptions): Promise<void> {
     return this.quiet('migrate_pause', {}, options);
   }
 
+  /** `migrate_resume`: resumes the migration stream. */
   async migrateResume(options?: CallOptions): Promise<void> {
     return this.quiet('migrate_resume', {}, options);
   }

@@ -31,6 +31,7 @@ export const CUJU_FT_MODES = {
   11: 'run',
 } as const satisfies Record<number, string>;
 
+/** The name of a Cuju FT mode (`unknown` for a number Cuju does not define). */
 export type CujuFtModeName = (typeof CUJU_FT_MODES)[keyof typeof CUJU_FT_MODES] | 'unknown';
 
 /**

@@ -56,6 +56,7 @@ export interface CujuDriveOptions {
   scsi?: boolean;
 }
 
+/** One Cuju VM: what runvm.sh and recv.sh put on its command line. */
 export interface CujuVmSpec {
   /** `-name NAME` (ps, window title). Omitted when absent, as in the seeds. */
   name?: string;

@@ -282,8 +282,10 @@ export function checkCpuModel(field: string, value: unknown): string {
 
 /** The display adapters QEMU 2.8's `-vga` knows. */
 export const VGA_TYPES = ['std', 'cirrus', 'vmware', 'qxl', 'xenfb', 'virtio', 'none'] as const;
+/** The `-vga` types QEMU 2.8 accepts. */
 export type VgaType = (typeof VGA_TYPES)[number];
 
+/** Checks a `-vga` type, throwing `CujuArgumentError` naming `field` when it is not one QEMU 2.8 has. */
 export function checkVga(field: string, value: unknown): VgaType {
   const text = checkString(field, value, true);
   const found = VGA_TYPES.find((t) => t === text);

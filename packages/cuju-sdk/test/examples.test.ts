@@ -35,7 +35,7 @@ async function vm(host: LocalHost, args: string[], dir: string, name: string): P
 }
 
 describe('examples', () => {
-  it("ftmode.ts sends ftmode.sh's two lines and reports that FT really started", async () => {
+  it("ftmode.ts sends ftmode.sh's two lines to a backup given by name, and reports that FT really started", async () => {
     const t = tempDir();
     cleanups.push(t.cleanup);
     const host = new LocalHost();
@@ -48,14 +48,16 @@ describe('examples', () => {
     ];
     const backup = await vm(host, [...mon('vm1r'), '-incoming', `tcp:0:${port},ft_mode`], t.dir, 'backup');
     await vm(host, mon('vm1'), t.dir, 'primary');
+    // A host name, as ftmode.sh's tcp:localhost:4441: resolved by the example (IPv4).
     const { stdout } = await run(TSX, [
       join(ROOT, 'examples', 'ftmode.ts'),
       join(t.dir, 'vm1.monitor'),
-      '127.0.0.1',
+      'localhost',
       String(port),
     ]);
     expect(stdout).toContain('Cuju build: master (21f9f0b)');
     expect(stdout).toContain('migrate_set_capability cuju-ft on: ok');
+    expect(stdout).toContain(`migrate -c tcp:127.0.0.1:${port} (localhost): ok`);
     expect(stdout).toMatch(/FT started \(migration cancelled\)/);
     await waitForLine(backup, 'first commit');
   });

@@ -454,6 +454,35 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       await waitUntil(() => aborted!.running().length === 0, 'the aborted command and its child to end');
     });
 
+    it("finds its pid after a chatty login shell's output, keeps that output out of the result, still kills", async () => {
+      // A ~/.bashrc that prints, as a motd or a version manager's warning does.
+      const d = await startSshd({ homeFiles: { '.bashrc': 'echo "welcome to the lab" >&2\n' } });
+      daemons.push(d);
+      const h = await connect(d);
+      expect(await h.run(['sh', '-c', 'echo out; echo err >&2'])).toEqual({
+        code: 0,
+        stdout: 'out\n',
+        stderr: 'err\n',
+      });
+      const dir = tempDir();
+      const ac = new AbortController();
+      const pidFile = join(dir, 'abort.pid');
+      const running = h.run(
+        [
+          'sh',
+          '-c',
+          'echo $$ > "$0/abort.pid.tmp"; mv "$0/abort.pid.tmp" "$0/abort.pid"; exec sleep 30',
+          dir,
+        ],
+        { signal: ac.signal },
+      );
+      await waitUntil(() => existsSync(pidFile), 'the remote shell to write its pid', 30_000);
+      ac.abort();
+      expect(await codeOf(running)).toBe('HOST_ABORTED');
+      const pid = Number(readFileSync(pidFile, 'utf8'));
+      await waitUntil(() => !alive(pid), `remote process ${pid} to end`, 30_000);
+    });
+
     it('refuses NUL bytes and line breaks in every string field with nothing sent', async () => {
       const d = await sshd();
       const h = await connect(d);
@@ -516,7 +545,9 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
     it("takes a relative path from the login user's home", async () => {
       const d = await sshd();
       const h = await connect(d);
-      const home = (await h.run(['sh', '-c', 'printf %s "$HOME"'])).stdout;
+      // sshd starts the session in the login user's home directory (the test sshd gives
+      // the session another $HOME, to keep this machine's dotfiles out of it).
+      const home = (await h.run(['pwd'])).stdout.trim();
       const name = `cuju-write-test-${process.pid}`;
       try {
         await h.writeFile(name, 'in home');

@@ -44,6 +44,7 @@ import type {
   TimeoutPolicy,
 } from './types.js';
 
+/** `QmpClient.connect()` options besides the endpoint. */
 export interface QmpClientOptions {
   /** Deadline for the socket to connect. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -69,8 +70,10 @@ export interface QmpClientOptions {
   signal?: AbortSignal;
 }
 
+/** Where to connect (a Unix socket path, TCP host and port, or an open stream) and how. */
 export type QmpConnectOptions = MonitorEndpoint & QmpClientOptions;
 
+/** The events a `QmpClient` emits. */
 export type QmpClientEvents = {
   /** Every event QEMU sends, in order. */
   event: (event: QmpEvent) => void;
@@ -78,18 +81,22 @@ export type QmpClientEvents = {
   disconnect: (error: QmpDisconnectedError | QmpProtocolError) => void;
 };
 
+/** `waitForEvent()` options: a filter, a deadline, an AbortSignal, a look-back cursor. */
 export interface WaitForEventOptions<E extends string> extends CallOptions {
+  /** Accept only events this returns true for. */
   filter?: (event: QmpTypedEvent<E>) => boolean;
   /** Also accept an event already received whose seq is greater than this. */
   afterSeq?: number;
 }
 
+/** `events()` options: which events, and the buffer and overflow policy. */
 export interface EventsOptions extends EventStreamOptions {
   /** Only these event names (default: all). */
   names?: readonly string[];
   filter?: EventMatcher;
 }
 
+/** `hmp()` options: a deadline, an AbortSignal, the CPU an `info` command refers to. */
 export interface HmpOptions extends CallOptions {
   /** The CPU that `info registers` and friends refer to. */
   cpuIndex?: number;
@@ -379,6 +386,7 @@ export class QmpClient extends Emitter {
     }
   }
 
+  /** `await using` support: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

@@ -1,5 +1,6 @@
 import { QmpSchema, type SchemaInfo, type SchemaInfoEnum, type SchemaInfoObject } from './schema.js';
 
+/** `generateQmpTypes()` options. */
 export interface GenerateTypesOptions {
   /** Where the schema came from, written into the header (binary and version). */
   source: string;

@@ -17,6 +17,7 @@ export type QmpErrorCode =
   | 'INVALID_ARGUMENT'
   | 'UNEXPECTED_OUTPUT';
 
+/** The root of every error `@cuju/qmp` throws; `code` is stable. */
 export class QmpError extends Error {
   readonly code: QmpErrorCode;
   constructor(code: QmpErrorCode, message: string, options?: { cause?: unknown }) {
@@ -62,8 +63,10 @@ export class QmpCommandError extends QmpError {
   }
 }
 
+/** What ran out of time: connecting, the greeting, a reply, or an awaited event. */
 export type QmpTimeoutPhase = 'connect' | 'greeting' | 'reply' | 'event';
 
+/** A deadline passed; `phase` says which, `timeoutMs` how long it was. */
 export class QmpTimeoutError extends QmpError {
   readonly phase: QmpTimeoutPhase;
   readonly timeoutMs: number;
@@ -124,6 +127,7 @@ export class QmpProtocolError extends QmpError {
   }
 }
 
+/** The socket could not be connected; `endpoint` says where it tried. */
 export class QmpConnectError extends QmpError {
   readonly endpoint: string;
   constructor(endpoint: string, cause: unknown) {

@@ -2,6 +2,7 @@ import { withDeadline } from './deadline.js';
 import { QmpAbortError, QmpEventOverflowError, QmpTimeoutError } from './errors.js';
 import { Ring } from './ring.js';
 
+/** QEMU's wall-clock timestamp of an event. */
 export interface QmpTimestamp {
   seconds: number;
   microseconds: number;
@@ -19,6 +20,7 @@ export interface QmpEvent<Name extends string = string, Data = unknown> {
   seq: number;
 }
 
+/** Which events a subscription keeps. */
 export type EventMatcher = (event: QmpEvent) => boolean;
 
 /** What a subscriber does when its buffer is full: */
@@ -30,6 +32,7 @@ export type OverflowPolicy =
   /** end the subscription with QmpEventOverflowError once the buffered events are read */
   | 'error';
 
+/** How a subscription lost events when its buffer was full. */
 export interface OverflowInfo {
   policy: OverflowPolicy;
   /** Total events this subscriber has lost so far. */
@@ -175,6 +178,7 @@ export interface WaitOptions {
   afterSeq?: number;
 }
 
+/** Buffering of an event subscription: its capacity and what to do when it is full. */
 export interface EventStreamOptions {
   /** Buffered events at most before the overflow policy applies. Default 1000. */
   bufferSize?: number;
@@ -204,6 +208,7 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
   private readonly sub: Subscriber;
   private readonly onAbort = () => this.close();
 
+  /** @internal Streams come from `QmpClient.events()`. */
   constructor(
     private readonly hub: EventHub,
     private readonly match: EventMatcher,
@@ -233,6 +238,7 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     return this.buffer.length;
   }
 
+  /** The next event, waiting for it; done once the stream has ended. */
   next(): Promise<IteratorResult<QmpEvent>> {
     const event = this.buffer.shift();
     if (event) return Promise.resolve({ value: event, done: false });
@@ -243,11 +249,13 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     });
   }
 
+  /** Ends the subscription (also called when a `for await` loop is left). */
   return(): Promise<IteratorResult<QmpEvent>> {
     this.close();
     return Promise.resolve({ value: undefined, done: true });
   }
 
+  /** The stream itself: use it with `for await`. */
   [Symbol.asyncIterator](): this {
     return this;
   }

@@ -23,7 +23,14 @@ export {
   QmpProtocolError,
   QmpTimeoutError,
 } from './errors.js';
-export type { EventStreamOptions, OverflowInfo, OverflowPolicy, QmpEvent, QmpTimestamp } from './events.js';
+export type {
+  EventMatcher,
+  EventStreamOptions,
+  OverflowInfo,
+  OverflowPolicy,
+  QmpEvent,
+  QmpTimestamp,
+} from './events.js';
 export { EventStream } from './events.js';
 export { LineSplitter } from './framing.js';
 export type { QmpCommandMap, QmpEventMap, QmpOobCommand } from './generated/qemu-7.2.js';

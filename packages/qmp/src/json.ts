@@ -20,6 +20,7 @@ function parseExactNumber(source: string): number | bigint {
   return BigInt(source);
 }
 
+/** Parses a QMP message; integers beyond 2^53 become exact `bigint`s instead of being rounded. */
 export function parseQmpJson(text: string): unknown {
   if (!LONG_DIGIT_RUN.test(text)) return JSON.parse(text);
   return parseLossless(text, null, parseExactNumber);

@@ -27,6 +27,7 @@ export function redactHmpLine(line: string): string {
   return match ? `${match[0].trim()} ${REDACTED}` : line;
 }
 
+/** A command's arguments with secret-bearing values replaced by `<redacted>`, for traces and errors. */
 export function redactArguments(command: string, args: unknown): unknown {
   if (args === undefined || args === null || typeof args !== 'object') return args;
   if (command === 'human-monitor-command') return redactHmpCommand(args as Record<string, unknown>);

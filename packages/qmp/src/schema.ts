@@ -23,6 +23,7 @@ export interface SchemaInfoArray extends SchemaInfoBase {
   'meta-type': 'array';
   'element-type': string;
 }
+/** One member of an object type in `query-qmp-schema`: its name, type and features. */
 export interface SchemaInfoObjectMember {
   name: string;
   type: string;
@@ -49,6 +50,7 @@ export interface SchemaInfoEvent extends SchemaInfoBase {
   'meta-type': 'event';
   'arg-type': string;
 }
+/** One entry of `query-qmp-schema`, by its `meta-type`. */
 export type SchemaInfo =
   | SchemaInfoBuiltin
   | SchemaInfoEnum
@@ -75,30 +77,37 @@ export class QmpSchema {
     }
   }
 
+  /** The names of every command in the schema. */
   get commandNames(): string[] {
     return [...this.commands.keys()];
   }
 
+  /** The names of every event in the schema. */
   get eventNames(): string[] {
     return [...this.events.keys()];
   }
 
+  /** Whether the schema has this command. */
   hasCommand(name: string): boolean {
     return this.commands.has(name);
   }
 
+  /** Whether the schema has this event. */
   hasEvent(name: string): boolean {
     return this.events.has(name);
   }
 
+  /** The schema's entry for a command, if it has one. */
   command(name: string): SchemaInfoCommand | undefined {
     return this.commands.get(name);
   }
 
+  /** The schema's entry for an event, if it has one. */
   event(name: string): SchemaInfoEvent | undefined {
     return this.events.get(name);
   }
 
+  /** The schema's entry for a type name, if it has one. */
   type(name: string): SchemaInfo | undefined {
     return this.byName.get(name);
   }

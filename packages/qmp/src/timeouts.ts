@@ -26,6 +26,7 @@ export const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<string, number>> = {
   'guest-fsfreeze-freeze': 3_600_000,
 };
 
+/** The per-command deadline when nothing else names one: 10 000 ms. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
 
 export function resolveTimeout(

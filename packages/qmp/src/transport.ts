@@ -13,6 +13,7 @@ export type MonitorEndpoint =
   | { host: string; port: number }
   | { socket: Duplex; name?: string };
 
+/** An endpoint as people read it: its path, `host:port`, or the stream's name. */
 export function describeEndpoint(endpoint: MonitorEndpoint): string {
   if ('socket' in endpoint) return endpoint.name ?? 'the given socket';
   if ('path' in endpoint) return `unix:${endpoint.path}`;

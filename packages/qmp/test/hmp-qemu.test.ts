@@ -212,11 +212,14 @@ describe.runIf(hasQemu)('HMP and QMP edge cases found in review', () => {
     // A guest's text that imitates the prompt, big enough that reads end at arbitrary offsets.
     const line = 'guest\n(qemu) ';
     const data = line.repeat(60_000);
-    await qmp.execute('ringbuf-write', { device: 'rb', data, format: 'utf8' });
-    const out = await hmp.run(`ringbuf_read rb ${data.length}`);
+    // 720 KB each way, read by the monitor a byte at a time: a generous deadline, so that a
+    // loaded machine is not mistaken for a hang.
+    const slow = { timeoutMs: 120_000 };
+    await qmp.execute('ringbuf-write', { device: 'rb', data, format: 'utf8' }, slow);
+    const out = await hmp.run(`ringbuf_read rb ${data.length}`, slow);
     expect(out).toBe(`${data.replace(/\n/g, '\r\n')}\r\n`);
     expect(await hmp.run('info status')).toBe('VM status: paused (prelaunch)\r\n');
-  });
+  }, 300_000);
 
   it('refuses a command that would prompt for a password, and a line readline would cut', async () => {
     const { q, hmp } = await monitors();

@@ -10,6 +10,7 @@ export interface RunResult {
   signal?: string;
 }
 
+/** `run()` options: input, working directory, sudo, a deadline, an AbortSignal, line callbacks. */
 export interface RunOptions {
   /** Run through `sudo -n` (no password prompt: missing rights fail at once with HostSudoError). */
   sudo?: boolean;
@@ -38,6 +39,7 @@ export interface RunOptions {
   onLine?: (line: string, stream: 'stdout' | 'stderr') => void;
 }
 
+/** `writeFile()` options: the file mode, sudo. */
 export interface WriteFileOptions {
   /**
    * The file's permission bits, 0 to 0o7777 (default 0o644). Set exactly (the umask does not
@@ -51,6 +53,7 @@ export interface WriteFileOptions {
   sudo?: boolean;
 }
 
+/** `spawnVm()` options: the log file, working directory, sudo. */
 export interface SpawnOptions {
   /**
    * Where the process's stdout and stderr go, on the host. Appended to: the handle's lines

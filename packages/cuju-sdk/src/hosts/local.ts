@@ -35,6 +35,7 @@ import { makeRedact, type Redact, type SecretPattern } from './redact.js';
 import { WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
 
+/** `new LocalHost()` options. */
 export interface LocalHostOptions {
   /** The address other hosts use to reach this one (default 127.0.0.1). */
   address?: string;

@@ -38,6 +38,7 @@ export type HostKeyCheck =
   /** A pinned fingerprint as `ssh-keygen -lf` prints it: `SHA256:` + 43 base64 characters. */
   | { sha256: string };
 
+/** `SshHost.connect()` options: where, who, the key, and how the host key is checked. */
 export interface SshHostOptions {
   host: string;
   /** Default 22. */

@@ -309,7 +309,6 @@ export class SshHost implements Host {
       const out: Buffer[] = [];
       const err: Buffer[] = [];
       let pid: number | undefined;
-      let exit: { code: number | null; signal?: string } | undefined;
       let markerSkipped = !options.reportPid;
       const lines =
         options.onLine &&
@@ -332,9 +331,6 @@ export class SshHost implements Host {
           pid = takePid(err);
           if (pid !== undefined && stopped) void this.#signalGroup(pid, 'TERM', options.sudo); // stopped before it was known
         }
-      });
-      channel.on('exit', (code: number | null, signal?: string) => {
-        exit = { code, signal };
       });
       let stopped: HostError | undefined;
       const timers: NodeJS.Timeout[] = [];
@@ -376,6 +372,7 @@ export class SshHost implements Host {
         options.signal?.removeEventListener('abort', onAbort);
         lines?.end();
         if (stopped) return reject(stopped);
+        const exit = exits.get(channel);
         if (!exit) {
           return reject(
             new HostDisconnectedError(`${options.what}: the channel closed without an exit status`, {
@@ -414,7 +411,14 @@ export class SshHost implements Host {
     this.#assertConnected();
     return new Promise((resolve, reject) => {
       this.#client.exec(command, (err, channel) => {
-        if (!err) return resolve(channel);
+        if (!err) {
+          // A quick command's exit status can come in the same read as the channel's
+          // confirmation, and so be emitted before the caller (an await later) listens.
+          channel.once('exit', (code: number | null, signal?: string) =>
+            exits.set(channel, { code, signal }),
+          );
+          return resolve(channel);
+        }
         if (this.#lost) return reject(this.#lost);
         reject(
           new HostError(
@@ -438,6 +442,9 @@ function withoutPreamble(stderr: string): string {
   const m = PID_MARKER.exec(stderr);
   return m ? stderr.slice(m.index + m[0].length) : stderr;
 }
+
+/** Each exec channel's exit status, recorded from the moment the channel opened. */
+const exits = new WeakMap<ClientChannel, { code: number | null; signal?: string }>();
 
 /** The pid from the `cuju-pid:` line, once the whole line has arrived. */
 function takePid(stderr: Buffer[]): number | undefined {

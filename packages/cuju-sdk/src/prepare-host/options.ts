@@ -6,6 +6,7 @@
 /** The steps; each is one native script. They run host-prep, build-cuju, build-kvm, reinsmodkvm. */
 export type PrepareStep = 'host-prep' | 'build-cuju' | 'build-kvm' | 'reinsmodkvm';
 
+/** `buildQemu` options: parallel jobs, a clean build, more configure arguments. */
 export interface BuildQemuOptions {
   /** Parallel make jobs (default: the host's core count). */
   jobs?: number;
@@ -15,6 +16,7 @@ export interface BuildQemuOptions {
   configureArgs?: string[];
 }
 
+/** `buildKvm` options: parallel jobs, the kernel build directory. */
 export interface BuildKvmOptions {
   /** The module tree (default: `kvm-4.4/` on a 4.4 kernel when present, else `kvm/`). */
   kvmDir?: string;
@@ -26,11 +28,13 @@ export interface BuildKvmOptions {
   patch?: boolean;
 }
 
+/** `loadKvm` options. */
 export interface LoadKvmOptions {
   /** The built module tree (default: buildKvm's `kvmDir`, else chosen from `source` as build-kvm does). */
   kvmDir?: string;
 }
 
+/** The host set-up steps: tap devices on a bridge, the cpuset group, the NFS mount. */
 export interface HostPrepOptions {
   /** Tap devices to create on the bridge (`-net tap,ifname=NAME`). */
   taps?: string[];
@@ -46,6 +50,7 @@ export interface HostPrepOptions {
   nfs?: { export: string; mountPoint?: string; options?: string };
 }
 
+/** `prepareHost()` options: the source tree, which steps run, sudo, progress, dry run. */
 export interface PrepareHostOptions {
   /** The Cuju source tree on the host (absolute). Needed by the build and load steps. */
   source?: string;
@@ -85,8 +90,10 @@ export interface PrepareHostOptions {
   signal?: AbortSignal;
 }
 
+/** A step runs twice: first as a dry run (the plan), then for real. */
 export type PreparePhase = 'dry-run' | 'run';
 
+/** `prepareHost()` progress events: uploads, step starts and ends, output lines, patches applied. */
 export type PrepareProgress =
   | { type: 'uploaded'; dir: string; files: string[] }
   | { type: 'step-start'; step: PrepareStep; phase: PreparePhase; argv: string[] }
@@ -94,6 +101,7 @@ export type PrepareProgress =
   | { type: 'patch-applied'; step: 'build-kvm'; patch: string; error: string }
   | { type: 'step-end'; step: PrepareStep; phase: PreparePhase; durationMs: number };
 
+/** What `prepareHost()` did: each step's plan, the steps done, what was built and loaded. */
 export interface PrepareHostResult {
   /** The host's name. */
   host: string;

@@ -66,7 +66,7 @@ export function startSim(args: string[], options: { cwd?: string } = {}): SimPro
     child,
     stdout: () => out,
     stderr: () => err,
-    async waitForStdout(text, ms = 30_000) {
+    async waitForStdout(text, ms = 60_000) {
       const deadline = Date.now() + ms;
       while (!out.includes(text)) {
         if (gone)
@@ -102,7 +102,7 @@ export function tempDir(): { dir: string; cleanup(): void } {
   return { dir, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
 }
 
-export async function waitForPath(path: string, ms = 10_000): Promise<void> {
+export async function waitForPath(path: string, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!existsSync(path) || !(await accepts({ path }))) {
     if (Date.now() > deadline) throw new Error(`${path} did not accept connections within ${ms} ms`);
@@ -110,7 +110,7 @@ export async function waitForPath(path: string, ms = 10_000): Promise<void> {
   }
 }
 
-export async function waitForPort(host: string, port: number, ms = 10_000): Promise<void> {
+export async function waitForPort(host: string, port: number, ms = 60_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await accepts({ host, port }))) {
     if (Date.now() > deadline) throw new Error(`${host}:${port} did not accept connections within ${ms} ms`);
@@ -204,7 +204,7 @@ export class RawHmp {
     return raw.slice(echoEnd + 2);
   }
 
-  private async until(marker: string, promptAtEnd = false, ms = 10_000): Promise<string> {
+  private async until(marker: string, promptAtEnd = false, ms = 60_000): Promise<string> {
     const deadline = Date.now() + ms;
     for (;;) {
       const at = this.buffer.indexOf(marker);
@@ -270,7 +270,7 @@ export class RawQmp {
   /** Waits for the first message (from index `from`) that matches. */
   async wait(
     match: (m: Record<string, unknown>) => boolean,
-    ms = 10_000,
+    ms = 60_000,
     from = 0,
   ): Promise<Record<string, unknown>> {
     const deadline = Date.now() + ms;

@@ -22,6 +22,7 @@ import type { Hmp } from './hmp.js';
 import { assertHmpCommandLine, MAX_READLINE_LINE_BYTES } from './line.js';
 import { ReadlineFramer } from './readline.js';
 
+/** `HmpClient.connect()` options besides the endpoint. */
 export interface HmpClientOptions {
   /** Deadline for the socket to connect. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -35,6 +36,7 @@ export interface HmpClientOptions {
   signal?: AbortSignal;
 }
 
+/** Where to connect (a Unix socket path, TCP host and port, or an open stream) and how. */
 export type HmpConnectOptions = MonitorEndpoint & HmpClientOptions;
 
 /** `quit` and its alias `q`: they end the connection instead of printing a prompt. */
@@ -73,6 +75,7 @@ export class HmpClient implements Hmp {
   private bannerWaiter: Settler<void> | undefined;
   private readonly closed: Promise<void>;
 
+  /** Connects to a readline monitor and waits for its banner and first prompt. */
   static async connect(options: HmpConnectOptions): Promise<HmpClient> {
     const connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs');
     const bannerTimeoutMs = checkTimeout(options.bannerTimeoutMs ?? 5000, 'bannerTimeoutMs');
@@ -184,6 +187,7 @@ export class HmpClient implements Hmp {
     await closeSocket(this.socket, this.closed);
   }
 
+  /** `await using` support: the same as `close()`. */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }

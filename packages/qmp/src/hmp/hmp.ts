@@ -9,6 +9,8 @@ import type { CallOptions } from '../types.js';
 export interface Hmp {
   /** Where the monitor is, as shown in errors (e.g. `unix:/home/u/vm1.monitor`). */
   readonly endpoint: string;
+  /** Runs one monitor line and resolves with the text it printed. */
   run(line: string, options?: CallOptions): Promise<string>;
+  /** Ends the connection. */
   close(): Promise<void>;
 }

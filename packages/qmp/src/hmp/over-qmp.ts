@@ -10,10 +10,12 @@ export class QmpHmp implements Hmp {
     return this.qmp.endpoint;
   }
 
+  /** Runs one monitor line through QMP's `human-monitor-command`. */
   run(line: string, options: CallOptions = {}): Promise<string> {
     return this.qmp.hmp(line, options);
   }
 
+  /** Closes the underlying QMP client. */
   close(): Promise<void> {
     return this.qmp.close();
   }

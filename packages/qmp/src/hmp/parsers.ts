@@ -14,6 +14,7 @@ function lines(text: string): string[] {
   return all;
 }
 
+/** `info status`, read. */
 export interface InfoStatus {
   running: boolean;
   /** QEMU's RunState: 'running', 'paused', or the reason it is paused ('prelaunch', 'inmigrate', ...). */
@@ -34,6 +35,7 @@ export function parseInfoStatus(text: string): InfoStatus {
   throw new HmpOutputError("an 'info status' line (VM status: ...)", text);
 }
 
+/** `info migrate`, read: status, times, and every other field (unknown lines kept). */
 export interface InfoMigrate {
   /** The `capabilities:` line of QEMU 2.8 (`name: on|off ...`). Absent in newer QEMU. */
   capabilities?: Record<string, boolean>;
@@ -94,6 +96,7 @@ function parseCapabilityPairs(rest: string): Record<string, boolean> {
   return caps;
 }
 
+/** `info migrate_capabilities`, read: each capability on or off. */
 export interface InfoMigrateCapabilities {
   capabilities: Record<string, boolean>;
   unknownLines: string[];
@@ -110,6 +113,7 @@ export function parseInfoMigrateCapabilities(text: string): InfoMigrateCapabilit
   return out;
 }
 
+/** `info version`, read. */
 export interface InfoVersion {
   major: number;
   minor: number;
