@@ -1,4 +1,12 @@
-import { QmpSchema, type SchemaInfo, type SchemaInfoEnum, type SchemaInfoObject } from './schema.js';
+import { describeValue, optionsObject } from './check.js';
+import { QmpArgumentError } from './errors.js';
+import {
+  checkSchemaEntries,
+  QmpSchema,
+  type SchemaInfo,
+  type SchemaInfoEnum,
+  type SchemaInfoObject,
+} from './schema.js';
 
 export interface GenerateTypesOptions {
   /** Where the schema came from, written into the header (binary and version). */
@@ -30,6 +38,17 @@ const deprecated = (features?: string[]) => (features?.includes('deprecated') ? 
  * become @deprecated tags. Output is deterministic for a given schema.
  */
 export function generateQmpTypes(entries: readonly SchemaInfo[], options: GenerateTypesOptions): string {
+  checkSchemaEntries(entries, 'entries');
+  const opts = optionsObject(options, 'options');
+  if (typeof opts.source !== 'string') {
+    throw new QmpArgumentError('options.source', `must be a string, got ${describeValue(opts.source)}`);
+  }
+  if (opts.typesModule !== undefined && typeof opts.typesModule !== 'string') {
+    throw new QmpArgumentError(
+      'options.typesModule',
+      `must be a string, got ${describeValue(opts.typesModule)}`,
+    );
+  }
   const schema = new QmpSchema(entries);
   const names = new Map<string, string>();
   const used = new Set<string>();

@@ -123,7 +123,12 @@ const accepted: Array<[string, string, Record<string, HmpValue>, string]> = [
 
 const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
   ['migrate', MIGRATE, { cuju: true, uri: 'tcp:1.2.3.4:4441 quit' }, /uri: contains whitespace/],
-  ['migrate', MIGRATE, { cuju: true, uri: 'tcp:1.2.3.4:4441\nquit' }, /uri: contains a control character/],
+  [
+    'migrate',
+    MIGRATE,
+    { cuju: true, uri: 'tcp:1.2.3.4:4441\nquit' },
+    /uri: holds U\+000A \(LF\) at index 16, which ends the line early/,
+  ],
   ['migrate', MIGRATE, { cuju: true, uri: '"tcp:1.2.3.4:4441"' }, /uri: contains a quote/],
   ['migrate', MIGRATE, { uri: '-c' }, /uri: starts with '-'/],
   ['migrate', MIGRATE, { cuju: 'yes', uri: 'tcp:1.2.3.4:1' }, /cuju: flag -c takes true or false/],
@@ -186,7 +191,7 @@ const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
       slave_host_ip: 'x',
       slave_host_ft_port: 1,
     },
-    /master_host_ip: contains a control character/,
+    /master_host_ip: holds U\+0009 \(TAB\) at index 13/,
   ],
   [
     'gft_add_backup',
@@ -201,7 +206,7 @@ const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
     { a: 'x', c: 1 },
     /c: cannot be given while the earlier optional argument 'b' is left out/,
   ],
-  ['rest', 'text:S', { text: 'a\rquit' }, /text: contains a control character/],
+  ['rest', 'text:S', { text: 'a\rquit' }, /text: holds U\+000D \(CR\) at index 1/],
   ['big', 'n:l', { n: 2n ** 63n }, /n: must fit in 64 bits/],
   [
     'pmemsave',
@@ -252,7 +257,7 @@ describe('hmpLine', () => {
         thrown = err;
       }
       expect(thrown).toBeInstanceOf(HmpArgumentError);
-      expect((thrown as HmpArgumentError).code).toBe('INVALID_ARGUMENT');
+      expect((thrown as HmpArgumentError).code).toBe('QMP_INVALID_ARGUMENT');
       expect((thrown as Error).message).toMatch(message);
     },
   );
