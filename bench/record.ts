@@ -5,11 +5,13 @@
  * lines in bench/recorded/<suite>/run-<n>.jsonl, and writes the tables of BENCHMARKS.md
  * from them (between the `<!-- bench:<suite> -->` markers), the machine's load beside
  * each run. `--render-only` rewrites the tables from the stored runs without running.
- * Without suite names: every suite that has a block in BENCHMARKS.md.
+ * Without suite names: every suite that has a block in BENCHMARKS.md. Every block is
+ * rewritten from what is stored, labelled ones too (`<!-- bench:qmp@baseline-36b60ae -->`
+ * shows bench/recorded/baseline-36b60ae/qmp, runs kept from an earlier build).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { failureOf, readRuns, renderSuite, replaceBlock, writeRuns } from './lib/report.js';
+import { blocksIn, failureOf, readRuns, renderSuite, replaceBlock, writeRuns } from './lib/report.js';
 import { runSuiteProcess } from './lib/spawn-suite.js';
 import { SUITE_NAMES } from './lib/suites.js';
 
@@ -26,7 +28,7 @@ async function main(): Promise<number> {
     return 1;
   }
   let markdown = readFileSync(BENCHMARKS, 'utf8');
-  const withBlocks = SUITE_NAMES.filter((s) => markdown.includes(`<!-- bench:${s} -->`));
+  const withBlocks = SUITE_NAMES.filter((s) => blocksIn(markdown).some((b) => b.suite === s && !b.label));
   const suites = positionals.length > 0 ? positionals : withBlocks;
   const unknown = suites.filter((s) => !SUITE_NAMES.includes(s));
   if (unknown.length > 0) {
@@ -55,17 +57,15 @@ async function main(): Promise<number> {
       }
       writeRuns(suite, outputs);
     }
-    const recorded = readRuns(suite);
+  }
+  for (const block of blocksIn(markdown)) {
+    const recorded = readRuns(block.suite, block.label);
     if (recorded.length === 0) {
-      process.stderr.write(`bench:record: no stored runs for ${suite}\n`);
+      const name = `${block.suite}${block.label ? `@${block.label}` : ''}`;
+      process.stderr.write(`bench:record: nothing stored for the block ${name}\n`);
       return 1;
     }
-    markdown = replaceBlock(
-      markdown,
-      suite,
-      renderSuite(suite, recorded),
-      `npm run bench:record -- ${suite}`,
-    );
+    markdown = replaceBlock(markdown, block, renderSuite(block.suite, recorded), 'npm run bench:record');
   }
   writeFileSync(BENCHMARKS, markdown);
   process.stderr.write(`# bench:record: BENCHMARKS.md tables written for ${suites.join(', ')}\n`);

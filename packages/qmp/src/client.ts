@@ -255,6 +255,12 @@ export class QmpClient extends Emitter implements QmpMonitor {
   private schemaPromise: Promise<QmpSchema> | undefined;
   /** The caller's trace hook, isolated: if it throws, the error surfaces asynchronously and the connection carries on. */
   private readonly trace: ((entry: QmpTraceEntry) => void) | undefined;
+  /**
+   * The 'event' listeners, read again only after one was added or removed: events are
+   * the hot path, and a direct call per listener costs less than emit() per event.
+   */
+  private eventHandlers: ReadonlyArray<(event: QmpEvent) => void> = [];
+  private eventHandlersStale = false;
   private readonly callOwner: CallOwner = {
     giveUp: (call, error) => this.giveUp(call, error),
     abortError: (call) => new QmpAbortError(`'${call.command}'`, call.signal?.reason),
@@ -293,6 +299,12 @@ export class QmpClient extends Emitter implements QmpMonitor {
     this.trace = userTrace ? (entry) => isolate(() => userTrace(entry)) : undefined;
     this.hub = new EventHub(settings.eventHistory);
     this.splitter = new LineSplitter(settings.maxMessageBytes, (text, bytes) => this.onLine(text, bytes));
+    const stale = (name: string | symbol) => {
+      if (name === 'event') this.eventHandlersStale = true;
+    };
+    const plain = this as unknown as EventEmitter;
+    plain.on('newListener', stale);
+    plain.on('removeListener', stale);
     this.core = new MonitorConnection<QmpGreeting>(socket, endpoint, 'QMP', {
       data: (chunk) => this.splitter.push(chunk),
       ended: (error) => this.ended(error),
@@ -798,11 +810,17 @@ export class QmpClient extends Emitter implements QmpMonitor {
     if (typeof ts !== 'object' || ts === null) event.timestamp = { seconds: -1, microseconds: -1 };
     this.hub.publish(event);
     if (this.trace) this.trace({ direction: 'in', kind: 'event', event: event.event, bytes, message: event });
-    if (this.listenerCount('event') > 0) {
+    if (this.eventHandlersStale) {
+      this.eventHandlersStale = false;
+      this.eventHandlers = this.rawListeners('event') as Array<(event: QmpEvent) => void>;
+    }
+    const handlers = this.eventHandlers;
+    for (let i = 0; i < handlers.length; i++) {
       try {
-        this.emit('event', event);
+        handlers[i]!.call(this, event);
       } catch (err) {
-        // A throwing listener must not break the connection: rethrown on its own tick.
+        // A throwing listener must not break the connection (nor keep the event from the
+        // other listeners): rethrown on its own tick, as Node does for a listener.
         process.nextTick(() => {
           throw err;
         });

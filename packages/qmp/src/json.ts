@@ -52,6 +52,9 @@ export function mayHoldLongInteger(text: string): boolean {
   const n = text.length;
   for (let i = 15; i < n; i += 16) {
     if (!isDigit(text.charCodeAt(i))) continue;
+    // A run of 16 digits through i covers i - 8 or i + 8: a shorter run (a timestamp)
+    // is turned away after two reads.
+    if (!isDigit(text.charCodeAt(i - 8)) && !(i + 8 < n && isDigit(text.charCodeAt(i + 8)))) continue;
     let s = i;
     while (s > 0 && isDigit(text.charCodeAt(s - 1))) s--;
     let e = i + 1;

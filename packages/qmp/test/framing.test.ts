@@ -73,6 +73,34 @@ describe('lossless integers', () => {
     await client.close();
   });
 
+  it('reads every integer exactly, whatever digits stand around it in strings (property)', async () => {
+    const { server, client } = await connected();
+    const digits = fc.stringMatching(/^[0-9]{1,24}$/);
+    const value = fc.record({
+      n: fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }),
+      text: fc
+        .array(fc.oneof(digits, fc.constantFrom(': ', ' ', '"', '\\n', 'x', '-')), { maxLength: 8 })
+        .map((p) => p.join('')),
+      list: fc.array(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), { maxLength: 4 }),
+    });
+    const exact = (n: bigint) =>
+      n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        const call = client.execute('x-echo');
+        await tick();
+        const id = server.commands('x-echo').at(-1)!.id;
+        const text = JSON.stringify(v.text);
+        server.sendRaw(
+          `{"return": {"text": ${text}, "n": ${v.n}, "list": [${v.list.join(', ')}]}, "id": ${String(id)}}\r\n`,
+        );
+        expect(await call).toEqual({ text: v.text, n: exact(v.n), list: v.list.map(exact) });
+      }),
+      { numRuns: 300 },
+    );
+    await client.close();
+  });
+
   it('writes bigint arguments as exact JSON integers', async () => {
     const { server, client } = await connected();
     void client.execute('x-made-up', { addr: 18446744073709551615n, n: 1 }).catch(() => {});
