@@ -13,12 +13,12 @@
  * Each monitor serves one client at a time, so contenders take turns in interleaved
  * rounds: connect, run a few commands (each timed), close. Connecting is not timed.
  */
-import { createConnection, type Socket } from 'node:net';
 import { RawHmpFloor } from './hmp-floor.js';
 import { loadCujuQmp } from './lib/cuju-qmp.js';
 import { BenchFailure, guarded, type Peer } from './lib/guard.js';
 import { interleave } from './lib/measure.js';
 import { startQemu, Teardown } from './lib/qemu.js';
+import { RawQmpLines } from './lib/raw-qmp-lines.js';
 import { note, printRecord, quantile, round } from './lib/stats.js';
 
 const COMMAND = 'xp /65536wx 0';
@@ -38,62 +38,14 @@ interface Session {
   close(): Promise<void>;
 }
 
-/** human-monitor-command over a bare socket: reply line joined once, parsed once. */
-class RawQmpHmpFloor implements Session {
-  private chunks: Buffer[] = [];
-  private waiter: { resolve(line: string): void; reject(error: Error): void } | undefined;
-  private closed: Error | undefined;
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => {
-      let start = 0;
-      for (let end = chunk.indexOf(0x0a); end !== -1; end = chunk.indexOf(0x0a, start)) {
-        this.chunks.push(chunk.subarray(start, end));
-        const line = Buffer.concat(this.chunks).toString('utf8');
-        this.chunks = [];
-        start = end + 1;
-        const w = this.waiter;
-        this.waiter = undefined;
-        w?.resolve(line);
-      }
-      if (start < chunk.length) this.chunks.push(chunk.subarray(start));
-    });
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = new BenchFailure('qmp-floor: QEMU closed the QMP socket');
-      this.waiter?.reject(this.closed);
-    });
-  }
-
-  static async connect(path: string): Promise<RawQmpHmpFloor> {
-    const floor = new RawQmpHmpFloor(createConnection({ path }));
-    await floor.send(undefined);
-    await floor.send('{"execute":"qmp_capabilities"}\n');
-    return floor;
-  }
-
-  async call(): Promise<number> {
-    const line = await this.send(
-      `{"execute":"human-monitor-command","arguments":{"command-line":"${COMMAND}"},"id":0}\n`,
-    );
-    return (JSON.parse(line) as { return: string }).return.length;
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      if (this.socket.destroyed) return resolve();
-      this.socket.once('close', () => resolve());
-      this.socket.end();
-    });
-  }
-
-  private send(line: string | undefined): Promise<string> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(this.closed);
-      this.waiter = { resolve, reject };
-      if (line) this.socket.write(line);
-    });
-  }
+/** human-monitor-command over a bare socket: reply line joined once, parsed once (lib/raw-qmp-lines.ts). */
+async function openQmpFloor(path: string): Promise<Session> {
+  const lines = await RawQmpLines.connect(path, 'qmp-floor', { oob: false });
+  const command = `{"execute":"human-monitor-command","arguments":{"command-line":"${COMMAND}"},"id":0}\n`;
+  return {
+    call: async () => ((await lines.send(command)).return as string).length,
+    close: () => lines.close(),
+  };
 }
 
 export async function run(): Promise<void> {
@@ -124,7 +76,7 @@ export async function run(): Promise<void> {
           close: () => client.close(),
         };
       },
-      'qmp-floor': () => RawQmpHmpFloor.connect(qemu.qmpPath),
+      'qmp-floor': () => openQmpFloor(qemu.qmpPath),
       'cuju-qmp-hmp': async () => {
         const client = await QmpClient.connect({ path: qemu.qmpPath });
         return {

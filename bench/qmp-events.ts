@@ -15,14 +15,14 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createConnection, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { loadCujuQmp } from './lib/cuju-qmp.js';
 import { BenchFailure, guarded, type Peer } from './lib/guard.js';
 import { interleave, timed } from './lib/measure.js';
-import { Teardown } from './lib/qemu.js';
+import { Teardown, watchChild } from './lib/qemu.js';
+import { RawQmpLines } from './lib/raw-qmp-lines.js';
 import { type BenchRecord, note, printRecord, round, settledHeapKb } from './lib/stats.js';
 
 const EVENTS = 1_000_000;
@@ -34,7 +34,6 @@ const START_DEADLINE_MS = 10_000;
 export const TARGET_VS_FLOOR = 0.8;
 
 const SERVER = fileURLToPath(new URL('./peers/event-flood.mjs', import.meta.url));
-const LF = 0x0a;
 
 type ContenderName = 'raw-floor' | 'cuju-qmp' | 'cuju-qmp-stream';
 
@@ -57,14 +56,7 @@ async function startServer(teardown: Teardown, role: string): Promise<{ path: st
   const dir = mkdtempSync(join(tmpdir(), 'cuju-flood-'));
   const path = join(dir, 'flood.sock');
   const child: ChildProcess = spawn(process.execPath, [SERVER, path], { stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? String(code)));
-    child.once('error', (err) => resolve(`spawn error: ${err.message}`));
-  });
+  const { exited, stderr } = watchChild(child);
   teardown.add(async () => {
     if (child.exitCode === null && child.signalCode === null) {
       child.kill('SIGKILL');
@@ -72,7 +64,7 @@ async function startServer(teardown: Teardown, role: string): Promise<{ path: st
     }
     rmSync(dir, { recursive: true, force: true });
   });
-  const peer: Peer = { name: `flood server pid ${child.pid} (${role})`, exited, stderr: () => stderr };
+  const peer: Peer = { name: `flood server pid ${child.pid} (${role})`, exited, stderr };
   const listening = new Promise<void>((resolve) => {
     child.stdout?.setEncoding('utf8').on('data', (s: string) => {
       if (s.includes('listening')) resolve();
@@ -85,77 +77,22 @@ async function startServer(teardown: Teardown, role: string): Promise<{ path: st
   return { path, peer };
 }
 
-/** The floor: split, JSON.parse, hand over. */
-class RawEventFloor implements Flooder {
-  private events = 0;
-  private pending: Buffer[] = [];
-  /** Waits for the next line that is not an event (the greeting or a `return`). */
-  private waiter: { resolve(): void; reject(error: Error): void } | undefined;
-  private closed: Error | undefined;
-  private readonly consumer = (_event: unknown) => {
-    this.events++;
+/** The floor: split, JSON.parse, hand over (lib/raw-qmp-lines.ts). */
+async function openRawFloor(path: string): Promise<Flooder> {
+  let events = 0;
+  const lines = await RawQmpLines.connect(path, 'raw floor', {
+    oob: true,
+    onEvent: () => {
+      events++;
+    },
+  });
+  return {
+    flood: async (count) => {
+      await lines.send(`{"execute":"x-flood","arguments":{"count":${count}},"id":0}\n`);
+    },
+    received: () => ({ events, dropped: 0 }),
+    close: () => lines.close(),
   };
-
-  private constructor(private readonly socket: Socket) {
-    socket.on('data', (chunk: Buffer) => this.onData(chunk));
-    socket.on('error', () => {});
-    socket.on('close', () => {
-      this.closed = new BenchFailure('raw floor: the flood server closed the socket');
-      this.waiter?.reject(this.closed);
-    });
-  }
-
-  static async connect(path: string): Promise<RawEventFloor> {
-    const floor = new RawEventFloor(createConnection({ path }));
-    await floor.send(undefined);
-    await floor.send('{"execute":"qmp_capabilities","arguments":{"enable":["oob"]}}\n');
-    return floor;
-  }
-
-  flood(count: number): Promise<void> {
-    return this.send(`{"execute":"x-flood","arguments":{"count":${count}},"id":0}\n`);
-  }
-
-  received() {
-    return { events: this.events, dropped: 0 };
-  }
-
-  close(): Promise<void> {
-    return new Promise((resolve) => {
-      this.socket.once('close', () => resolve());
-      this.socket.destroy();
-    });
-  }
-
-  private send(line: string | undefined): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.closed) return reject(this.closed);
-      this.waiter = { resolve, reject };
-      if (line) this.socket.write(line);
-    });
-  }
-
-  private onData(chunk: Buffer): void {
-    let start = 0;
-    for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
-      let text: string;
-      if (this.pending.length === 0) text = chunk.toString('utf8', start, end);
-      else {
-        this.pending.push(chunk.subarray(start, end));
-        text = Buffer.concat(this.pending).toString('utf8');
-        this.pending = [];
-      }
-      start = end + 1;
-      const msg = JSON.parse(text) as Record<string, unknown>;
-      if ('event' in msg) this.consumer(msg);
-      else {
-        const waiter = this.waiter;
-        this.waiter = undefined;
-        waiter?.resolve();
-      }
-    }
-    if (start < chunk.length) this.pending.push(chunk.subarray(start));
-  }
 }
 
 async function openCuju(path: string, mode: 'listener' | 'stream'): Promise<Flooder> {
@@ -197,7 +134,7 @@ async function openCuju(path: string, mode: 'listener' | 'stream'): Promise<Floo
 }
 
 const CONTENDERS: ReadonlyArray<{ name: ContenderName; open: (path: string) => Promise<Flooder> }> = [
-  { name: 'raw-floor', open: (path) => RawEventFloor.connect(path) },
+  { name: 'raw-floor', open: openRawFloor },
   { name: 'cuju-qmp', open: (path) => openCuju(path, 'listener') },
   { name: 'cuju-qmp-stream', open: (path) => openCuju(path, 'stream') },
 ];

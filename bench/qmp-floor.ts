@@ -109,18 +109,12 @@ export class RawQmpFloor {
    * client's memory per pending call.
    */
   call(window = OOB_WINDOW): Promise<void> {
-    return new Promise((resolve, reject) => {
-      if (this.closedWith) {
-        reject(this.closedWith);
-        return;
-      }
-      this.resolvers.push(resolve);
-      this.rejecters.push(reject);
-      if (this.inFlight < window) {
-        this.inFlight++;
-        this.socket.write(this.commandLine(this.nextId++));
-      } else this.backlog++;
-    });
+    if (this.inFlight < window) {
+      this.inFlight++;
+      return this.send(this.commandLine(this.nextId++));
+    }
+    this.backlog++;
+    return this.send('');
   }
 
   /**
@@ -166,7 +160,7 @@ export class RawQmpFloor {
     });
   }
 
-  /** Writes `line` (nothing when empty) and resolves at the next line from QEMU. */
+  /** Writes `line` (nothing when empty) and resolves at the next line from QEMU not yet claimed. */
   private send(line: string): Promise<void> {
     return new Promise((resolve, reject) => {
       if (this.closedWith) {

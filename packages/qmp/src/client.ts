@@ -1,6 +1,5 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type * as TypedEmitterModule from 'typed-emitter';
 import {
   checkBoolean,
   checkCount,
@@ -14,11 +13,11 @@ import {
   rejecting,
 } from './check.js';
 import {
+  type ConnectionHooks,
   type DisconnectError,
   isolate,
   MonitorConnection,
   openMonitor,
-  type RunState,
 } from './connection.js';
 import { DeadlineTimer, withDeadline } from './deadline.js';
 import {
@@ -47,6 +46,8 @@ import type { QmpCommandMap } from './generated/qemu-7.2.js';
 import { assertHmpCommandLine } from './hmp/line.js';
 import { assertSendable, parseQmpJson, stringifyQmpJson } from './json.js';
 import type { ExecuteArgs, QmpMonitor } from './monitor.js';
+import { MonitorClient, type MonitorClientEvents } from './monitor-client.js';
+import { ABANDONED, PendingOp, type PendingOwner, QUEUED, SENT, sweepDeadlines } from './pending.js';
 import { redactArguments } from './redact.js';
 import { QmpSchema, type SchemaInfo } from './schema.js';
 import { DEFAULT_COMMAND_TIMEOUTS, DEFAULT_TIMEOUT_MS } from './timeouts.js';
@@ -89,13 +90,9 @@ export interface QmpClientOptions {
 
 export type QmpConnectOptions = MonitorEndpoint & QmpClientOptions;
 
-export type QmpClientEvents = {
+export type QmpClientEvents = MonitorClientEvents & {
   /** Every event QEMU sends, in order. */
   event: (event: QmpEvent) => void;
-  /** The run state changed (see RunState). */
-  state: (state: RunState, previous: RunState) => void;
-  /** Once, when the connection ends for any reason (including close()). */
-  disconnect: (error: DisconnectError) => void;
 };
 
 export interface WaitForEventOptions<E extends string> extends CallOptions {
@@ -131,50 +128,32 @@ const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  */
 const OOB_INBAND_WINDOW = 7;
 
-/** A call's life: waiting for a slot, written, answered or ended, or given up by its caller. */
-const QUEUED = 0;
-const SENT = 1;
-const DONE = 2;
-const ABANDONED = 3;
-
-/** What a call needs of its client: one object per client, not a closure per call. */
-interface CallOwner {
-  giveUp(call: PendingCall, error: Error): void;
-  abortError(call: PendingCall): Error;
-}
-
 /**
  * One command. It is its own settler and its own abort listener (`handleEvent`), and it
  * only records its deadline: the client's one DeadlineTimer does the timing. Its id is
  * chosen when it is written (see QmpClient.write), so a call waiting in the queue holds
  * no id and no serialised line, only its arguments as JSON.
  */
-class PendingCall {
+class PendingCall extends PendingOp<unknown> {
   id = -1;
-  status = QUEUED;
   /** performance.now() at write, for trace durations (0 without a trace hook). */
   sentAt = 0;
-  resolve: (value: unknown) => void;
-  reject: (error: Error) => void;
   constructor(
-    readonly owner: CallOwner,
+    owner: PendingOwner<PendingOp<unknown>>,
     readonly command: string,
     /** Kept for a redacted copy in errors and traces; dropped when the call ends. */
     public args: Record<string, unknown> | undefined,
     public argsJson: string | undefined,
     readonly oob: boolean,
-    readonly timeoutMs: number,
-    readonly deadline: number,
-    readonly signal: AbortSignal | undefined,
+    timeoutMs: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
     /** Runs as the call is written (arms an `until` wait). */
     public onWrite: (() => void) | undefined,
   ) {
+    super(owner, timeoutMs, deadline, signal);
     this.resolve = captured.resolve;
     this.reject = captured.reject;
-  }
-
-  handleEvent(): void {
-    this.owner.giveUp(this, this.owner.abortError(this));
   }
 }
 
@@ -204,10 +183,6 @@ function head(command: string, oob: boolean): string {
   return h;
 }
 
-// typed-emitter ships CommonJS typings; reach its default export through the namespace.
-type TypedEmitter<E extends TypedEmitterModule.EventMap> = TypedEmitterModule.default<E>;
-const Emitter = EventEmitter as new () => TypedEmitter<QmpClientEvents>;
-
 interface Settings {
   timeouts: Map<string, number>;
   defaultTimeoutMs: number;
@@ -229,15 +204,13 @@ interface Settings {
  * dropped. When the connection ends, every pending call and every event stream ends with
  * a typed error within the same tick.
  */
-export class QmpClient extends Emitter implements QmpMonitor {
+export class QmpClient extends MonitorClient<QmpClientEvents, QmpGreeting> implements QmpMonitor {
   readonly greeting: QmpGreeting = {
     version: { qemu: { major: 0, minor: 0, micro: 0 }, package: '' },
     capabilities: [],
   };
-  /** The endpoint as shown in errors, e.g. `unix:/run/vm1.qmp`. */
-  readonly endpoint: string;
 
-  private readonly core: MonitorConnection<QmpGreeting>;
+  protected readonly core: MonitorConnection<QmpGreeting>;
   private readonly settings: Settings;
   /** The greeting has come: qmp_capabilities (and then commands) may be written. */
   private open = false;
@@ -261,9 +234,9 @@ export class QmpClient extends Emitter implements QmpMonitor {
    */
   private eventHandlers: ReadonlyArray<(event: QmpEvent) => void> = [];
   private eventHandlersStale = false;
-  private readonly callOwner: CallOwner = {
-    giveUp: (call, error) => this.giveUp(call, error),
-    abortError: (call) => new QmpAbortError(`'${call.command}'`, call.signal?.reason),
+  private readonly callOwner: PendingOwner<PendingOp<unknown>> = {
+    giveUp: (call, error) => this.giveUp(call as PendingCall, error),
+    abortError: (call) => new QmpAbortError(`'${(call as PendingCall).command}'`, call.signal?.reason),
   };
 
   /** Connects, reads the greeting and negotiates capabilities; resolves when commands may be sent. */
@@ -279,21 +252,16 @@ export class QmpClient extends Emitter implements QmpMonitor {
       const settings = checkSettings(opts);
       const { socket, name } = await openMonitor(endpoint, { connectTimeoutMs, signal, protocol: 'QMP' });
       const client = new QmpClient(socket, name, settings);
-      try {
+      await client.establish(async () => {
         await client.handshake(greetingTimeoutMs, signal);
         if (fetchSchema) await client.schema({ timeoutMs: greetingTimeoutMs, ...(signal ? { signal } : {}) });
-      } catch (err) {
-        client.core.shutdown(err instanceof QmpProtocolError ? err : new Error('connection set-up failed'));
-        throw err;
-      }
-      client.core.ready();
+      });
       return client;
     });
   }
 
   private constructor(socket: Duplex, endpoint: string, settings: Settings) {
-    super();
-    this.endpoint = endpoint;
+    super(endpoint);
     this.settings = settings;
     const userTrace = settings.trace;
     this.trace = userTrace ? (entry) => isolate(() => userTrace(entry)) : undefined;
@@ -308,29 +276,13 @@ export class QmpClient extends Emitter implements QmpMonitor {
     this.core = new MonitorConnection<QmpGreeting>(socket, endpoint, 'QMP', {
       data: (chunk) => this.splitter.push(chunk),
       ended: (error) => this.ended(error),
-      stateChanged: (state, previous) => {
-        isolate(() => this.emit('state', state, previous));
-        if (state === 'idle' && this.core.error) {
-          const error = this.core.error;
-          isolate(() => this.emit('disconnect', error));
-        }
-      },
+      emitter: this as unknown as ConnectionHooks['emitter'],
     });
-  }
-
-  /** Where the connection is in its life (see RunState). */
-  get state(): RunState {
-    return this.core.state;
   }
 
   /** True when `oob` was negotiated: 7 in-band commands may be in flight and exec-oob is possible. */
   get oob(): boolean {
     return this.oobEnabled;
-  }
-
-  /** True while commands may be sent. */
-  get connected(): boolean {
-    return this.core.state === 'running';
   }
 
   /** The seq of the newest event received (0 before any). */
@@ -509,15 +461,6 @@ export class QmpClient extends Emitter implements QmpMonitor {
       await this.enqueue('query-version', undefined, timeoutMs, signal, false, undefined);
       return performance.now() - start;
     });
-  }
-
-  /** Closes the connection. Pending calls reject with QmpDisconnectedError. */
-  close(): Promise<void> {
-    return this.core.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
   }
 
   // ---- internals -------------------------------------------------------------
@@ -734,37 +677,31 @@ export class QmpClient extends Emitter implements QmpMonitor {
 
   /** A call's deadline passed or its signal fired: it ends now; a written one leaves a tombstone. */
   private giveUp(call: PendingCall, error: Error): void {
-    if (call.status !== QUEUED && call.status !== SENT) return;
+    if (!call.live) return;
     // An unsent call simply never goes out (pump skips it); a sent one keeps its id and
     // window slot until QEMU answers, because QEMU still holds it in its queue.
-    call.status = ABANDONED;
     call.args = undefined; // nothing of an abandoned call is kept (its arguments may hold secrets)
     call.argsJson = undefined;
     call.onWrite = undefined;
-    call.signal?.removeEventListener('abort', call);
-    call.reject(error);
+    call.abandon(error);
   }
 
   /** Expires the calls whose deadline has passed; returns the next deadline. */
   private sweep(now: number): number {
-    let next = Number.POSITIVE_INFINITY;
-    const visit = (call: PendingCall | undefined) => {
-      if (!call || (call.status !== QUEUED && call.status !== SENT)) return;
-      if (call.deadline <= now) {
-        this.giveUp(
-          call,
-          new QmpTimeoutError(
-            'reply',
-            call.timeoutMs,
-            call.command,
-            `${this.endpoint}: no reply to '${call.command}' within ${ms(call.timeoutMs)}`,
-          ),
-        );
-      } else if (call.deadline < next) next = call.deadline;
-    };
-    for (const call of this.slots) visit(call);
-    for (let i = this.queueHead; i < this.queue.length; i++) visit(this.queue[i]);
-    return next;
+    const expire = (call: PendingCall) =>
+      this.giveUp(
+        call,
+        new QmpTimeoutError(
+          'reply',
+          call.timeoutMs,
+          call.command,
+          `${this.endpoint}: no reply to '${call.command}' within ${ms(call.timeoutMs)}`,
+        ),
+      );
+    return Math.min(
+      sweepDeadlines(this.slots, now, expire),
+      sweepDeadlines(this.queue.slice(this.queueHead), now, expire),
+    );
   }
 
   private onLine(text: string, bytes: number): void {
@@ -858,8 +795,6 @@ export class QmpClient extends Emitter implements QmpMonitor {
         note: 'late reply to a call that timed out or was aborted',
       });
     } else {
-      call.status = DONE;
-      if (call.signal) call.signal.removeEventListener('abort', call);
       this.trace?.({
         direction: 'in',
         kind: 'reply',
@@ -871,7 +806,7 @@ export class QmpClient extends Emitter implements QmpMonitor {
       });
       if ('error' in m) {
         const error = (m.error ?? {}) as { class?: string; desc?: string };
-        call.reject(
+        call.finish(
           new QmpCommandError({
             errorClass: error.class ?? 'GenericError',
             desc: error.desc ?? '',
@@ -880,9 +815,7 @@ export class QmpClient extends Emitter implements QmpMonitor {
             id: call.id,
           }),
         );
-      } else {
-        call.resolve(m.return);
-      }
+      } else call.finish(undefined, m.return);
       call.args = undefined;
     }
     if (this.queueHead < this.queue.length) this.pump();
@@ -898,21 +831,14 @@ export class QmpClient extends Emitter implements QmpMonitor {
     this.queueHead = 0;
     this.inbandInFlight = 0;
     for (const call of calls) {
-      if (!call || (call.status !== QUEUED && call.status !== SENT)) continue;
+      if (!call?.live) continue;
       const sent = call.status === SENT;
-      call.status = DONE;
-      call.signal?.removeEventListener('abort', call);
       call.args = undefined;
       // QEMU may exit before its reply to `quit` reaches us: when QEMU ended the
       // connection, the command did what it said.
-      if (
-        call.command === 'quit' &&
-        sent &&
-        !this.core.closedByClient &&
-        !(error instanceof QmpProtocolError)
-      ) {
-        call.resolve({});
-      } else call.reject(error);
+      const quitDone =
+        call.command === 'quit' && sent && !this.core.closedByClient && !(error instanceof QmpProtocolError);
+      call.finish(quitDone ? undefined : error, {});
     }
     this.hub.end(error);
   }

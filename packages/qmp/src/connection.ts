@@ -38,8 +38,11 @@ export interface ConnectionHooks {
   data(chunk: Buffer): void;
   /** The connection is over: reject everything pending with `error`. */
   ended(error: DisconnectError): void;
-  /** A state change, after it happened. */
-  stateChanged(state: RunState, previous: RunState): void;
+  /**
+   * The client, which the core tells `state` (state, previous) after every change and
+   * `disconnect` (error) once the connection is over.
+   */
+  emitter: { emit(event: 'state' | 'disconnect', ...args: unknown[]): boolean };
 }
 
 /**
@@ -195,7 +198,10 @@ export class MonitorConnection<Hello> {
     const previous = this.current;
     if (!RUN_STATE_TRANSITIONS[previous].includes(next)) return;
     this.current = next;
-    this.hooks.stateChanged(next, previous);
+    const { emitter } = this.hooks;
+    isolate(() => emitter.emit('state', next, previous));
+    const error = this.endedWith;
+    if (next === 'idle' && error) isolate(() => emitter.emit('disconnect', error));
   }
 }
 

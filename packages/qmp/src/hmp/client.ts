@@ -1,16 +1,16 @@
-import { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type * as TypedEmitterModule from 'typed-emitter';
 import { checkCount, checkSignal, checkTimeoutMs, optionsObject, rejecting } from '../check.js';
 import {
+  type ConnectionHooks,
   type DisconnectError,
   isolate,
   MonitorConnection,
   openMonitor,
-  type RunState,
 } from '../connection.js';
 import { DeadlineTimer } from '../deadline.js';
 import { HmpArgumentError, ms, QmpAbortError, QmpTimeoutError } from '../errors.js';
+import { MonitorClient, type MonitorClientEvents } from '../monitor-client.js';
+import { PendingOp, type PendingOwner, QUEUED, SENT, sweepDeadlines } from '../pending.js';
 import { redactHmpLine } from '../redact.js';
 import { DEFAULT_TIMEOUT_MS } from '../timeouts.js';
 import { checkEndpoint, type MonitorEndpoint } from '../transport.js';
@@ -34,11 +34,7 @@ export interface HmpClientOptions {
 
 export type HmpConnectOptions = MonitorEndpoint & HmpClientOptions;
 
-export type HmpClientEvents = {
-  /** The run state changed (see RunState). */
-  state: (state: RunState, previous: RunState) => void;
-  /** Once, when the connection ends for any reason (including close()). */
-  disconnect: (error: DisconnectError) => void;
+export type HmpClientEvents = MonitorClientEvents & {
   /**
    * Text that belongs to no command: QEMU printing on its own, or the rest of an output
    * that a prompt look-alike cut short (see the README).
@@ -49,42 +45,23 @@ export type HmpClientEvents = {
 /** `quit` and its alias `q`: they end the connection instead of printing a prompt. */
 const QUIT = /^\s*(quit|q)\s*$/;
 
-const QUEUED = 0;
-const WRITTEN = 1;
-const ABANDONED = 2;
-const DONE = 3;
-
-/** What a job needs of its client: one object per client, not a closure per job. */
-interface JobOwner {
-  giveUp(job: Job, error: Error): void;
-}
-
-/** One command: its own settler, its deadline, its abort listener (`handleEvent`). */
-class Job {
-  status = QUEUED;
-  resolve!: (text: string) => void;
-  reject!: (error: Error) => void;
+/** One command line: a pending operation that remembers its line. */
+class Job extends PendingOp<string> {
   constructor(
-    readonly owner: JobOwner,
+    owner: PendingOwner<PendingOp<string>>,
     readonly line: string,
-    readonly timeoutMs: number,
-    readonly deadline: number,
-    readonly signal: AbortSignal | undefined,
-  ) {}
+    timeoutMs: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ) {
+    super(owner, timeoutMs, deadline, signal);
+  }
 
   /** Errors show the line, except a secret in it. */
   get shown(): string {
     return redactHmpLine(this.line);
   }
-
-  handleEvent(): void {
-    this.owner.giveUp(this, new QmpAbortError(`'${this.shown}'`, this.signal?.reason));
-  }
 }
-
-// typed-emitter ships CommonJS typings; reach its default export through the namespace.
-type TypedEmitter<E extends TypedEmitterModule.EventMap> = TypedEmitterModule.default<E>;
-const Emitter = EventEmitter as new () => TypedEmitter<HmpClientEvents>;
 
 /**
  * A client for QEMU's readline monitor (`-mon chardev=...,mode=readline`), the monitor
@@ -96,18 +73,20 @@ const Emitter = EventEmitter as new () => TypedEmitter<HmpClientEvents>;
  * times out or is aborted after it was written still runs in QEMU; the client waits for
  * its prompt before writing the next command, so every command gets its own output.
  */
-export class HmpClient extends Emitter implements Hmp {
+export class HmpClient extends MonitorClient<HmpClientEvents, string> implements Hmp {
   /** The banner QEMU printed before the first prompt, e.g. `QEMU 7.2.22 monitor - type 'help' for more information`. */
   readonly banner: string = '';
-  readonly endpoint: string;
 
-  private readonly core: MonitorConnection<string>;
+  protected readonly core: MonitorConnection<string>;
   private readonly framer: ReadlineFramer;
   private readonly queue: Job[] = [];
   private current: Job | undefined;
   private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
   private readonly timeoutMs: number;
-  private readonly jobOwner: JobOwner = { giveUp: (job, error) => this.giveUp(job, error) };
+  private readonly jobOwner: PendingOwner<PendingOp<string>> = {
+    giveUp: (job, error) => this.giveUp(job as Job, error),
+    abortError: (job) => new QmpAbortError(`'${(job as Job).shown}'`, job.signal?.reason),
+  };
 
   /** Connects and reads the banner; resolves when commands may be run. */
   static connect(options: HmpConnectOptions): Promise<HmpClient> {
@@ -121,20 +100,15 @@ export class HmpClient extends Emitter implements Hmp {
       const signal = checkSignal(opts.signal, 'signal');
       const { socket, name } = await openMonitor(endpoint, { connectTimeoutMs, signal, protocol: 'HMP' });
       const client = new HmpClient(socket, name, timeoutMs, maxOutputBytes);
-      try {
+      await client.establish(async () => {
         (client as { banner: string }).banner = await client.core.awaitHello(bannerTimeoutMs, signal);
-      } catch (err) {
-        client.core.shutdown(err instanceof Error ? err : new Error(String(err)));
-        throw err;
-      }
-      client.core.ready();
+      });
       return client;
     });
   }
 
   private constructor(socket: Duplex, endpoint: string, timeoutMs: number, maxOutputBytes: number) {
-    super();
-    this.endpoint = endpoint;
+    super(endpoint);
     this.timeoutMs = timeoutMs;
     this.framer = new ReadlineFramer(maxOutputBytes, {
       banner: (text) => this.core.hello(text),
@@ -152,24 +126,8 @@ export class HmpClient extends Emitter implements Hmp {
     this.core = new MonitorConnection<string>(socket, endpoint, 'HMP', {
       data: (chunk) => this.framer.push(chunk),
       ended: (error) => this.ended(error),
-      stateChanged: (state, previous) => {
-        isolate(() => this.emit('state', state, previous));
-        if (state === 'idle' && this.core.error) {
-          const error = this.core.error;
-          isolate(() => this.emit('disconnect', error));
-        }
-      },
+      emitter: this as unknown as ConnectionHooks['emitter'],
     });
-  }
-
-  /** Where the connection is in its life (see RunState). */
-  get state(): RunState {
-    return this.core.state;
-  }
-
-  /** True while commands may be run. */
-  get connected(): boolean {
-    return this.core.state === 'running';
   }
 
   /**
@@ -212,45 +170,27 @@ export class HmpClient extends Emitter implements Hmp {
     return promise;
   }
 
-  /** Closes the connection; queued and running commands reject with QmpDisconnectedError. */
-  close(): Promise<void> {
-    return this.core.close();
-  }
-
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
   /** A job's deadline passed or its signal fired. */
   private giveUp(job: Job, error: Error): void {
-    if (job.status === QUEUED) {
-      const i = this.queue.indexOf(job);
-      if (i !== -1) this.queue.splice(i, 1);
-    } else if (job.status !== WRITTEN) return;
+    if (!job.live) return;
     // A written job keeps its place: QEMU runs it anyway, and its prompt comes before the next.
-    job.status = ABANDONED;
-    job.signal?.removeEventListener('abort', job);
-    job.reject(error);
+    if (job.status === QUEUED) this.queue.splice(this.queue.indexOf(job), 1);
+    job.abandon(error);
   }
 
   /** Expires what is due; returns the next deadline. */
   private sweep(now: number): number {
-    let next = Number.POSITIVE_INFINITY;
-    for (const job of [...(this.current ? [this.current] : []), ...this.queue]) {
-      if (job.status !== QUEUED && job.status !== WRITTEN) continue;
-      if (job.deadline <= now) {
-        this.giveUp(
-          job,
-          new QmpTimeoutError(
-            'reply',
-            job.timeoutMs,
-            job.shown,
-            `${this.endpoint}: no prompt after '${job.shown}' within ${ms(job.timeoutMs)}`,
-          ),
-        );
-      } else if (job.deadline < next) next = job.deadline;
-    }
-    return next;
+    return sweepDeadlines([this.current, ...this.queue], now, (job) =>
+      this.giveUp(
+        job,
+        new QmpTimeoutError(
+          'reply',
+          job.timeoutMs,
+          job.shown,
+          `${this.endpoint}: no prompt after '${job.shown}' within ${ms(job.timeoutMs)}`,
+        ),
+      ),
+    );
   }
 
   /** Writes the next queued command when the monitor sits at its prompt. */
@@ -259,7 +199,7 @@ export class HmpClient extends Emitter implements Hmp {
     const job = this.queue.shift();
     if (!job) return;
     this.current = job;
-    job.status = WRITTEN;
+    job.status = SENT;
     this.framer.commandWritten(job.line);
     this.core.socket.write(`${job.line}\n`);
   }
@@ -267,11 +207,7 @@ export class HmpClient extends Emitter implements Hmp {
   private finish(text: string): void {
     const job = this.current;
     this.current = undefined;
-    if (job && job.status === WRITTEN) {
-      job.status = DONE;
-      job.signal?.removeEventListener('abort', job);
-      job.resolve(text);
-    }
+    if (job?.live) job.finish(undefined, text);
     this.pump();
   }
 
@@ -280,13 +216,10 @@ export class HmpClient extends Emitter implements Hmp {
     const jobs = [...(this.current ? [this.current] : []), ...this.queue.splice(0)];
     this.current = undefined;
     for (const job of jobs) {
-      if (job.status !== QUEUED && job.status !== WRITTEN) continue;
-      const written = job.status === WRITTEN;
-      job.status = DONE;
-      job.signal?.removeEventListener('abort', job);
+      if (!job.live) continue;
       // `quit` ends the connection instead of printing a prompt; that is its success.
-      if (written && QUIT.test(job.line) && !this.core.closedByClient) job.resolve('');
-      else job.reject(error);
+      const quitDone = job.status === SENT && QUIT.test(job.line) && !this.core.closedByClient;
+      job.finish(quitDone ? undefined : error, '');
     }
   }
 }
