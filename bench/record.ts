@@ -11,7 +11,15 @@
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { blocksIn, failureOf, readRuns, renderSuite, replaceBlock, writeRuns } from './lib/report.js';
+import {
+  blocksIn,
+  failureOf,
+  readRuns,
+  renderSuite,
+  renderTargets,
+  replaceBlock,
+  writeRuns,
+} from './lib/report.js';
 import { runSuiteProcess } from './lib/spawn-suite.js';
 import { SUITE_NAMES } from './lib/suites.js';
 
@@ -59,6 +67,10 @@ async function main(): Promise<number> {
     }
   }
   for (const block of blocksIn(markdown)) {
+    if (block.suite === 'targets' && block.label) {
+      markdown = replaceBlock(markdown, block, renderTargets(block.label), 'npm run bench:record');
+      continue;
+    }
     const recorded = readRuns(block.suite, block.label);
     if (recorded.length === 0) {
       const name = `${block.suite}${block.label ? `@${block.label}` : ''}`;
