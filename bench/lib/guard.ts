@@ -53,5 +53,19 @@ export function guarded<T>(
   );
   // A peer that dies after the work is done is the teardown's business, not an error.
   for (const death of deaths) death.catch(() => {});
-  return Promise.race([work, deadline, ...deaths]).finally(() => clearTimeout(timer));
+  return Promise.race([work, deadline, ...deaths])
+    .catch((err: unknown) => explain(err, deaths))
+    .finally(() => clearTimeout(timer));
+}
+
+/**
+ * A floor fails the moment its socket closes, which is usually a moment before the
+ * peer's exit is seen: wait up to a second for that exit, and say it.
+ */
+async function explain(err: unknown, deaths: Promise<never>[]): Promise<never> {
+  if (!(err instanceof BenchFailure) || deaths.length === 0 || /exited \(/.test(err.message)) throw err;
+  const grace = new Promise<'none'>((resolve) => setTimeout(() => resolve('none'), 1000).unref());
+  const exit = await Promise.race([Promise.race(deaths).catch((e: unknown) => e), grace]);
+  if (exit instanceof BenchFailure) throw new BenchFailure(`${err.message}; then ${exit.message}`);
+  throw err;
 }

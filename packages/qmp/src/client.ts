@@ -222,6 +222,8 @@ export class QmpClient extends MonitorClient<QmpClientEvents, QmpGreeting> imple
   /** Written calls by id (the index); undefined marks a free id. */
   private readonly slots: (PendingCall | undefined)[] = [];
   private inbandInFlight = 0;
+  /** A reply freed a window slot while queued calls wait: pump once the chunk is read. */
+  private pumpDue = false;
   private readonly hub: EventHub;
   private readonly splitter: LineSplitter;
   private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
@@ -274,7 +276,14 @@ export class QmpClient extends MonitorClient<QmpClientEvents, QmpGreeting> imple
     plain.on('newListener', stale);
     plain.on('removeListener', stale);
     this.core = new MonitorConnection<QmpGreeting>(socket, endpoint, 'QMP', {
-      data: (chunk) => this.splitter.push(chunk),
+      data: (chunk) => {
+        this.splitter.push(chunk);
+        // Slots freed by the replies of this chunk are refilled with one write, not one per reply.
+        if (this.pumpDue) {
+          this.pumpDue = false;
+          this.pump();
+        }
+      },
       ended: (error) => this.ended(error),
       emitter: this as unknown as ConnectionHooks['emitter'],
     });
@@ -818,7 +827,7 @@ export class QmpClient extends MonitorClient<QmpClientEvents, QmpGreeting> imple
       } else call.finish(undefined, m.return);
       call.args = undefined;
     }
-    if (this.queueHead < this.queue.length) this.pump();
+    if (this.queueHead < this.queue.length) this.pumpDue = true;
   }
 
   /** The connection is over: every pending call and event stream ends with the same error. */

@@ -51,11 +51,6 @@ export class LineSplitter {
     }
   }
 
-  /** Bytes received after the last line end. */
-  get bufferedBytes(): number {
-    return this.pendingBytes;
-  }
-
   private tooLong(): never {
     this.pending = [];
     this.pendingBytes = 0;

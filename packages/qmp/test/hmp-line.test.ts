@@ -262,3 +262,49 @@ describe('hmpLine', () => {
     },
   );
 });
+
+describe('hmpLine and what readline does with each byte', () => {
+  it('refuses a character whose UTF-8 holds 0x9B, naming the argument, index and byte', () => {
+    let thrown: unknown;
+    try {
+      hmpLine('ringbuf_write', 'device:s,data:s', { device: 'rb', data: 'přěklad' });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(HmpArgumentError);
+    expect(thrown).toMatchObject({
+      command: 'ringbuf_write',
+      argument: 'data',
+      field: 'ringbuf_write data',
+      position: { index: 2, byte: 3 },
+    });
+    expect((thrown as Error).message).toContain('"ě" (U+011B, UTF-8 C4 9B)');
+  });
+
+  it('accepts other non-ASCII text as it is, C1-range continuation bytes included', () => {
+    // č is C4 8D and ň C5 88: bytes in 0x80-0x9F that readline inserts as typed.
+    expect(hmpLine('ringbuf_write', 'device:s,data:s', { device: 'rb', data: 'žluťoučký-kůň-日本語' })).toBe(
+      'ringbuf_write rb žluťoučký-kůň-日本語',
+    );
+  });
+
+  it('never shows a value of a command that carries secrets, whatever the argument is named', () => {
+    const attempts: Array<[string, string, Record<string, string>]> = [
+      ['change', 'device:B,target:F,arg:s?', { device: 'vnc', target: 'password', arg: 's3cret pw' }],
+      ['change', 'device:B,target:F,arg:s?', { device: 'vnc', target: 'password', arg: 's3cret\u001b[A' }],
+      ['set_password', 'protocol:s,password:s', { protocol: 'vnc', password: 's3cretě' }],
+      ['object_add', 'object:S', { object: '-secret,id=s0,data=s3cret' }],
+      ['block_passwd', 'device:B,password:s', { device: 'd0', password: '"s3cret"' }],
+    ];
+    for (const [name, argsType, values] of attempts) {
+      let thrown: unknown;
+      try {
+        hmpLine(name, argsType, values);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, name).toBeInstanceOf(HmpArgumentError);
+      expect((thrown as Error).message, name).not.toContain('s3cret');
+    }
+  });
+});

@@ -31,14 +31,14 @@
  *
  * Outputs are kept as a list of chunks and joined once, so large outputs cost one copy.
  */
-export const PROMPT = Buffer.from('(qemu) ');
+const PROMPT = Buffer.from('(qemu) ');
 const CRLF = Buffer.from('\r\n');
 const LOOK_ALIKE = Buffer.from('\n(qemu) ');
 const ESC_LEFT = Buffer.from('\x1b[D');
 const ESC_CLEAR = Buffer.from('\x1b[K');
 
 /** The probe: a printable byte, then DEL (backspace). The line stays empty and nothing runs. */
-export const PROBE = Buffer.from('x\x7f');
+const PROBE = Buffer.from('x\x7f');
 /** What QEMU's readline prints for PROBE at an empty prompt: `x`, clear to end; left, clear to end. */
 const PROBE_ECHO = Buffer.concat([Buffer.from('x'), ESC_CLEAR, ESC_LEFT, ESC_CLEAR]);
 
@@ -60,7 +60,7 @@ function echoPrefixLength(line: Buffer): number {
  * cursor back over the k-1 bytes drawn before (ESC[D each), redraws the k bytes typed so
  * far and clears to the end of the line (ESC[K) (util/readline.c, readline_update).
  */
-export function echoOf(line: Buffer, bytes = line.length): Buffer {
+function echoOf(line: Buffer, bytes = line.length): Buffer {
   const parts: Buffer[] = [];
   for (let k = 1; k <= Math.min(bytes, line.length); k++) {
     for (let i = 1; i < k; i++) parts.push(ESC_LEFT);
