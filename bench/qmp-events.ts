@@ -10,7 +10,7 @@
  * - cuju-qmp: our client with an `on('event')` listener (what the floor's callback is).
  * - cuju-qmp-stream: our client's `events()` async iterator (default buffer, drop-oldest).
  *
- * Each contender takes 1 M events in 5 interleaved rounds. Heap retained after the
+ * Each contender takes 1 M events in 20 interleaved rounds. Heap retained after the
  * rounds (a full collection before and after) shows that memory stays bounded.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
@@ -26,7 +26,7 @@ import { RawQmpLines } from './lib/raw-qmp-lines.js';
 import { type BenchRecord, note, printRecord, round, settledHeapKb } from './lib/stats.js';
 
 const EVENTS = 1_000_000;
-const ROUNDS = 5;
+const ROUNDS = 20;
 const WARMUP_EVENTS = 100_000;
 const ROUND_DEADLINE_MS = 120_000;
 const START_DEADLINE_MS = 10_000;

@@ -247,8 +247,13 @@ export function renderSuite(suite: string, runs: readonly Run[]): string {
   const specs = ratioSpecs(suite);
   const ratioKeys = [
     ...specs.map((s) => s.key),
+    // The other numbers of the summary; targets are shown beside their ratios already.
     ...Object.keys(summaries[0] ?? {}).filter(
-      (k) => !NOT_SHOWN.has(k) && !specs.some((s) => s.key === k) && typeof summaries[0]?.[k] === 'number',
+      (k) =>
+        !NOT_SHOWN.has(k) &&
+        !k.includes('target') &&
+        !specs.some((s) => s.key === k) &&
+        typeof summaries[0]?.[k] === 'number',
     ),
   ];
   if (ratioKeys.length > 0) {

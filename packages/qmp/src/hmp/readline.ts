@@ -56,6 +56,25 @@ function echoPrefixLength(line: Buffer): number {
 }
 
 /**
+ * The prompt and the start of a line's echo, kept by the line's first characters (all the
+ * needle depends on; never a whole line, which may hold a secret): commands repeat, and
+ * building a needle takes dozens of small buffers.
+ */
+const ECHO_NEEDLES = new Map<string, Buffer>();
+const MAX_ECHO_NEEDLES = 256;
+
+function echoNeedle(line: string): Buffer {
+  const start = line.slice(0, ECHO_PREFIX_BYTES);
+  let needle = ECHO_NEEDLES.get(start);
+  if (!needle) {
+    const typed = Buffer.from(start);
+    needle = Buffer.concat([PROMPT, echoOf(typed, echoPrefixLength(typed))]);
+    if (ECHO_NEEDLES.size < MAX_ECHO_NEEDLES) ECHO_NEEDLES.set(start, needle);
+  }
+  return needle;
+}
+
+/**
  * The start of QEMU's echo of a typed line: after the k-th byte, readline moves the
  * cursor back over the k-1 bytes drawn before (ESC[D each), redraws the k bytes typed so
  * far and clears to the end of the line (ESC[K) (util/readline.c, readline_update).
@@ -145,8 +164,7 @@ export class ReadlineFramer {
   commandWritten(line: string): void {
     this.reset();
     this.phase = 'echo';
-    const typed = Buffer.from(line);
-    this.finder = new Finder(Buffer.concat([PROMPT, echoOf(typed, echoPrefixLength(typed))]), this.recent);
+    this.finder = new Finder(echoNeedle(line), this.recent);
   }
 
   /** Feeds received bytes; throws RangeError when one output grows past the limit. */
