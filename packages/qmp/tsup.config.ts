@@ -7,4 +7,6 @@ export default defineConfig({
   clean: true,
   sourcemap: true,
   target: 'node20',
+  // Shared chunks for CJS too, so index and testing share one copy of each class (instanceof works across them).
+  splitting: true,
 });
