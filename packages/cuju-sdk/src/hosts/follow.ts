@@ -10,7 +10,7 @@ import { CujuArgumentError } from '../errors.js';
 import { checkFunction, checkObject, checkOptions, checkTimeoutMs, kindOf } from '../validate.js';
 import { checkKillSignal } from './args.js';
 import { HostError, HostTimeoutError } from './errors.js';
-import type { RunOptions, VmExit, VmProcess } from './host.js';
+import type { RunOptions, VmExit, VmProcess, VmRef } from './host.js';
 
 /**
  * Splits a byte stream into lines. A chunk may end in the middle of a line or of a UTF-8
@@ -87,33 +87,53 @@ function stripCr(line: string): string {
 const LINE_HISTORY = 10_000;
 
 /**
- * The handle for a started process. The host that started it feeds it lines
- * (`deliverLine`) and the outcome (`settle` / `fail`); `kill` is the host's.
+ * The handle for a started (or adopted) process. The host that follows it feeds it lines
+ * (`deliverLine`), the first notice of the death (`die`: `died` resolves, `running` turns
+ * false), then the outcome once every line is in (`settle`: `exited` resolves) or the loss
+ * of the means to follow it (`fail`); `kill` is the host's.
  */
 export class VmHandle implements VmProcess {
   readonly exited: Promise<VmExit>;
+  readonly died: Promise<VmExit>;
+  readonly ref: VmRef;
   private readonly listeners = new Set<(line: string) => void>();
   private readonly history: string[] = [];
-  private isRunning = true;
+  private dead = false;
+  private done = false;
   private resolveExit!: (exit: VmExit) => void;
   private rejectExit!: (err: Error) => void;
+  private resolveDeath!: (exit: VmExit) => void;
+  private rejectDeath!: (err: Error) => void;
 
   constructor(
-    readonly pid: number,
-    readonly logPath: string,
+    ref: VmRef,
     private readonly sendSignal: (signal: 'SIGTERM' | 'SIGKILL') => Promise<void>,
   ) {
+    this.ref = Object.freeze({ ...ref });
     this.exited = new Promise<VmExit>((resolve, reject) => {
       this.resolveExit = resolve;
       this.rejectExit = reject;
     });
-    // A lost SSH connection rejects `exited`; a caller that never looks at it must not
-    // get an unhandled rejection for that.
+    this.died = new Promise<VmExit>((resolve, reject) => {
+      this.resolveDeath = resolve;
+      this.rejectDeath = reject;
+    });
+    // A lost SSH connection rejects both; a caller that never looks at them must not get
+    // an unhandled rejection for that.
     this.exited.catch(() => {});
+    this.died.catch(() => {});
+  }
+
+  get pid(): number {
+    return this.ref.pid;
+  }
+
+  get logPath(): string {
+    return this.ref.logPath;
   }
 
   get running(): boolean {
-    return this.isRunning;
+    return !this.dead;
   }
 
   onLine(listener: (line: string) => void): () => void {
@@ -127,7 +147,7 @@ export class VmHandle implements VmProcess {
 
   async kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const checked = checkKillSignal(signal);
-    if (!this.isRunning) return;
+    if (this.dead) return;
     await this.sendSignal(checked);
   }
 
@@ -137,15 +157,29 @@ export class VmHandle implements VmProcess {
     for (const listener of [...this.listeners]) listener(line);
   }
 
+  /** The host recorded the death: `died` resolves (lines may still follow). */
+  die(exit: VmExit): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.resolveDeath(exit);
+  }
+
+  /** Every line has been delivered: `exited` resolves (and `died`, if it had not). */
   settle(exit: VmExit): void {
-    if (!this.isRunning) return;
-    this.isRunning = false;
+    if (this.done) return;
+    this.die(exit);
+    this.done = true;
     this.resolveExit(exit);
   }
 
+  /** The process can no longer be followed (a lost connection): both promises reject. */
   fail(err: Error): void {
-    if (!this.isRunning) return;
-    this.isRunning = false;
+    if (this.done) return;
+    this.done = true;
+    if (!this.dead) {
+      this.dead = true;
+      this.rejectDeath(err);
+    }
     this.rejectExit(err);
   }
 }

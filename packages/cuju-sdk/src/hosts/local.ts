@@ -123,7 +123,9 @@ export class LocalHost implements Host {
     }
     const pid = child.pid!;
 
-    const handle = new VmHandle(pid, logPath, (signal) => this.#signalGroup(pid, signal, options.sudo));
+    const handle = new VmHandle({ pid, logPath, ...(options.sudo ? { sudo: true } : {}) }, (signal) =>
+      this.#signalGroup(pid, signal, options.sudo),
+    );
     const splitter = new LineSplitter((line) => handle.deliverLine(line));
     const follower = new FileFollower(logPath, start, (chunk) => splitter.push(chunk));
     child.once('exit', (code, signal) => {

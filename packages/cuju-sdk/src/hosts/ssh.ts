@@ -193,7 +193,10 @@ export class SshHost implements Host {
     const pid = Number(started[1]);
     const offset = Number(started[2]);
     const absoluteLog = started[3]!;
-    const handle = new VmHandle(pid, absoluteLog, (signal) => this.#signalProcess(pid, signal, options.sudo));
+    const handle = new VmHandle(
+      { pid, logPath: absoluteLog, ...(options.sudo ? { sudo: true } : {}) },
+      (signal) => this.#signalProcess(pid, signal, options.sudo),
+    );
     try {
       await this.#follow(handle, offset, options.sudo);
     } catch (err) {
