@@ -129,6 +129,12 @@ export interface VmProcess {
   kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
   /** How to find this VM again from another process (FtPair records, Host.adoptVm). */
   readonly ref: VmRef;
+  /**
+   * Stops following the process without touching it (it keeps running): no more lines,
+   * and `died` and `exited`, unless already settled, reject with HOST_DISCONNECTED. For
+   * handing a VM over to another process (FtPair.detach(), then attach() there).
+   */
+  release(): Promise<void>;
 }
 
 /**
