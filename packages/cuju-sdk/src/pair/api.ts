@@ -176,10 +176,15 @@ export type FtPairEvents = {
   fence: (event: FenceEvent) => void;
 };
 
+/** A host in a record: its name (`local`, `ssh:root@10.0.0.2:22`) and address, to map back to a Host. */
+export interface HostRef {
+  name: string;
+  address: string;
+}
+
 /** One VM of a record: where it runs and how to find it again. */
 export interface VmRecord {
-  /** The host's name (`local`, `ssh:root@10.0.0.2:22`) and address, to map back to a Host. */
-  host: { name: string; address: string };
+  host: HostRef;
   pid: number;
   /** The VM's stdout log (its wrapper's `.pid`, `.exit` and `.lock` files sit beside it). */
   logPath: string;
@@ -201,6 +206,11 @@ export interface FtPairRecord {
   variant: string;
   state: FtPairState;
   reason?: FtPairReason;
+  /** The pair's two hosts as configured (a later secondary goes to `backup` by default). */
+  hosts: { primary: HostRef; backup: HostRef };
+  /** The pair's VM spec and the backup's differences, as configured. */
+  vm: CujuVmSpec;
+  backupVm?: Partial<CujuVmSpec>;
   ftPort: number;
   /** The VM running the guest (after a failover: the survivor). */
   primary?: VmRecord;

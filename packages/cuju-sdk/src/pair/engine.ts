@@ -9,6 +9,7 @@
  * off and how a secondary is promoted.
  */
 import type { Host, VmExit } from '../hosts/host.js';
+import type { CujuMarker } from '../markers.js';
 import type { CujuVmSpec } from '../spec.js';
 
 /** The two roles of a pair. After a failover the survivor is the new `primary`. */
@@ -33,6 +34,8 @@ export type EngineSignal =
   | { kind: 'takeover-done' }
   /** The primary lost its secondary (Cuju: `...receive ACK1 failed.`). */
   | { kind: 'partner-lost' }
+  /** The VM's guest started running (a QMP RESUME on a monitor kept since before FT). */
+  | { kind: 'resumed' }
   /** The VM reported an error (a failed load, QEMU's error_report). */
   | { kind: 'error'; message: string };
 
@@ -130,8 +133,25 @@ export interface FtEngine<M extends EngineMonitor = EngineMonitor> {
   /** Makes a synced receiver run the guest (Cuju: `cuju-failover`); only after the primary was fenced. */
   promote(backup: FtVm<M>, options: EngineCallOptions): Promise<void>;
   /**
-   * One liveness probe of a VM over its kept monitor: resolves when it answered (and,
-   * for a primary, when FT still runs), rejects when it did not within the deadline.
+   * One liveness probe of a VM over its kept monitor: resolves when it answered, rejects
+   * when it did not within the deadline.
    */
   heartbeat(vm: FtVm<M>, role: PairRole, options: EngineCallOptions): Promise<void>;
+  /**
+   * Signals that come from a VM's monitor rather than its stdout (a QMP RESUME): the
+   * engine calls `onSignal` for each; the returned function stops it.
+   */
+  watchMonitor(vm: FtVm<M>, onSignal: (signal: EngineSignal) => void): () => void;
+  /** The typed form of a stdout line, published as the pair's `marker` events (undefined: none). */
+  markerOf(line: string): CujuMarker | undefined;
+  /** A VM of the pair started (the engine records what it holds: Cuju's group join port). */
+  launched(vm: FtVm<M>): void;
+  /**
+   * What the pair knows of a VM's FT beyond what the engine saw itself: in FT (adopted in
+   * FT: nothing may open its monitor, Cuju issue #13) or not any more (it took over, or
+   * lost its partner).
+   */
+  setInFt(vm: FtVm<M>, inFt: boolean): void;
+  /** A VM of the pair is gone or no longer the pair's: what the engine recorded for it is undone. */
+  forget(vm: FtVm<M>): void;
 }
