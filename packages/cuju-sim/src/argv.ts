@@ -193,6 +193,7 @@ function newState(build: SimBuild): State {
         dropFtLinksAfterMs: undefined,
         crashAt: undefined,
         slowEpochMs: 0,
+        stdoutBuffered: false,
       },
     },
     ids: new Map(),
@@ -645,6 +646,12 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
     'sim-slow-epoch',
     withArg((s, arg, where) => {
       s.config.sim.slowEpochMs = parseMs('sim-slow-epoch', arg, where);
+    }),
+  ],
+  [
+    'sim-stdout-buffered',
+    flag((s) => {
+      s.config.sim.stdoutBuffered = true;
     }),
   ],
 ]);

@@ -46,6 +46,13 @@ export interface SimFaults {
   crashAt: CrashStep | undefined;
   /** -sim-slow-epoch MS: each epoch takes this much longer. */
   slowEpochMs: number;
+  /**
+   * -sim-stdout-buffered: stdout is block-buffered (4096-byte blocks, flushed at a normal
+   * exit, lost in a crash), as C stdio buffers a pipe or a file for a program that does not
+   * ask for line buffering. No profiled Cuju build is like that (vl.c calls
+   * os_set_line_buffering()); the switch lets a client prove it does not depend on markers.
+   */
+  stdoutBuffered: boolean;
 }
 
 export const CRASH_STEPS = [
