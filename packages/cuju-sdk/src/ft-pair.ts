@@ -122,6 +122,9 @@ interface Config {
   watchdog: WatchdogSettings;
 }
 
+/** The states of an operation bringing FT up: a VM's death there is the operation's to handle. */
+const STARTING: ReadonlySet<FtPairState> = new Set(['launching', 'backup-ready', 'enabling', 'syncing']);
+
 /** How a pair comes into being: from options, or (attach) from a record. */
 const FROM_RECORD = Symbol('FtPair.attach');
 
@@ -597,6 +600,8 @@ export class FtPair extends Emitter {
       op,
     );
     await this.#unlessDead(this.#engine.confirmProtected(primary, backup, call), [primary, backup], op);
+    // The engine's evidence includes the backup's committed epoch, marker or not.
+    this.#backupSynced = true;
     if (this.#fire('protected')) this.#startWatchdog();
   }
 
@@ -639,7 +644,7 @@ export class FtPair extends Emitter {
         await backup.stop({ graceMs: 0 });
         this.#retire(backup);
       }
-      const reason = reasonOf(err, op, 'launch-failed');
+      const reason = this.#failureReason(err, op);
       const detail = messageOf(err);
       if (primary.running) this.#fire('op-failed', { reason, detail });
       else await this.#stopAll(reason, detail, true);
@@ -653,48 +658,53 @@ export class FtPair extends Emitter {
    */
   async #startFailed(err: unknown, op: AbortSignal): Promise<unknown> {
     if (this.#stopping) return err;
-    const primaryDiedBeforeSync =
-      this.#state === 'syncing' &&
-      !this.#backupSynced &&
-      this.#primary !== undefined &&
-      !this.#primary.running;
-    const reason = primaryDiedBeforeSync
-      ? 'primary-lost-before-sync'
-      : reasonOf(
-          err,
-          op,
-          this.#state === 'syncing' || this.#state === 'enabling' ? 'sync-timeout' : 'launch-failed',
-        );
+    const reason = this.#failureReason(err, op);
     await this.#stopAll(reason, messageOf(err), true);
-    if (err instanceof FtPairError && err.reason === undefined && reason !== 'aborted') {
-      return new FtPairError(
-        (err.code.replace('CUJU_FT_PAIR_', '') || 'NOT_PROTECTED') as ConstructorParameters<
-          typeof FtPairError
-        >[0],
-        err.message,
-        reason,
-        err.cause,
-      );
+    if (err instanceof FtPairError && err.reason === undefined) {
+      const kind = err.code.replace('CUJU_FT_PAIR_', '') as ConstructorParameters<typeof FtPairError>[0];
+      return new FtPairError(kind, err.message, reason, err.cause);
     }
     return err;
   }
 
-  /** Settles as `work` does, unless one of `vms` dies first (VM_EXITED). */
+  /**
+   * Why bringing FT up failed: the error's own reason; `aborted`; `primary-lost-before-sync`
+   * when the primary died before the backup committed an epoch; `sync-timeout` past the
+   * deadline once FT was being turned on; `launch-failed` otherwise.
+   */
+  #failureReason(err: unknown, op: AbortSignal): FtPairReason {
+    if (err instanceof FtPairError && err.reason) return err.reason;
+    if (op.aborted) return 'aborted';
+    const turningOn = this.#state === 'enabling' || this.#state === 'syncing';
+    if (turningOn && !this.#backupSynced && this.#primary !== undefined && !this.#primary.running) {
+      return 'primary-lost-before-sync';
+    }
+    return turningOn ? 'sync-timeout' : 'launch-failed';
+  }
+
+  /**
+   * Settles as `work` does, unless one of `vms` dies first (VM_EXITED). A step that fails
+   * because a monitor closed under it is put down to its VM's death when that is recorded
+   * within DEATH_RECORD_GRACE_MS: the error then says which VM died, not that a socket closed.
+   */
   #unlessDead<T>(work: Promise<T>, vms: readonly Session[], op: AbortSignal): Promise<T> {
-    const death = Promise.race(
-      vms.map((vm) =>
-        vm.died.then(
-          (exit) => {
-            throw new FtPairError('VM_EXITED', `the ${vm.name} VM exited (${exitText(exit)})`);
-          },
-          (err: unknown) => {
-            throw new FtPairError('UNREACHABLE', `lost sight of the ${vm.name} VM`, undefined, err);
-          },
-        ),
-      ),
-    );
+    const deathOf = (vm: Session) =>
+      vm.died.then(
+        (exit) => new FtPairError('VM_EXITED', `the ${vm.name} VM exited (${exitText(exit)})`),
+        (err: unknown) => new FtPairError('UNREACHABLE', `lost sight of the ${vm.name} VM`, undefined, err),
+      );
+    const death = Promise.race(vms.map(deathOf)).then((err) => {
+      throw err;
+    });
     death.catch(() => {});
-    return bounded(Promise.race([work, death]), { what: 'this step', signal: op });
+    const attributed = work.catch(async (err: unknown) => {
+      const dead = await bounded(Promise.race(vms.map(deathOf)), {
+        what: 'the death record',
+        timeoutMs: DEATH_RECORD_GRACE_MS,
+      }).catch(() => undefined);
+      throw dead ?? err;
+    });
+    return bounded(Promise.race([attributed, death]), { what: 'this step', signal: op });
   }
 
   // ---- VMs ------------------------------------------------------------------------------
@@ -818,13 +828,13 @@ export class FtPair extends Emitter {
         this.#sign('primary-death');
         return;
       }
-      if (this.#op) return; // the operation sees it and fails
+      if (STARTING.has(this.#state)) return; // the operation under way sees it and fails
       this.#replaceable = session.spec;
       if (this.#fire('last-vm-died', { detail })) void this.#afterAllDied();
       return;
     }
     if (role === 'backup') {
-      if (this.#op) return;
+      if (STARTING.has(this.#state)) return;
       this.#replaceable = session.spec;
       this.#backup = undefined;
       this.#retire(session);
@@ -1301,15 +1311,6 @@ export class FtPair extends Emitter {
 }
 
 function noop(): void {}
-
-/** The reason a failed step gives the pair: the error's own, `aborted`, or `fallback`. */
-function reasonOf(err: unknown, op: AbortSignal, fallback: FtPairReason): FtPairReason {
-  if (err instanceof FtPairError && err.reason) return err.reason;
-  if (op.aborted) return 'aborted';
-  if (err instanceof FtPairError && err.code === 'CUJU_FT_PAIR_TIMEOUT' && fallback === 'sync-timeout')
-    return fallback;
-  return fallback;
-}
 
 function messageOf(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
