@@ -42,6 +42,8 @@ export interface SimFaults {
   stallGreeting: boolean;
   /** -sim-drop-ft-links-after MS: the FT links are cut this long after FT starts (a network failure). */
   dropFtLinksAfterMs: number | undefined;
+  /** -sim-usr2-drops-ft-links: SIGUSR2 cuts the FT links (a network failure on demand; the process runs on). */
+  usr2DropsFtLinks: boolean;
   /** -sim-crash-at STEP: exit(1) abruptly at a named step (see CRASH_STEPS). */
   crashAt: CrashStep | undefined;
   /** -sim-slow-epoch MS: each epoch takes this much longer. */

@@ -76,6 +76,8 @@ export class Sim {
   async start(): Promise<void> {
     const { config } = this;
     if (config.sim.stdoutBuffered) bufferStdout();
+    // (SIGUSR1 is Node's, for its inspector: SIGUSR2 it is.)
+    if (config.sim.usr2DropsFtLinks) process.on('SIGUSR2', () => this.sender?.dropLinks());
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
     // Cuju issue #13: opening the monitor while FT runs segfaults QEMU (cuju-builds.md §4).
     const onAttach = () => {

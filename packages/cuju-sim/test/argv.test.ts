@@ -384,6 +384,7 @@ describe('option lookup (vl.c lookup_opt)', () => {
         crashAt: undefined,
         slowEpochMs: 0,
         stdoutBuffered: false,
+        usr2DropsFtLinks: false,
       },
     });
   });
@@ -1153,11 +1154,13 @@ describe('-sim-* fault injection (cuju-sim only)', () => {
       '--sim-slow-epoch',
       '20',
       '-sim-stdout-buffered',
+      '-sim-usr2-drops-ft-links',
     ]);
     expect(c.sim).toEqual({
       monitorDelayMs: 250,
       stallGreeting: true,
       dropFtLinksAfterMs: 1000,
+      usr2DropsFtLinks: true,
       crashAt: 'ft-first-epoch',
       slowEpochMs: 20,
       stdoutBuffered: true,

@@ -241,6 +241,20 @@ describe('cuju-sim (master build, the default): one FT pair over real TCP', () =
     expect(await hmp.run('info status')).toBe('VM status: running\r\n');
   });
 
+  it('cuts the FT links on SIGUSR2 (-sim-usr2-drops-ft-links): the backup takes over, the primary runs on', async () => {
+    const { d, ftPort, backup, primary } = await pairWith(['-sim-usr2-drops-ft-links']);
+    const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
+    await hmp.run('migrate_set_capability cuju-ft on');
+    await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
+    await backup.waitForStdout('first commit');
+    await ftStarted(hmp);
+    primary.kill('SIGUSR2');
+    await backup.waitForStdout('cuju_ft_trans_close vm_started.');
+    await primary.waitForStdout('migrate_ft_trans_get_ready sender receive ACK1 failed.');
+    expect(await hmp.run('info status')).toBe('VM status: running\r\n');
+    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 0\r\n');
+  });
+
   it('cancels FT with cuju-migrate-cancel: CHECKALIVE, the backup answers and exits 0, no takeover', async () => {
     const { d, ftPort, backup } = await pair();
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
