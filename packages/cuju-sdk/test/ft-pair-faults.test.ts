@@ -10,6 +10,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -248,7 +249,7 @@ describe('FtPair.attach() after the controlling process was killed with SIGKILL'
     cleanups.push(() => {
       if (owner.exitCode === null && owner.signalCode === null) owner.kill('SIGKILL');
     });
-    await readUntil(owner.stdout!, 'protected', 120_000);
+    await readUntil(owner.stdout as unknown as Duplex, 'protected', 120_000);
     const record = JSON.parse(readFileSync(recordPath, 'utf8')) as FtPairRecord;
     expect(record.state).toBe('protected');
     owner.kill('SIGKILL');
