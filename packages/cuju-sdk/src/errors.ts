@@ -11,6 +11,7 @@
  * import it, so it must not need any of them (no import circles).
  */
 import type { CujuBuildName, CujuCommandName, CujuOption } from './build-names.js';
+import type { FtPairReason } from './pair/states.js';
 
 /** Codes of the host layer (LocalHost, SshHost): its errors are HostErrors. */
 export type HostErrorCode =
@@ -58,6 +59,10 @@ export type CujuErrorCode =
   | 'CUJU_FT_PAIR_FAILOVER_TIMEOUT'
   | 'CUJU_FT_PAIR_FAILOVER_FAILED'
   | 'CUJU_FT_PAIR_ABORTED'
+  | 'CUJU_FT_PAIR_STOPPED'
+  | 'CUJU_FT_PAIR_UNREACHABLE'
+  | 'CUJU_FT_PAIR_NO_MONITOR'
+  | 'CUJU_FT_PAIR_RECORD'
   // prepareHost.
   | 'CUJU_PREPARE_HOST_FAILED'
   // Build profiles and the guards that keep a real VM alive (builds.ts, monitor.ts).
@@ -96,16 +101,17 @@ export class CujuCommandError extends CujuError {
   }
 }
 
-/** Why an FtPair is not protected (also on its `state` events). */
-export type FtPairReason =
-  | 'secondary-lost'
-  | 'primary-lost-before-sync'
-  | 'failover-failed'
-  | 'sync-timeout'
-  | 'launch-failed'
-  | 'ft-stopped';
+/** Why an FtPair is not protected (also on its `state` events): see pair/states.ts. */
+export type { FtPairReason } from './pair/states.js';
 
-/** What went wrong with an FT pair. */
+/**
+ * What went wrong with an FT pair: `STATE` (the operation makes no sense in the pair's
+ * state), `TIMEOUT`, `VM_EXITED`, `NOT_PROTECTED`, `FAILOVER_TIMEOUT`, `FAILOVER_FAILED`,
+ * `ABORTED` (the operation's AbortSignal), `STOPPED` (down() was called while it ran),
+ * `UNREACHABLE` (a VM's host could not be reached: nothing was done there),
+ * `NO_MONITOR` (the step needs a monitor the pair may not open: a VM attached while in FT),
+ * `RECORD` (attach(): the record is not one, or names a host that was not given).
+ */
 export type FtPairErrorKind =
   | 'STATE'
   | 'TIMEOUT'
@@ -113,7 +119,11 @@ export type FtPairErrorKind =
   | 'NOT_PROTECTED'
   | 'FAILOVER_TIMEOUT'
   | 'FAILOVER_FAILED'
-  | 'ABORTED';
+  | 'ABORTED'
+  | 'STOPPED'
+  | 'UNREACHABLE'
+  | 'NO_MONITOR'
+  | 'RECORD';
 
 /** An FtPair operation failed; `reason` says what that leaves the pair as, when it is not protected. */
 export class FtPairError extends CujuError {

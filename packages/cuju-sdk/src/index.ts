@@ -61,15 +61,26 @@ export {
 } from './errors.js';
 // FT pair.
 export type {
+  AttachOptions,
   CujuBinary,
   FailoverReport,
+  FenceEvent,
+  FtPairEvent,
   FtPairEvents,
   FtPairOptions,
+  FtPairRecord,
   FtPairState,
   FtPairStateChange,
+  FtPairTimeouts,
+  HostRef,
   MarkerEvent,
   NotProtectedReason,
+  OperationOptions,
+  SecondaryOptions,
+  TestFailoverOptions,
   UpOptions,
+  VmRecord,
+  WatchdogOptions,
 } from './ft-pair.js';
 export { FtPair } from './ft-pair.js';
 export { cujuFtRegistry } from './ft-registry.js';
@@ -88,12 +99,14 @@ export {
 } from './hosts/errors.js';
 export { waitForLine } from './hosts/follow.js';
 export type {
+  AdoptOptions,
   Host,
   RunOptions,
   RunResult,
   SpawnOptions,
   VmExit,
   VmProcess,
+  VmRef,
   WriteFileOptions,
 } from './hosts/host.js';
 export { LocalHost, type LocalHostOptions } from './hosts/local.js';
@@ -116,6 +129,31 @@ export type {
   GftHost,
 } from './monitor.js';
 export { CujuMonitor, monitorEndpointKey } from './monitor.js';
+// The engine seam and the reusable VM session (group FT, the COLO engine).
+export { CujuEngine, type CujuVmMonitor } from './pair/cuju-engine.js';
+export type {
+  EngineCallOptions,
+  EngineMonitor,
+  EnginePairPlan,
+  EngineSignal,
+  FtEngine,
+  FtVm,
+  PairRole,
+  StopFtOutcome,
+} from './pair/engine.js';
+export {
+  type AdoptSessionOptions,
+  type LaunchOptions,
+  SessionOwner,
+  VmSession,
+} from './pair/session.js';
+export {
+  FT_PAIR_EVENTS,
+  FT_PAIR_STATES,
+  FT_PAIR_TRANSITIONS,
+  type FtPairTransition,
+  transitionOf,
+} from './pair/states.js';
 export type { CujuFtMode, CujuFtModeName, CujuInfoMigrate } from './parsers.js';
 export { CUJU_FT_MODES, parseCujuFtMode, parseCujuInfoMigrate, parseFtStarted } from './parsers.js';
 // Host preparation.

@@ -365,6 +365,15 @@ export class CujuMonitor {
     return running;
   }
 
+  /**
+   * `info status` alone: whether the guest runs. The cheapest question a monitor answers
+   * (FtPair's liveness probe; groupft prints nothing on stdout for it, unlike `info migrate`).
+   */
+  async status(options?: CallOptions): Promise<InfoStatus> {
+    checkCallOptions(options);
+    return parseInfoStatus(await this.send('info', { item: 'status' }, options));
+  }
+
   /** `info status` and `info migrate`, parsed for the build (GFT STATUS where it has one). */
   async info(options?: CallOptions): Promise<CujuInfo> {
     checkCallOptions(options);

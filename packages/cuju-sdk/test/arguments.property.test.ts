@@ -203,9 +203,16 @@ const VALID_SPEC = {
 
 /** A VmProcess that has already exited (a LocalHost process started by absolute path). */
 async function exitedVm(): Promise<sdk.VmProcess> {
-  const vm = await new sdk.LocalHost().spawnVm([process.execPath, '-e', ''], { logPath: 'exited.log' });
-  await vm.exited;
-  return vm;
+  // The VM wrapper needs sh, flock and setsid: the real PATH while it starts and ends.
+  const empty = process.env.PATH;
+  process.env.PATH = savedPath;
+  try {
+    const vm = await new sdk.LocalHost().spawnVm([process.execPath, '-e', ''], { logPath: 'exited.log' });
+    await vm.exited;
+    return vm;
+  } finally {
+    process.env.PATH = empty;
+  }
 }
 
 function pair(): sdk.FtPair {
@@ -246,6 +253,7 @@ const FUNCTIONS: Record<string, { valid: () => Promise<unknown[]> | unknown[] }>
   parseCujuFtMode: { valid: () => ['cuju_ft_mode: 5\r\n'] },
   parseCujuInfoMigrate: { valid: () => ['GFT STATUS PRE\r\n', 'groupft'] },
   parseFtStarted: { valid: () => ['ft_started: 1\r\n'] },
+  transitionOf: { valid: () => ['protected', 'down'] },
 };
 
 /** The methods of the process-wide registry object (cujuFtRegistry), driven like functions. */
@@ -295,6 +303,7 @@ const CLASSES: Record<string, ClassEntry> = {
       ftMode: () => [{ timeoutMs: 1_000 }],
       ftStarted: () => [{ timeoutMs: 1_000 }],
       ftRunning: () => [{ timeoutMs: 1_000 }],
+      status: () => [{ timeoutMs: 1_000 }],
       info: () => [{ timeoutMs: 1_000 }],
       gftAddHost: () => [GFT_HOST],
       gftAddHost2: () => [{ ...GFT_HOST, slaveJoinPort: 5001 }],
@@ -325,6 +334,7 @@ const CLASSES: Record<string, ClassEntry> = {
       spawnVm: () => [['cuju-no-such-binary'], { logPath: 'vm.log' }],
       writeFile: () => ['file', 'content', { mode: 0o600 }],
       connectMonitor: () => ['no-such.sock'],
+      adoptVm: () => [{ pid: 2 ** 22 + 1, logPath: 'no-such-vm.log' }],
       close: () => [],
       redact: () => ['a secret'],
     },
@@ -339,6 +349,7 @@ const CLASSES: Record<string, ClassEntry> = {
       spawnVm: () => [['true'], { logPath: 'vm.log' }],
       writeFile: () => ['file', 'content', { mode: 0o600 }],
       connectMonitor: () => ['m.sock'],
+      adoptVm: () => [{ pid: 2 ** 22 + 1, logPath: 'no-such-vm.log' }],
       close: () => [],
       redact: () => ['text'],
     },
@@ -372,27 +383,34 @@ const CLASSES: Record<string, ClassEntry> = {
     instance: pair,
     methods: {
       up: () => [{ signal: new AbortController().signal }],
+      start: () => [{ signal: new AbortController().signal }],
+      turnOn: () => [{ ftPort: 4442, backupVm: { monitorPath: 'vm1r.monitor' } }],
+      restartSecondary: () => [{ ftPort: 4442, backupVm: { monitorPath: 'vm1r.monitor' } }],
+      turnOff: () => [{ signal: new AbortController().signal }],
       testFailover: () => [{ timeoutMs: 1_000 }],
-      down: () => [],
+      down: () => [{ signal: new AbortController().signal }],
+      record: () => [],
+      detach: () => [],
       toJSON: () => [],
     },
-    notApi: {
-      names: [
-        'setState',
-        'launch',
-        'monitor',
-        'onLine',
-        'onExit',
-        'confirmTakeover',
-        'failoverAfterPrimaryExit',
-        'failover',
-        'until',
-        'waitForMarkers',
-        'deadSide',
-        'checkJoinPorts',
+    statics: {
+      // A record with no VM: attach() adopts nothing and finds the pair stopped.
+      attach: () => [
+        {
+          version: 1,
+          engine: 'cuju',
+          variant: 'master',
+          state: 'stopped',
+          hosts: {
+            primary: { name: 'local', address: '127.0.0.1' },
+            backup: { name: 'local', address: '127.0.0.1' },
+          },
+          vm: VALID_SPEC,
+          ftPort: 4441,
+          savedAt: '2026-01-01T00:00:00.000Z',
+        },
+        { hosts: { local: new sdk.LocalHost() }, binary: { path: 'cuju-no-such-binary' } },
       ],
-      reason:
-        "TypeScript-private helpers of FtPair: not part of its API (JavaScript can reach them, the contract doesn't)",
     },
   },
 };
@@ -404,6 +422,15 @@ const EXCLUDED: Record<string, string> = {
   CUJU_FT_MODES: 'data (a frozen table), not a function',
   CUJU_OPTIONS: 'data (a frozen list), not a function',
   cujuFtRegistry: 'an object of methods: each is driven below (REGISTRY)',
+  FT_PAIR_EVENTS: 'data (a frozen list), not a function',
+  FT_PAIR_STATES: 'data (a frozen list), not a function',
+  FT_PAIR_TRANSITIONS: 'data (the transition table), not a function',
+  CujuEngine:
+    "the engine seam's implementation for engine authors (COLO, group FT): FtPair calls it with the sessions it owns; users reach it only through FtPair, driven above",
+  SessionOwner:
+    'the engine seam: the set of VM sessions an FtPair (or a group) owns; only FtPair and engines call it with their own sessions',
+  VmSession:
+    'the engine seam: a VM session FtPair and engines create (launch/adopt) from specs FtPair has already checked; users reach it only through FtPair',
 };
 
 /** Error classes are excluded by kind: the SDK constructs them with the facts it found; users catch them. */
@@ -558,7 +585,12 @@ describe('the public API refuses bad arguments with typed errors only', () => {
             try {
               await onlyTypedErrors(`${name}.${method}(...)`, () => instance[method]!(...args));
             } finally {
-              if (instance instanceof sdk.FtPair) await instance.down();
+              // A detached pair refuses down() (typed): it has nothing of its own to stop.
+              if (instance instanceof sdk.FtPair) {
+                await instance.down().catch((err: unknown) => {
+                  if (!(err instanceof sdk.FtPairError)) throw err;
+                });
+              }
             }
           }),
           RUNS,

@@ -636,7 +636,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       vms.push(vm);
       const lines: string[] = [];
       vm.onLine((l) => lines.push(l));
-      expect(await vm.exited).toEqual({ code: 0, signal: null });
+      expect(await vm.exited).toMatchObject({ code: 0, signal: null, diedAt: expect.any(Number) });
       expect(lines[0]).toMatch(/^cuju-sim: a stand-in/);
       expect(lines.join('\n')).toBe(readFileSync(join(dir, 'help.log'), 'utf8').trimEnd());
       // Only the log stays: the wrapper's pid and exit files are removed once read.
@@ -662,7 +662,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       mon.destroy();
 
       await vm.kill('SIGTERM');
-      expect(await vm.exited).toEqual({ code: 0, signal: null });
+      expect(await vm.exited).toMatchObject({ code: 0, signal: null, diedAt: expect.any(Number) });
       const lines: string[] = [];
       vm.onLine((l) => lines.push(l));
       expect(lines).toEqual(['VM init finished', 'qemu-system-x86_64: terminating on signal 15']);
@@ -676,7 +676,7 @@ describe.runIf(hasSshd)('SshHost against a real sshd', () => {
       vms.push(vm);
       await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 });
       await vm.kill('SIGKILL');
-      expect(await vm.exited).toEqual({ code: null, signal: 'SIGKILL' });
+      expect(await vm.exited).toMatchObject({ code: null, signal: 'SIGKILL', diedAt: expect.any(Number) });
     });
 
     it('keeps the VM running when the connection closes; a new connection can stop it', async () => {

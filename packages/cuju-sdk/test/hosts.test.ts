@@ -413,7 +413,7 @@ describe('LocalHost.spawnVm with cuju-sim', () => {
     const vm = await spawn([...SIM, '--help'], log);
     const lines: string[] = [];
     vm.onLine((l) => lines.push(l));
-    expect(await vm.exited).toEqual({ code: 0, signal: null });
+    expect(await vm.exited).toMatchObject({ code: 0, signal: null, diedAt: expect.any(Number) });
     expect(vm.running).toBe(false);
     expect(lines[0]).toMatch(/^cuju-sim: a stand-in for Cuju's qemu-system-x86_64/);
     expect(lines.join('\n')).toBe(readFileSync(log, 'utf8').trimEnd());
@@ -436,7 +436,7 @@ describe('LocalHost.spawnVm with cuju-sim', () => {
     mon.destroy();
 
     await vm.kill('SIGTERM');
-    expect(await vm.exited).toEqual({ code: 0, signal: null }); // QEMU exits 0 on SIGTERM
+    expect(await vm.exited).toMatchObject({ code: 0, signal: null, diedAt: expect.any(Number) }); // QEMU exits 0 on SIGTERM
     const late: string[] = [];
     vm.onLine((l) => late.push(l)); // a late listener is given the history
     expect(late).toEqual(['VM init finished', 'qemu-system-x86_64: terminating on signal 15']);
@@ -448,7 +448,7 @@ describe('LocalHost.spawnVm with cuju-sim', () => {
     const vm = await spawn(simArgs(dir), join(dir, 'vm.log'));
     await waitForLine(vm, 'VM init finished', { timeoutMs: 20_000 });
     await vm.kill('SIGKILL');
-    expect(await vm.exited).toEqual({ code: null, signal: 'SIGKILL' });
+    expect(await vm.exited).toMatchObject({ code: null, signal: 'SIGKILL', diedAt: expect.any(Number) });
     await vm.kill('SIGKILL'); // a no-op once exited
   });
 

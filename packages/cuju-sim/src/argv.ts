@@ -191,8 +191,10 @@ function newState(build: SimBuild): State {
         monitorDelayMs: 0,
         stallGreeting: false,
         dropFtLinksAfterMs: undefined,
+        usr2DropsFtLinks: false,
         crashAt: undefined,
         slowEpochMs: 0,
+        stdoutBuffered: false,
       },
     },
     ids: new Map(),
@@ -645,6 +647,18 @@ const OPTIONS: ReadonlyMap<string, OptionDef> = new Map<string, OptionDef>([
     'sim-slow-epoch',
     withArg((s, arg, where) => {
       s.config.sim.slowEpochMs = parseMs('sim-slow-epoch', arg, where);
+    }),
+  ],
+  [
+    'sim-usr2-drops-ft-links',
+    flag((s) => {
+      s.config.sim.usr2DropsFtLinks = true;
+    }),
+  ],
+  [
+    'sim-stdout-buffered',
+    flag((s) => {
+      s.config.sim.stdoutBuffered = true;
     }),
   ],
 ]);

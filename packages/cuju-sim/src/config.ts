@@ -42,10 +42,19 @@ export interface SimFaults {
   stallGreeting: boolean;
   /** -sim-drop-ft-links-after MS: the FT links are cut this long after FT starts (a network failure). */
   dropFtLinksAfterMs: number | undefined;
+  /** -sim-usr2-drops-ft-links: SIGUSR2 cuts the FT links (a network failure on demand; the process runs on). */
+  usr2DropsFtLinks: boolean;
   /** -sim-crash-at STEP: exit(1) abruptly at a named step (see CRASH_STEPS). */
   crashAt: CrashStep | undefined;
   /** -sim-slow-epoch MS: each epoch takes this much longer. */
   slowEpochMs: number;
+  /**
+   * -sim-stdout-buffered: stdout is block-buffered (4096-byte blocks, flushed at a normal
+   * exit, lost in a crash), as C stdio buffers a pipe or a file for a program that does not
+   * ask for line buffering. No profiled Cuju build is like that (vl.c calls
+   * os_set_line_buffering()); the switch lets a client prove it does not depend on markers.
+   */
+  stdoutBuffered: boolean;
 }
 
 export const CRASH_STEPS = [

@@ -219,6 +219,11 @@ export class FtSender {
     this.scheduleEpoch();
   }
 
+  /** -sim-usr2-drops-ft-links: the links are cut as a network failure would (the process runs on). */
+  dropLinks(): void {
+    if (this.inFt) this.destroySockets();
+  }
+
   /** migrate_pause / migrate_resume (groupft): the next epoch does not start / starts again. */
   pause(paused: boolean): void {
     this.paused = paused;

@@ -50,4 +50,7 @@ Fault injection (cuju-sim only; real Cuju has none of these):
   -sim-crash-at STEP           die (SIGKILL) at ft-connect, ft-initial-sync,
                                ft-first-epoch, gft-init or gft-join
   -sim-slow-epoch MS           make every epoch MS longer
+  -sim-usr2-drops-ft-links     SIGUSR2 cuts the FT links (the process runs on)
+  -sim-stdout-buffered         block-buffer stdout (4096 bytes; flushed at exit, lost
+                               in a crash), as a binary without line buffering would
 `;

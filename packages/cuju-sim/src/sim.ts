@@ -8,7 +8,7 @@ import { HmpServer } from './monitor-hmp.js';
 import { QmpServer } from './monitor-qmp.js';
 import type { MonitorServer } from './monitor-server.js';
 import type { QmpReply } from './qmp-texts.js';
-import { assertFailed, MARKERS, report, say, segfault } from './stdout.js';
+import { assertFailed, bufferStdout, flushStdout, MARKERS, report, say, segfault } from './stdout.js';
 import { connectTcp } from './tcp.js';
 import { parseTcpUri } from './uri.js';
 import { CAPABILITIES, type Capability, FT_MODE, Vm } from './vm.js';
@@ -75,6 +75,9 @@ export class Sim {
    */
   async start(): Promise<void> {
     const { config } = this;
+    if (config.sim.stdoutBuffered) bufferStdout();
+    // (SIGUSR1 is Node's, for its inspector: SIGUSR2 it is.)
+    if (config.sim.usr2DropsFtLinks) process.on('SIGUSR2', () => this.sender?.dropLinks());
     if (config.pidfile) writeFileSync(config.pidfile, `${process.pid}\n`);
     // Cuju issue #13: opening the monitor while FT runs segfaults QEMU (cuju-builds.md §4).
     const onAttach = () => {
@@ -329,6 +332,7 @@ export class Sim {
     for (const close of this.closeWithProcess) close();
     for (const m of this.monitors) m.close();
     if (this.config.pidfile) rmSync(this.config.pidfile, { force: true });
+    flushStdout();
     process.exitCode = code;
     // Give sockets a moment to flush their last bytes (a quit reply), then go.
     setTimeout(() => process.exit(code), 20).unref();

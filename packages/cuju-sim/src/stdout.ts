@@ -1,9 +1,11 @@
 /**
  * Cuju reports FT progress with printf on QEMU's stdout, not on the monitor. The
  * simulator prints the same strings (reference cuju-builds.md §5; each text's source
- * next to it), one line each, flushed at once (real Cuju's stdout is block-buffered when
- * it is a pipe; the simulator does not reproduce that delay). Trailing spaces are part
- * of the text where Cuju's format has them.
+ * next to it), one line each, flushed at once: Cuju's stdout is line-buffered, because
+ * vl.c calls os_set_line_buffering() (setvbuf _IOLBF, vl.c@21f9f0b:4439, @d2e55fe:4446,
+ * @4b17b51:4459) before it prints `VM init finished`. -sim-stdout-buffered makes it a
+ * block-buffered stream instead (bufferStdout). Trailing spaces are part of the text
+ * where Cuju's format has them.
  */
 export const MARKERS = {
   vmInitFinished: 'VM init finished', // vl.c@21f9f0b:4721
@@ -40,8 +42,40 @@ export const MARKERS = {
   clientRet: (ret: number) => `client_ret:${ret}`, // vl.c@4b17b51:4757
 } as const;
 
+/** glibc's buffer for a file or pipe: st_blksize, 4096 on the file systems this runs on. */
+const STDIO_BLOCK = 4096;
+/** Held-back stdout under -sim-stdout-buffered (undefined: line by line, Cuju's way). */
+let held: Buffer | undefined;
+
+/**
+ * -sim-stdout-buffered: from now on stdout goes out in 4096-byte blocks, as C stdio
+ * writes a fully buffered stream, and what is left at a normal exit is flushed there
+ * (flushStdout); a crash (SIGKILL, SIGSEGV, abort) loses it. Every profiled Cuju build
+ * line-buffers its stdout itself (os_set_line_buffering(), vl.c@21f9f0b:4439), so this
+ * is a binary that would not: a client must not depend on a marker alone.
+ */
+export function bufferStdout(): void {
+  held ??= Buffer.alloc(0);
+}
+
+/** exit(): stdio flushes what it holds. */
+export function flushStdout(): void {
+  if (held === undefined || held.length === 0) return;
+  process.stdout.write(held);
+  held = Buffer.alloc(0);
+}
+
 export function say(line: string): void {
-  process.stdout.write(`${line}\n`);
+  if (held === undefined) {
+    process.stdout.write(`${line}\n`);
+    return;
+  }
+  held = Buffer.concat([held, Buffer.from(`${line}\n`)]);
+  const full = held.length - (held.length % STDIO_BLOCK);
+  if (full > 0) {
+    process.stdout.write(held.subarray(0, full));
+    held = held.subarray(full);
+  }
 }
 
 /** QEMU's error_report: `qemu-system-x86_64: message` on stderr. */

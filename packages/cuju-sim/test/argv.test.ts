@@ -383,6 +383,8 @@ describe('option lookup (vl.c lookup_opt)', () => {
         dropFtLinksAfterMs: undefined,
         crashAt: undefined,
         slowEpochMs: 0,
+        stdoutBuffered: false,
+        usr2DropsFtLinks: false,
       },
     });
   });
@@ -1151,14 +1153,19 @@ describe('-sim-* fault injection (cuju-sim only)', () => {
       'ft-first-epoch',
       '--sim-slow-epoch',
       '20',
+      '-sim-stdout-buffered',
+      '-sim-usr2-drops-ft-links',
     ]);
     expect(c.sim).toEqual({
       monitorDelayMs: 250,
       stallGreeting: true,
       dropFtLinksAfterMs: 1000,
+      usr2DropsFtLinks: true,
       crashAt: 'ft-first-epoch',
       slowEpochMs: 20,
+      stdoutBuffered: true,
     });
+    expect(configOf(MON).sim.stdoutBuffered).toBe(false);
   });
 
   it('zero delays, and the largest timer value', () => {
@@ -1189,7 +1196,8 @@ describe('-sim-* fault injection (cuju-sim only)', () => {
     );
   });
 
-  it('-sim-stall-greeting takes no argument', () => {
+  it('-sim-stall-greeting and -sim-stdout-buffered take no argument', () => {
     expect(configOf(['-sim-stall-greeting', ...MON]).sim.stallGreeting).toBe(true);
+    expect(configOf(['-sim-stdout-buffered', ...MON]).sim.stdoutBuffered).toBe(true);
   });
 });

@@ -241,6 +241,20 @@ describe('cuju-sim (master build, the default): one FT pair over real TCP', () =
     expect(await hmp.run('info status')).toBe('VM status: running\r\n');
   });
 
+  it('cuts the FT links on SIGUSR2 (-sim-usr2-drops-ft-links): the backup takes over, the primary runs on', async () => {
+    const { d, ftPort, backup, primary } = await pairWith(['-sim-usr2-drops-ft-links']);
+    const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
+    await hmp.run('migrate_set_capability cuju-ft on');
+    await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
+    await backup.waitForStdout('first commit');
+    await ftStarted(hmp);
+    primary.kill('SIGUSR2');
+    await backup.waitForStdout('cuju_ft_trans_close vm_started.');
+    await primary.waitForStdout('migrate_ft_trans_get_ready sender receive ACK1 failed.');
+    expect(await hmp.run('info status')).toBe('VM status: running\r\n');
+    expect(await hmp.run('cuju-get-ft-started')).toBe('ft_started: 0\r\n');
+  });
+
   it('cancels FT with cuju-migrate-cancel: CHECKALIVE, the backup answers and exits 0, no takeover', async () => {
     const { d, ftPort, backup } = await pair();
     const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
@@ -313,6 +327,48 @@ describe('cuju-sim: QMP form and fault injection', () => {
     await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
     await backup.waitForStdout('first commit');
     await ftStarted(hmp);
+  });
+});
+
+describe('cuju-sim: -sim-stdout-buffered (a binary that does not line-buffer its stdout)', () => {
+  it('holds the markers back while it runs and flushes them at a normal exit', async () => {
+    const d = dir();
+    const sim = startSim([...vmArgs(d, 'vm1'), '-sim-stdout-buffered']);
+    // Up: its monitor answers, although `VM init finished` is still in its buffer.
+    await waitForPath(join(d, 'vm1.monitor'));
+    const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
+    expect(await hmp.run('info status')).toBe('VM status: running\r\n');
+    expect(await hmp.run('cuju-adjust-epoch 10000')).toBe('');
+    expect(sim.stdout()).toBe('');
+    sim.kill('SIGTERM');
+    const exit = await sim.exited;
+    expect(exit.code).toBe(0);
+    // exit() flushes stdio: every line comes out, in order, at the end.
+    expect(sim.stdout()).toBe('VM init finished\nnew epoch size is 10000 us.\n');
+  });
+
+  it('loses what it holds in a crash, and writes full 4096-byte blocks as they fill', async () => {
+    const d = dir();
+    const ftPort = await port();
+    const backup = startSim(vmArgs(d, 'vm1r', ['-incoming', `tcp:127.0.0.3:${ftPort},ft_mode`]));
+    const primary = startSim(vmArgs(d, 'vm1', ['-sim-stdout-buffered']));
+    await backup.waitForStdout('VM init finished');
+    await waitForPath(join(d, 'vm1.monitor'));
+    const hmp = await RawHmp.open(join(d, 'vm1.monitor'));
+    await hmp.run('migrate_set_capability cuju-ft on');
+    await hmp.run(`migrate -c tcp:127.0.0.3:${ftPort}`);
+    await backup.waitForStdout('first commit');
+    await ftStarted(hmp);
+    // 200 epoch lines of 27 bytes fill a 4096-byte block.
+    for (let i = 0; i < 200; i++) await hmp.run('cuju-adjust-epoch 1000');
+    await primary.waitForStdout('new epoch size is 1000 us.');
+    expect(primary.stdout().length % 4096).toBe(0);
+    const held = primary.stdout().length;
+    primary.kill('SIGKILL');
+    await primary.exited;
+    expect(primary.stdout().length).toBe(held);
+    // Its backup, line-buffered as Cuju is, took over.
+    await backup.waitForStdout('cuju_ft_trans_close vm_started.');
   });
 });
 

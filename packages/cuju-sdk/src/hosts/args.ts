@@ -16,7 +16,7 @@ import {
   checkTimeoutMs,
   kindOf,
 } from '../validate.js';
-import type { Host, RunOptions, SpawnOptions, WriteFileOptions } from './host.js';
+import type { AdoptOptions, Host, RunOptions, SpawnOptions, VmRef, WriteFileOptions } from './host.js';
 
 /**
  * An argv: a non-empty array of strings without NUL bytes (which no exec can carry and
@@ -133,4 +133,20 @@ export function checkHost(field: string, value: unknown): Host {
   }
   if (host.redact !== undefined) checkFunction(`${field}.redact`, host.redact);
   return value as Host;
+}
+
+/** A VmRef (pid, log path, sudo), as adoptVm takes it. */
+export function checkVmRef(value: unknown, field = 'ref'): VmRef {
+  const o = checkObject(field, value);
+  const pid = checkIntegerIn(`${field}.pid`, o.pid, 1, 2 ** 22);
+  const logPath = checkHostPath(`${field}.logPath`, o.logPath);
+  const sudo = o.sudo === undefined ? undefined : checkBoolean(`${field}.sudo`, o.sudo);
+  return { pid, logPath, ...(sudo ? { sudo } : {}) };
+}
+
+/** `options` of adoptVm(). */
+export function checkAdoptOptions(value: unknown): AdoptOptions {
+  const o = checkOptions('options', value);
+  if (o.offset === undefined) return {};
+  return { offset: checkIntegerIn('offset', o.offset, 0, Number.MAX_SAFE_INTEGER) };
 }

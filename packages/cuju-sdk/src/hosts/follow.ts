@@ -10,7 +10,8 @@ import { CujuArgumentError } from '../errors.js';
 import { checkFunction, checkObject, checkOptions, checkTimeoutMs, kindOf } from '../validate.js';
 import { checkKillSignal } from './args.js';
 import { HostError, HostTimeoutError } from './errors.js';
-import type { RunOptions, VmExit, VmProcess } from './host.js';
+import type { RunOptions, VmExit, VmProcess, VmRef } from './host.js';
+import { statusToExit } from './signals.js';
 
 /**
  * Splits a byte stream into lines. A chunk may end in the middle of a line or of a UTF-8
@@ -87,33 +88,55 @@ function stripCr(line: string): string {
 const LINE_HISTORY = 10_000;
 
 /**
- * The handle for a started process. The host that started it feeds it lines
- * (`deliverLine`) and the outcome (`settle` / `fail`); `kill` is the host's.
+ * The handle for a started (or adopted) process. The host that follows it feeds it lines
+ * (`deliverLine`), the first notice of the death (`die`: `died` resolves, `running` turns
+ * false), then the outcome once every line is in (`settle`: `exited` resolves) or the loss
+ * of the means to follow it (`fail`); `kill` is the host's.
  */
 export class VmHandle implements VmProcess {
   readonly exited: Promise<VmExit>;
+  readonly died: Promise<VmExit>;
+  readonly ref: VmRef;
   private readonly listeners = new Set<(line: string) => void>();
   private readonly history: string[] = [];
-  private isRunning = true;
+  private dead = false;
+  private done = false;
   private resolveExit!: (exit: VmExit) => void;
   private rejectExit!: (err: Error) => void;
+  private resolveDeath!: (exit: VmExit) => void;
+  private rejectDeath!: (err: Error) => void;
+  /** What the host does to stop following (set by the host once it follows). */
+  releaser: (() => Promise<void>) | undefined;
 
   constructor(
-    readonly pid: number,
-    readonly logPath: string,
+    ref: VmRef,
     private readonly sendSignal: (signal: 'SIGTERM' | 'SIGKILL') => Promise<void>,
   ) {
+    this.ref = Object.freeze({ ...ref });
     this.exited = new Promise<VmExit>((resolve, reject) => {
       this.resolveExit = resolve;
       this.rejectExit = reject;
     });
-    // A lost SSH connection rejects `exited`; a caller that never looks at it must not
-    // get an unhandled rejection for that.
+    this.died = new Promise<VmExit>((resolve, reject) => {
+      this.resolveDeath = resolve;
+      this.rejectDeath = reject;
+    });
+    // A lost SSH connection rejects both; a caller that never looks at them must not get
+    // an unhandled rejection for that.
     this.exited.catch(() => {});
+    this.died.catch(() => {});
+  }
+
+  get pid(): number {
+    return this.ref.pid;
+  }
+
+  get logPath(): string {
+    return this.ref.logPath;
   }
 
   get running(): boolean {
-    return this.isRunning;
+    return !this.dead;
   }
 
   onLine(listener: (line: string) => void): () => void {
@@ -127,8 +150,17 @@ export class VmHandle implements VmProcess {
 
   async kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void> {
     const checked = checkKillSignal(signal);
-    if (!this.isRunning) return;
+    if (this.dead) return;
     await this.sendSignal(checked);
+  }
+
+  async release(): Promise<void> {
+    if (this.done) return;
+    const releaser = this.releaser;
+    this.fail(
+      new HostError('HOST_DISCONNECTED', `no longer following process ${this.pid}: the handle was released`),
+    );
+    await releaser?.();
   }
 
   deliverLine(line: string): void {
@@ -137,15 +169,29 @@ export class VmHandle implements VmProcess {
     for (const listener of [...this.listeners]) listener(line);
   }
 
+  /** The host recorded the death: `died` resolves (lines may still follow). */
+  die(exit: VmExit): void {
+    if (this.dead) return;
+    this.dead = true;
+    this.resolveDeath(exit);
+  }
+
+  /** Every line has been delivered: `exited` resolves (and `died`, if it had not). */
   settle(exit: VmExit): void {
-    if (!this.isRunning) return;
-    this.isRunning = false;
+    if (this.done) return;
+    this.die(exit);
+    this.done = true;
     this.resolveExit(exit);
   }
 
+  /** The process can no longer be followed (a lost connection): both promises reject. */
   fail(err: Error): void {
-    if (!this.isRunning) return;
-    this.isRunning = false;
+    if (this.done) return;
+    this.done = true;
+    if (!this.dead) {
+      this.dead = true;
+      this.rejectDeath(err);
+    }
     this.rejectExit(err);
   }
 }
@@ -275,4 +321,138 @@ export async function waitForLine(
       (err: unknown) => finish(() => reject(err)),
     );
   });
+}
+
+/** A death as VM_WRAPPER recorded it in `LOG.exit`: `STATUS CLOCK NS`. */
+export interface DeathRecord {
+  /** The shell's status: the exit code, or 128 + N after signal N. */
+  status: number;
+  /** Which of the host's clocks `ns` reads (see remote-scripts.ts STAMP). */
+  clock: 'monotonic' | 'boottime';
+  ns: bigint;
+}
+
+/** `STATUS CLOCK NS`, or undefined for anything else (an empty record: the wrapper died first). */
+export function parseDeathRecord(text: string): DeathRecord | undefined {
+  const m = /^(\d+) (monotonic|boottime) (\d+)\s*$/.exec(text.trim());
+  if (!m) return undefined;
+  return { status: Number(m[1]), clock: m[2] as DeathRecord['clock'], ns: BigInt(m[3]!) };
+}
+
+/**
+ * This process's `performance.now()` for a reading of CLOCK_MONOTONIC on this machine (in
+ * ns): Node's hrtime is that clock, so only the two origins differ.
+ */
+export function monotonicToPerformance(ns: bigint): number {
+  const hr = process.hrtime.bigint();
+  const perf = performance.now();
+  return perf - Number(hr - ns) / 1e6;
+}
+
+/** The exit a death record stands for, with its time mapped by `mapStamp` (undefined: not recorded). */
+export function exitOf(record: DeathRecord | undefined, diedAt: number | undefined): VmExit {
+  const exit = record ? statusToExit(record.status) : { code: null, signal: null };
+  return diedAt === undefined ? exit : { ...exit, diedAt };
+}
+
+/**
+ * Reads what the FOLLOW script (remote-scripts.ts) writes: the log's bytes on stdout,
+ * handed to the VM handle line by line; on stderr `cuju-follow:OFFSET`, then
+ * `cuju-death:...` (the handle dies at once) and `cuju-exit:SIZE` (what the log held in
+ * the end, so that bytes tail had not sent yet can be fetched before `exited`).
+ */
+export class FollowReader {
+  /** The log offset the script started from. */
+  offset: number | undefined;
+  /** Log bytes received on stdout. */
+  received = 0;
+  /** The log's size after the death (`cuju-exit`). */
+  finalSize: number | undefined;
+  /** The exit as recorded (set at `cuju-death`). */
+  exit: VmExit | undefined;
+  /** Resolves once the script said where it starts (`cuju-follow`); rejects if it ends first. */
+  readonly ready: Promise<void>;
+  private readonly lines: LineSplitter;
+  private readonly reports: LineSplitter;
+  private markReady!: () => void;
+  private failReady!: (err: Error) => void;
+  private readyAtDeath = false;
+
+  constructor(
+    private readonly handle: VmHandle,
+    /** This process's performance.now() for a stamp of the host (undefined when it cannot map it). */
+    private readonly mapStamp: (record: DeathRecord) => number | undefined,
+  ) {
+    this.lines = new LineSplitter((line) => handle.deliverLine(line));
+    this.reports = new LineSplitter((line) => this.report(line));
+    this.ready = new Promise<void>((resolve, reject) => {
+      this.markReady = resolve;
+      this.failReady = reject;
+    });
+    this.ready.catch(() => {});
+    void handle.exited.then(
+      () => this.failReady(new Error('the follower ended before it started')),
+      (err: Error) => this.failReady(err),
+    );
+  }
+
+  stdout(chunk: Buffer): void {
+    this.received += chunk.length;
+    this.lines.push(chunk);
+  }
+
+  stderr(chunk: Buffer): void {
+    this.reports.push(chunk);
+  }
+
+  /** Log bytes the script reported but did not send: [from, to) in the log, or undefined. */
+  missing(): { from: number; to: number } | undefined {
+    if (this.offset === undefined || this.finalSize === undefined) return undefined;
+    const from = this.offset + this.received;
+    return from < this.finalSize ? { from, to: this.finalSize } : undefined;
+  }
+
+  /** Delivers bytes fetched for missing(), then the last partial line; the handle settles. */
+  finish(rest: Buffer | undefined): void {
+    if (rest && rest.length > 0) this.stdout(rest);
+    this.lines.end();
+    this.handle.settle(this.exit ?? { code: null, signal: null });
+  }
+
+  /** Whether the script reported the end (cuju-exit): otherwise it was cut off. */
+  get ended(): boolean {
+    return this.finalSize !== undefined;
+  }
+
+  private report(line: string): void {
+    const follow = /^cuju-follow:(\d+)(?: (running|gone))?$/.exec(line);
+    if (follow) {
+      this.offset = Number(follow[1]);
+      // A VM found gone is ready once its death is known: `running` is then already false.
+      if (follow[2] === 'gone') this.readyAtDeath = true;
+      else this.markReady();
+      return;
+    }
+    if (line.startsWith('cuju-death:')) {
+      const record = parseDeathRecord(line.slice('cuju-death:'.length));
+      this.exit = exitOf(record, record ? this.mapStamp(record) : undefined);
+      this.handle.die(this.exit);
+      if (this.readyAtDeath) this.markReady();
+      return;
+    }
+    const end = /^cuju-exit:(\d+)$/.exec(line);
+    if (end) this.finalSize = Number(end[1]);
+  }
+}
+
+/** Bytes [from, to) of a local file. */
+export async function readRange(path: string, from: number, to: number): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.alloc(to - from);
+    const { bytesRead } = await file.read(buffer, 0, buffer.length, from);
+    return buffer.subarray(0, bytesRead);
+  } finally {
+    await file.close();
+  }
 }

@@ -74,6 +74,27 @@ export interface SpawnOptions {
 export interface VmExit {
   code: number | null;
   signal: string | null;
+  /**
+   * When the process died, as this process's `performance.now()` (ms): the host's own
+   * record, a monotonic stamp its wrapper took when `wait` returned, mapped to this
+   * process's clock. Undefined when the host could not record it (the wrapper was killed).
+   */
+  diedAt?: number;
+}
+
+/** A VM started by spawnVm(), as another process can find it again (see adoptVm). */
+export interface VmRef {
+  pid: number;
+  /** Its log; the wrapper's `LOG.pid`, `LOG.exit` and `LOG.lock` sit beside it. */
+  logPath: string;
+  /** It was started through sudo (signals go through sudo too). */
+  sudo?: boolean;
+}
+
+/** `adoptVm()` options. */
+export interface AdoptOptions {
+  /** The byte of the log from which lines are delivered (default: its end, as it is now). */
+  offset?: number;
 }
 
 /** A long-running process (a Cuju VM) started on a host. */
@@ -93,13 +114,27 @@ export interface VmProcess {
    * or closed first: the process may then still be running on the host.
    */
   readonly exited: Promise<VmExit>;
-  /** True until `exited` has settled. */
+  /**
+   * Resolves at the first notice of the death, as soon as the host records it (before the
+   * last lines are delivered; `exited` waits for those). Over SSH it rejects like `exited`.
+   */
+  readonly died: Promise<VmExit>;
+  /** True until the death has been seen (`died` settled). */
   readonly running: boolean;
   /**
-   * Sends the signal (default SIGTERM); resolves once it is sent, not once the process has
-   * gone (await `exited` for that). A no-op once the process has exited.
+   * Sends the signal (default SIGTERM); resolves once the host has sent it, not once the
+   * process has gone (await `died` for that). Over SSH it goes through a channel kept open
+   * for such commands (no new login shell per signal). A no-op once the process has exited.
    */
   kill(signal?: 'SIGTERM' | 'SIGKILL'): Promise<void>;
+  /** How to find this VM again from another process (FtPair records, Host.adoptVm). */
+  readonly ref: VmRef;
+  /**
+   * Stops following the process without touching it (it keeps running): no more lines,
+   * and `died` and `exited`, unless already settled, reject with HOST_DISCONNECTED. For
+   * handing a VM over to another process (FtPair.detach(), then attach() there).
+   */
+  release(): Promise<void>;
 }
 
 /**
@@ -153,6 +188,13 @@ export interface Host {
    * listens.
    */
   connectMonitor(path: string): Promise<Duplex>;
+  /**
+   * A handle for a VM that spawnVm() started, here or in an earlier process, from its pid
+   * and log: its lines from `offset` on, its death and exit as its wrapper records them.
+   * Starts nothing. A VM that is gone gives a handle whose `died` and `exited` have
+   * settled (with the recorded status, or `{ code: null, signal: null }` when none was).
+   */
+  adoptVm?(ref: VmRef, options?: AdoptOptions): Promise<VmProcess>;
   /** Closes the connection (SSH). Started VMs keep running. */
   close(): Promise<void>;
   /**

@@ -5,17 +5,19 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fstatSync, openSync, statSync } from 'node:fs';
-import { type FileHandle, open, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, rm, stat } from 'node:fs/promises';
 import { createConnection } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { checkOptions, checkText, checkUnixSocketPath } from '../validate.js';
 import {
+  checkAdoptOptions,
   checkArgv,
   checkHostPath,
   checkName,
   checkRunOptions,
   checkSpawnOptions,
+  checkVmRef,
   writeRequest,
 } from './args.js';
 import {
@@ -28,11 +30,31 @@ import {
   HostTimeoutError,
   safeCause,
 } from './errors.js';
-import { FileFollower, LineSplitter, RunLines, VmHandle } from './follow.js';
-import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
+import {
+  exitOf,
+  FileFollower,
+  FollowReader,
+  LineSplitter,
+  monotonicToPerformance,
+  parseDeathRecord,
+  RunLines,
+  readRange,
+  VmHandle,
+} from './follow.js';
+import type {
+  AdoptOptions,
+  Host,
+  RunOptions,
+  RunResult,
+  SpawnOptions,
+  VmExit,
+  VmProcess,
+  VmRef,
+  WriteFileOptions,
+} from './host.js';
 import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
 import { makeRedact, type Redact, type SecretPattern } from './redact.js';
-import { WRITE_FILE } from './remote-scripts.js';
+import { FOLLOW, VM_WRAPPER, WRITE_FILE } from './remote-scripts.js';
 import { signalStatus } from './signals.js';
 
 /** `new LocalHost()` options. */
@@ -86,21 +108,20 @@ export class LocalHost implements Host {
     return result;
   }
 
+  /**
+   * Starts VM_WRAPPER (remote-scripts.ts, the same wrapper SshHost uses) detached, as this
+   * process's child: the VM runs under it in its own session and process group, stdout and
+   * stderr appended to `logPath`. The VM's lines come from the log (fs.watch, a poll as a
+   * backstop); its death the moment the wrapper exits (a child's exit is seen at once),
+   * stamped by the wrapper with the host's monotonic clock. Needs sh, flock and setsid
+   * (util-linux).
+   */
   async spawnVm(argv: readonly string[], spawnOptions: SpawnOptions): Promise<VmProcess> {
     checkArgv(argv);
     const options = checkSpawnOptions(spawnOptions);
     if (options.cwd !== undefined) this.#assertDirectory(options.cwd);
     const logPath = resolve(options.cwd ?? process.cwd(), options.logPath);
     const program = argv[0]!;
-    if (options.sudo) {
-      // sudo would report a refusal or a missing program only into the log, after the
-      // start; ask first so that spawnVm itself fails with the right error.
-      const probe = await this.run(['sh', '-c', 'command -v -- "$1" >/dev/null', 'sh', program], {
-        sudo: true,
-      });
-      if (probe.code !== 0) throw new HostBinaryMissingError(program, { ...this.#ctx, sudo: true });
-    }
-
     let fd: number;
     try {
       fd = openSync(logPath, 'a');
@@ -111,33 +132,99 @@ export class LocalHost implements Host {
       });
     }
     const start = fstatSync(fd).size;
-    const full = options.sudo ? ['sudo', '-n', '--', ...argv] : [...argv];
-    let child: ChildProcess;
-    try {
-      // detached: its own process group, so that a Ctrl-C meant for this process does
-      // not reach the VM, and so that kill() reaches the VM's own children too.
-      child = spawn(full[0]!, full.slice(1), { cwd: options.cwd, detached: true, stdio: ['ignore', fd, fd] });
-      await started(child, full[0]!, this.#ctx);
-    } finally {
-      closeSync(fd); // the child has its own copy
-    }
-    const pid = child.pid!;
+    closeSync(fd);
 
-    const handle = new VmHandle(pid, logPath, (signal) => this.#signalGroup(pid, signal, options.sudo));
+    const wrapper = ['sh', '-c', VM_WRAPPER, 'cuju-vm', logPath, ...argv];
+    const full = options.sudo ? ['sudo', '-n', '--', ...wrapper] : wrapper;
+    // detached: its own session, so that a Ctrl-C meant for this process does not reach
+    // the VM, and so that it outlives this process. Its pipes stay open (and drained):
+    // closing them could kill sudo, the wrapper's parent, with SIGPIPE.
+    const child = spawn(full[0]!, full.slice(1), {
+      cwd: options.cwd,
+      detached: true,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    await started(child, full[0]!, this.#ctx);
+    const pid = await this.#wrapperPid(child, wrapper, program, options.sudo);
+    const handle = new VmHandle({ pid, logPath, ...(options.sudo ? { sudo: true } : {}) }, (signal) =>
+      this.#signalGroup(pid, signal, options.sudo),
+    );
     const splitter = new LineSplitter((line) => handle.deliverLine(line));
     const follower = new FileFollower(logPath, start, (chunk) => splitter.push(chunk));
-    child.once('exit', (code, signal) => {
-      void follower
-        .finish()
-        .catch(() => {})
-        .then(() => {
-          splitter.end();
-          handle.settle({ code, signal });
-        });
-    });
+    const onExit = () => {
+      const seenAt = performance.now();
+      void (async () => {
+        const record = parseDeathRecord(await readFile(`${logPath}.exit`, 'utf8').catch(() => ''));
+        // The wrapper's stamp when it read CLOCK_MONOTONIC (root); otherwise when this
+        // process saw the wrapper end, which is finer than the 10 ms of /proc/uptime.
+        let exit = exitOf(record, record?.clock === 'monotonic' ? monotonicToPerformance(record.ns) : seenAt);
+        if (!record) exit = await this.#outlive(pid, exit);
+        handle.die(exit);
+        await follower.finish().catch(() => {});
+        splitter.end();
+        await this.#removeWrapperFiles(logPath, options.sudo);
+        handle.settle(exit);
+      })();
+    };
+    child.once('exit', onExit);
+    handle.releaser = async () => {
+      child.off('exit', onExit);
+      child.stdout?.destroy();
+      child.stderr?.destroy();
+      child.unref();
+      await follower.finish().catch(() => {});
+    };
     return handle;
   }
 
+  /**
+   * Adopts a VM that spawnVm() started (in this process or an earlier one) from its pid
+   * and log: the FOLLOW script (the one SshHost runs) follows its log from `offset` and
+   * reports its death through the wrapper's lock. Starts nothing.
+   */
+  async adoptVm(ref: VmRef, adoptOptions?: AdoptOptions): Promise<VmProcess> {
+    const r = checkVmRef(ref);
+    const offset = checkAdoptOptions(adoptOptions).offset;
+    const argv = [
+      'sh',
+      '-c',
+      FOLLOW,
+      'cuju-follow',
+      r.logPath,
+      String(r.pid),
+      offset === undefined ? '' : String(offset),
+    ];
+    const full = r.sudo ? ['sudo', '-n', '--', ...argv] : argv;
+    const handle = new VmHandle(r, (signal) => this.#signalGroup(r.pid, signal, r.sudo));
+    const reader = new FollowReader(handle, (record) =>
+      record.clock === 'monotonic' ? monotonicToPerformance(record.ns) : undefined,
+    );
+    // Its stdin is a pipe from this process: when this process ends, the follower does.
+    const child = spawn(full[0]!, full.slice(1), { stdio: ['pipe', 'pipe', 'pipe'] });
+    await started(child, full[0]!, this.#ctx);
+    child.stdin?.on('error', () => {});
+    child.stdout?.on('data', (b: Buffer) => reader.stdout(b));
+    child.stderr?.on('data', (b: Buffer) => reader.stderr(b));
+    child.once('close', () => {
+      void (async () => {
+        if (!reader.ended) {
+          handle.fail(new HostError('HOST_COMMAND_FAILED', `stopped following process ${r.pid}`, this.#ctx));
+          return;
+        }
+        const gap = reader.missing();
+        reader.finish(gap ? await readRange(r.logPath, gap.from, gap.to).catch(() => undefined) : undefined);
+      })();
+    });
+    handle.releaser = async () => {
+      child.stdin?.end();
+      await new Promise<void>((done) =>
+        child.exitCode !== null || child.signalCode !== null ? done() : child.once('close', () => done()),
+      );
+    };
+    // Lines are counted from the offset the script reports first.
+    await reader.ready;
+    return handle;
+  }
   /**
    * Writes the file through node:fs (a temporary file created exclusively next to it,
    * written, chmod, fsync, renamed over `path`); with `sudo`, through `sudo -n sh -c`
@@ -205,6 +292,83 @@ export class LocalHost implements Host {
 
   async close(): Promise<void> {
     // Nothing to close: spawned VMs are meant to outlive the handle's owner.
+  }
+
+  /**
+   * The VM's pid, as the wrapper prints it first on its stdout; or the typed error for why
+   * the wrapper ended without starting it (program not found, sudo refused, log in use).
+   */
+  #wrapperPid(
+    child: ChildProcess,
+    wrapper: readonly string[],
+    program: string,
+    sudo: boolean | undefined,
+  ): Promise<number> {
+    return new Promise((resolvePid, reject) => {
+      let out = '';
+      let err = '';
+      const onOut = (b: Buffer) => {
+        out += b.toString('utf8');
+        const m = /^(\d+)\n/.exec(out);
+        if (!m) return;
+        child.stdout?.off('data', onOut);
+        child.off('exit', onExit);
+        // Drained from here on (the wrapper writes nothing more; sudo might).
+        child.stdout?.resume();
+        child.stderr?.resume();
+        resolvePid(Number(m[1]));
+      };
+      const onExit = (code: number | null, signal: NodeJS.Signals | null) => {
+        child.stdout?.off('data', onOut);
+        const result = { code: code ?? signalStatus(signal ?? ''), stdout: out, stderr: err };
+        if (result.code === 127 && err.includes(`cuju-vm: ${program}: not found`)) {
+          reject(new HostBinaryMissingError(program, { ...this.#ctx, sudo }));
+          return;
+        }
+        const failure = failureOf(wrapper, result, { sudo, ...this.#ctx });
+        reject(
+          failure ??
+            new HostError(
+              'HOST_COMMAND_FAILED',
+              `cannot start '${program}' (exit ${result.code}): ${err.trim() || 'the wrapper reported no pid'}`,
+              this.#ctx,
+            ),
+        );
+      };
+      child.stdout?.on('data', onOut);
+      child.stderr?.on('data', (b: Buffer) => {
+        err += b.toString('utf8');
+      });
+      child.once('exit', onExit);
+    });
+  }
+
+  /**
+   * A wrapper that ended without recording the VM's exit was killed itself: the VM may
+   * still run. Watch its pid until it is gone (every 50 ms) and report that moment.
+   */
+  async #outlive(pid: number, exit: VmExit): Promise<VmExit> {
+    const alive = () => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch (err) {
+        return errorCode(err) === 'EPERM';
+      }
+    };
+    if (!alive()) return exit;
+    while (alive()) await new Promise((r) => setTimeout(r, 50));
+    return { ...exit, diedAt: performance.now() };
+  }
+
+  /** LOG.pid, LOG.exit and LOG.lock, once read: only the log stays. */
+  async #removeWrapperFiles(logPath: string, sudo: boolean | undefined): Promise<void> {
+    const files = ['pid', 'exit', 'lock'].map((ext) => `${logPath}.${ext}`);
+    if (sudo) {
+      await this.run(['rm', '-f', '--', ...files], { sudo: true }).catch(() => {});
+      return;
+    }
+    await Promise.all(files.map((f) => rm(f, { force: true }).catch(() => {})));
   }
 
   /**

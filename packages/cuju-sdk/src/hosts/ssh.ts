@@ -9,7 +9,15 @@ import type { Duplex } from 'node:stream';
 import type { Client, ClientChannel } from 'ssh2';
 import { CujuArgumentError } from '../errors.js';
 import { checkText, checkUnixSocketPath } from '../validate.js';
-import { checkArgv, checkRunOptions, checkSpawnOptions, writeRequest } from './args.js';
+import {
+  checkAdoptOptions,
+  checkArgv,
+  checkRunOptions,
+  checkSpawnOptions,
+  checkVmRef,
+  writeRequest,
+} from './args.js';
+import { ControlChannel } from './control.js';
 import {
   HostAbortedError,
   HostBinaryMissingError,
@@ -20,13 +28,22 @@ import {
   type HostErrorOptions,
   HostTimeoutError,
 } from './errors.js';
-import { LineSplitter, RunLines, VmHandle } from './follow.js';
-import type { Host, RunOptions, RunResult, SpawnOptions, VmProcess, WriteFileOptions } from './host.js';
+import { type DeathRecord, FollowReader, RunLines, VmHandle } from './follow.js';
+import type {
+  AdoptOptions,
+  Host,
+  RunOptions,
+  RunResult,
+  SpawnOptions,
+  VmProcess,
+  VmRef,
+  WriteFileOptions,
+} from './host.js';
 import { checkWriteFile, failureOf, writeFileArgv } from './outcome.js';
 import { PID_MARKER, PID_MARKER_LINE, remoteCommand } from './quote.js';
 import type { Redact } from './redact.js';
-import { FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER, WRITE_FILE } from './remote-scripts.js';
-import { signalStatus, statusToExit } from './signals.js';
+import { CONTROL, FOLLOW, KILL, KILL_GROUP, SPAWN, VM_WRAPPER, WRITE_FILE } from './remote-scripts.js';
+import { signalStatus } from './signals.js';
 import {
   checkSshOptions,
   type OpenedConnection,
@@ -159,10 +176,12 @@ export class SshHost implements Host {
   }
 
   /**
-   * Starts argv detached on the host (setsid; it survives this connection), stdout and
-   * stderr appended to logPath, pid and exit status in `LOG.pid` and `LOG.exit`. The
-   * handle follows the log with `tail -F` and learns of the exit when tail does (within
-   * about 100 ms plus a round trip). Needs GNU tail (`--pid`) and setsid on the host.
+   * Starts argv detached on the host under VM_WRAPPER (remote-scripts.ts: setsid, so it
+   * survives this connection), stdout and stderr appended to logPath, pid in `LOG.pid`.
+   * The handle follows the log with `tail -F` (inotify) and learns of the death the moment
+   * the wrapper records it (`LOG.exit`, a monotonic stamp: see FOLLOW), not by polling.
+   * Signals go through a command channel kept open to the host (CONTROL), opened with the
+   * first VM. Needs GNU tail, flock and setsid (util-linux) on the host.
    */
   async spawnVm(argv: readonly string[], spawnOptions: SpawnOptions): Promise<VmProcess> {
     checkArgv(argv);
@@ -172,6 +191,8 @@ export class SshHost implements Host {
       options.cwd !== undefined && !posix.isAbsolute(options.logPath)
         ? posix.join(options.cwd, options.logPath)
         : options.logPath;
+    // Opened beside the start, so that the first kill finds it open.
+    const control = this.#control(options.sudo).catch(() => undefined);
     const spawnArgv = ['sh', '-c', SPAWN, 'cuju-spawn', VM_WRAPPER, logPath, options.cwd ?? '', ...argv];
     const result = await this.#execCollect(remoteCommand(spawnArgv, { sudo: options.sudo }), {
       what: `starting '${program}'`,
@@ -192,18 +213,29 @@ export class SshHost implements Host {
     }
     const pid = Number(started[1]);
     const offset = Number(started[2]);
-    const absoluteLog = started[3]!;
-    const handle = new VmHandle(pid, absoluteLog, (signal) => this.#signalProcess(pid, signal, options.sudo));
+    const ref: VmRef = { pid, logPath: started[3]!, ...(options.sudo ? { sudo: true } : {}) };
+    await control;
     try {
-      await this.#follow(handle, offset, options.sudo);
+      return await this.#follow(ref, offset);
     } catch (err) {
       // A VM nobody can follow or see exit is worse than none: stop it, then report.
       await this.#signalProcess(pid, 'SIGKILL', options.sudo).catch(() => {});
       throw err;
     }
-    return handle;
   }
 
+  /**
+   * Adopts a VM that spawnVm() started (through this connection or an earlier one, from
+   * this process or another) from its pid and log: FOLLOW from `offset` (default: the
+   * log's end), the death through the wrapper's lock. Starts nothing on the host but the
+   * follower; a VM that is gone gives a handle that has already died.
+   */
+  async adoptVm(ref: VmRef, adoptOptions?: AdoptOptions): Promise<VmProcess> {
+    const r = checkVmRef(ref);
+    const { offset } = checkAdoptOptions(adoptOptions);
+    await this.#control(r.sudo).catch(() => undefined);
+    return this.#follow(r, offset);
+  }
   /**
    * Writes the file through one exec channel running WRITE_FILE (remote-scripts.ts): the
    * content is the channel's data, the script's stdin; the script renames its temporary
@@ -255,32 +287,132 @@ export class SshHost implements Host {
     await this.closed;
   }
 
-  /** Runs the wrapper's follower for a started VM: its log lines, then its exit. */
-  async #follow(handle: VmHandle, offset: number, sudo: boolean | undefined): Promise<void> {
-    const argv = ['sh', '-c', FOLLOW, 'cuju-follow', handle.logPath, String(handle.pid), String(offset)];
+  /**
+   * Runs FOLLOW for a VM: its log lines from `offset` (its end when undefined), its death
+   * as soon as the wrapper records it, then its exit once every line is in. Resolves once
+   * the follower has started.
+   */
+  async #follow(ref: VmRef, offset: number | undefined): Promise<VmHandle> {
+    const { pid, logPath, sudo } = ref;
+    const handle = new VmHandle(ref, (signal) => this.#signalProcess(pid, signal, sudo));
+    const argv = [
+      'sh',
+      '-c',
+      FOLLOW,
+      'cuju-follow',
+      logPath,
+      String(pid),
+      offset === undefined ? '' : String(offset),
+    ];
     const channel = await this.#openExec(remoteCommand(argv, { sudo, stdin: 'channel' }));
-    const splitter = new LineSplitter((line) => handle.deliverLine(line));
-    const stderr: Buffer[] = [];
-    channel.on('data', (chunk: Buffer) => splitter.push(chunk));
-    channel.stderr.on('data', (chunk: Buffer) => stderr.push(chunk));
+    const control = this.#controls.get(sudo === true);
+    const reader = new FollowReader(handle, (record) => this.#mapStamp(control, record));
+    channel.on('data', (chunk: Buffer) => reader.stdout(chunk));
+    channel.stderr.on('data', (chunk: Buffer) => reader.stderr(chunk));
+    let released = false;
     channel.on('close', () => {
-      const reported = /cuju-exit:(\d*)\n/.exec(Buffer.concat(stderr).toString('utf8'));
-      if (!reported) {
+      if (released) return;
+      if (!reader.ended) {
         handle.fail(
           new HostDisconnectedError(
-            `stopped following process ${handle.pid} (${this.#lost?.message ?? 'the channel closed'}); it may ` +
-              `still be running: see ${handle.logPath} and ${handle.logPath}.exit on the host`,
+            `stopped following process ${pid} (${this.#lost?.message ?? 'the channel closed'}); it may ` +
+              `still be running: see ${logPath} and ${logPath}.exit on the host`,
             this.#ctx,
           ),
         );
         return;
       }
-      splitter.end();
-      handle.settle(reported[1] === '' ? { code: null, signal: null } : statusToExit(Number(reported[1])));
+      const gap = reader.missing();
+      if (!gap) {
+        reader.finish(undefined);
+        return;
+      }
+      // Bytes the VM wrote just before it died that tail had not sent yet.
+      void this.#readRange(logPath, gap.from, gap.to, sudo).then(
+        (rest) => reader.finish(rest),
+        () => reader.finish(undefined),
+      );
+    });
+    handle.releaser = async () => {
+      released = true;
+      channel.end();
+    };
+    await reader.ready;
+    return handle;
+  }
+
+  /** A death stamp of this host on this process's clock, through the control channel's calibration. */
+  #mapStamp(control: Promise<ControlChannel> | undefined, record: DeathRecord): number | undefined {
+    const settled = control && this.#calibrated.get(control);
+    return settled?.toPerformance(record);
+  }
+
+  /** Control channels whose calibration is done, by their promise (for synchronous mapping). */
+  readonly #calibrated = new WeakMap<Promise<ControlChannel>, ControlChannel>();
+
+  /**
+   * The command channel (CONTROL) of this connection, plain or through sudo: opened once,
+   * calibrated against this process's clock, kept until the connection closes.
+   */
+  #control(sudo: boolean | undefined): Promise<ControlChannel> {
+    const key = sudo === true;
+    const existing = this.#controls.get(key);
+    if (existing) return existing;
+    const opening = (async () => {
+      const command = remoteCommand(['sh', '-c', CONTROL, 'cuju-control'], { sudo: key, stdin: 'channel' });
+      const channel = await this.#openExec(command);
+      const control = new ControlChannel(channel, this.#ctx, () => this.#lost);
+      await control.calibrate();
+      return control;
+    })();
+    this.#controls.set(key, opening);
+    opening.then(
+      (control) => this.#calibrated.set(opening, control),
+      () => {
+        if (this.#controls.get(key) === opening) this.#controls.delete(key);
+      },
+    );
+    return opening;
+  }
+
+  readonly #controls = new Map<boolean, Promise<ControlChannel>>();
+
+  /** Bytes [from, to) of a file on the host, raw. */
+  async #readRange(path: string, from: number, to: number, sudo: boolean | undefined): Promise<Buffer> {
+    const argv = [
+      'sh',
+      '-c',
+      'tail -c "+$1" -- "$3" | head -c "$2"',
+      'cuju-read',
+      String(from + 1),
+      String(to - from),
+      path,
+    ];
+    const channel = await this.#openExec(remoteCommand(argv, { sudo }));
+    return new Promise((resolve) => {
+      const out: Buffer[] = [];
+      channel.on('data', (b: Buffer) => out.push(b));
+      channel.stderr.on('data', () => {});
+      channel.on('close', () => resolve(Buffer.concat(out)));
     });
   }
 
+  /**
+   * Signals a VM through the open command channel; when that cannot be opened, through an
+   * exec channel of its own (KILL) as a fallback.
+   */
   async #signalProcess(pid: number, signal: 'SIGTERM' | 'SIGKILL', sudo?: boolean): Promise<void> {
+    let control: ControlChannel | undefined;
+    try {
+      control = await this.#control(sudo);
+    } catch (err) {
+      if (this.#lost) throw this.#lost;
+      void err; // no command channel (MaxSessions?): an exec channel of its own below
+    }
+    if (control?.open) {
+      await control.kill(signal === 'SIGKILL' ? 'KILL' : 'TERM', pid);
+      return;
+    }
     const argv = ['sh', '-c', KILL, 'cuju-kill', signal.slice(3), String(pid)];
     const result = await this.#execCollect(remoteCommand(argv, { sudo }), { what: `kill ${pid}` });
     const failure = failureOf(argv, result, { sudo, ...this.#ctx });
