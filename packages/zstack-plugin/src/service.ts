@@ -84,7 +84,11 @@ export class FtService {
     const log =
       options.logger ??
       pino({ level: 'info', redact: ['req.headers.authorization', 'token', '*.token'] }, pino.destination(2));
-    const store = await FtStore.open(options.store);
+    const leaseTtlMs = options.leaseTtlMs ?? (options.store.kind === 'sqlite' ? 10_000 : 6000);
+    // A paused instance's open transaction must not outlive its lease (see stallTimeoutMs).
+    const store = await FtStore.open(
+      options.store.kind === 'postgres' ? { stallTimeoutMs: leaseTtlMs, ...options.store } : options.store,
+    );
     const instanceId =
       options.instanceId ??
       (options.store.kind === 'sqlite' ? 'embedded' : `${hostname()}-${randomUUID().slice(0, 8)}`);
@@ -98,7 +102,7 @@ export class FtService {
       get url() {
         return options.publicUrl ?? ref.url;
       },
-      ttlMs: options.leaseTtlMs ?? (options.store.kind === 'sqlite' ? 10_000 : 6000),
+      ttlMs: leaseTtlMs,
     });
     // The reconciler acts only once the hosts are written for the current token.
     let readyFor: number | undefined;

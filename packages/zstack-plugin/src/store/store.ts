@@ -36,7 +36,19 @@ import type { Tables } from './schema.js';
 
 export type StoreConfig =
   | { kind: 'sqlite'; path: string }
-  | { kind: 'postgres'; connectionString: string; poolSize?: number };
+  | {
+      kind: 'postgres';
+      connectionString: string;
+      poolSize?: number;
+      /**
+       * How long a transaction of this instance may sit idle, or a statement wait for a
+       * lock, before PostgreSQL gives up on it (default 6000 ms; the service passes its
+       * lease period). A fenced write holds the lease row FOR SHARE until it commits: an
+       * instance that is paused inside one (SIGSTOP, a VM freeze) would otherwise block
+       * every takeover for as long as it stays paused.
+       */
+      stallTimeoutMs?: number;
+    };
 
 export interface Lease {
   holder: string;
@@ -95,10 +107,20 @@ export class FtStore {
       store = new FtStore(new KyselyDb<Tables>({ dialect: new SqliteDialect({ database }) }), 'sqlite');
       holder.store = store;
     } else {
-      const pool = new pg.Pool({ connectionString: config.connectionString, max: config.poolSize ?? 4 });
+      const stallMs = config.stallTimeoutMs ?? 6000;
+      const pool = new pg.Pool({
+        connectionString: config.connectionString,
+        max: config.poolSize ?? 4,
+        idle_in_transaction_session_timeout: stallMs,
+        lock_timeout: stallMs,
+      });
       // An idle client's error (the server went away) must not crash the process: the next
       // query reports it.
       pool.on('error', () => {});
+      // The same for a client checked out by a transaction: the server may end its session
+      // between two statements (idle_in_transaction_session_timeout after a pause, a
+      // restart); the transaction's next statement then fails, and the process lives on.
+      pool.on('connect', (client) => client.on('error', () => {}));
       store = new FtStore(new KyselyDb<Tables>({ dialect: new PostgresDialect({ pool }) }), 'postgres');
     }
     try {
