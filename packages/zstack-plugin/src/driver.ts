@@ -1,20 +1,9 @@
 /**
  * The seam between the FT service and whatever runs FT pairs: the reconciler says what to
  * do (intents in), the driver does it and says what is true (records and observations
- * out). The operations are issue 11's FT pair lifecycle, in vSphere FT's words, so that
- * wiring the SDK's lifecycle in is one call per method:
- *
- * | FtDriver            | @cuju/sdk (issue 11)                          | today's FtPairDriver        |
- * |---------------------|-----------------------------------------------|-----------------------------|
- * | launch              | (a VM without FT: launch the primary only)    | yes (spawn + init marker)   |
- * | protect             | `new FtPair(...).up()`                        | yes (FtPair.up)             |
- * | turnOn              | `pair.turnOn({ backup, ftPort })`             | DriverUnsupportedError      |
- * | turnOff             | `pair.turnOff()` (the primary keeps running)  | DriverUnsupportedError      |
- * | restartSecondary    | `pair.restartSecondary({ backup, ftPort })`   | DriverUnsupportedError      |
- * | testFailover        | `pair.testFailover({ signal })`               | yes (FtPair.testFailover)   |
- * | down                | `pair.down({ signal })`                       | yes (FtPair.down)           |
- * | attach              | `FtPair.attach(record)`                       | DriverUnsupportedError      |
- * | PairRecord.extra    | `pair.record()` (its JSON, kept as it is)     | hosts, paths, port          |
+ * out). The operations are the FT pair lifecycle of @cuju/sdk, in vSphere FT's words
+ * (launch, protect, turnOn, turnOff, restartSecondary, testFailover, down, attach): the
+ * FtPairDriver maps each to one FtPair call.
  *
  * A driver that cannot do an operation throws DriverUnsupportedError: the reconciler then
  * records "not protected, driver-unsupported" with the driver's words, never a success.
@@ -36,7 +25,7 @@ export const PairSide = z.object({
 export type PairSide = z.infer<typeof PairSide>;
 
 /**
- * Where a pair is, in the driver's words (issue 11's FtPair states, folded):
+ * Where a pair is, in the driver's words (FtPair's states, folded):
  * `launching` (the step started, nothing confirmed), `running` (a VM without FT),
  * `starting` (FT coming up), `protected`, `failing-over`, `failed-over` (the survivor runs
  * alone), `secondary-lost` (the primary runs alone), `stopping`, `stopped` (nothing runs),
@@ -57,7 +46,7 @@ export const PairState = z.enum([
 export type PairState = z.infer<typeof PairState>;
 
 /**
- * A pair's record (issue 11 item 4): JSON the service keeps in its store, so that after a
+ * A pair's record: JSON the service keeps in its store, so that after a
  * restart `attach(record)` can find the VMs again without launching anything.
  */
 export const PairRecord = z.object({
@@ -74,7 +63,7 @@ export const PairRecord = z.object({
   ftPort: z.number().int().min(1).max(65_535).optional(),
   epochUs: EpochUs.optional(),
   detail: z.string().optional(),
-  /** Driver-specific state: issue 11's own record JSON goes here as it is. */
+  /** Driver-specific state (the FtPair driver keeps the pair's own JSON record under `pair`). */
   extra: z.record(z.string(), z.unknown()).default({}),
 });
 export type PairRecord = z.infer<typeof PairRecord>;

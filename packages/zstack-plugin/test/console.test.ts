@@ -1,10 +1,6 @@
 /**
  * The web console end to end, in headless Debian Chromium (playwright-core): the service
  * drives the REAL FtPair on cuju-sim. Screenshots go to test-artifacts/ (gitignored).
- *
- * The last test needs issue 11 (FtPair.restartSecondary): with today's driver the badge
- * ends "Not protected: not supported yet" instead of "Protected", and the test fails,
- * on purpose: it is not skipped and nothing is faked.
  */
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
@@ -99,7 +95,7 @@ describe.runIf(HAVE_CHROMIUM)('web console (Chromium, cuju-sim)', () => {
     await shot('vm-failed-over');
   });
 
-  it('after the automatic Restart Secondary, Protected again (needs issue 11: FtPair.restartSecondary)', async () => {
+  it('after the automatic Restart Secondary, Protected again with the secondary on the other host', async () => {
     await createVm('web2', { autoReprotect: true });
     await expect.poll(() => badge('web2').textContent(), { timeout: 60_000 }).toBe('Protected');
     await testFailoverFromVmPage('web2');

@@ -1,9 +1,10 @@
 /**
- * The FtDriver over today's @cuju/sdk: a VM without FT is the primary's command line
- * spawned on its host; a protected VM is an FtPair (launch both, protect, watch), whose
- * state events become observations. What today's FtPair cannot do (Turn On for a running
- * VM, Turn Off keeping the primary, Restart Secondary, re-attach after a restart) throws
- * DriverUnsupportedError naming the SDK call that will do it (issue 11).
+ * The FtDriver over @cuju/sdk's FtPair, one pair per VM, whatever its FT state: a VM
+ * without FT is a pair started with start() (FT off, `disabled`), a protected VM one
+ * brought up with up(). Every lifecycle operation is the pair's own (turnOn, turnOff,
+ * restartSecondary, testFailover, down), and the pair's JSON record travels in the
+ * service's record (`extra.pair`), so that after a restart or a takeover attach() adopts
+ * the VMs with FtPair.attach() without launching anything.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -14,12 +15,11 @@ import {
   type CujuVmSpec,
   type FailoverReport,
   FtPair,
-  type FtPairStateChange,
+  type FtPairRecord,
+  type FtPairState,
   type Host,
   isCujuBuildName,
-  primaryArgv,
-  type VmProcess,
-  waitForLine,
+  type VmRecord,
 } from '@cuju/sdk';
 import {
   type DriverCallOptions,
@@ -30,6 +30,7 @@ import {
   type LaunchRequest,
   type PairObservation,
   type PairRecord,
+  type PairSide,
   type PairState,
   type SecondaryTarget,
 } from '../driver.js';
@@ -42,204 +43,117 @@ export interface FtPairDriverOptions {
   builds: Readonly<Record<string, CujuBinary>>;
   /** Where monitors and logs go on every host (short: Unix socket paths are limited to 107 bytes). */
   runDir: string;
-  /** Stop every VM this driver started on close() (the simulated cluster); default false. */
+  /** Stop every VM this driver holds on close() (the simulated cluster); default false: they keep running. */
   stopOnClose?: boolean;
-  /** A free TCP port on a host for the secondary's -incoming (default: a free port of this machine). */
+  /** A free TCP port on a host for a secondary's -incoming (default: a free port of this machine). */
   freePort?: (host: HostRef) => Promise<number>;
   timeouts?: { launchMs?: number; syncMs?: number; failoverMs?: number };
 }
 
-type Held =
-  | { kind: 'plain'; vm: VmProcess; record: PairRecord; dir: string }
-  | { kind: 'pair'; pair: FtPair; hosts: TrackingHost[]; record: PairRecord; dir: string };
-
-const ISSUE_11 = 'the FT pair lifecycle of @cuju/sdk (issue 11)';
-const UNSUPPORTED: Partial<Record<DriverOperationName, string>> = {
-  turnOn: `needs FtPair.turnOn for a VM that already runs, from ${ISSUE_11}`,
-  turnOff: `needs FtPair.turnOff (FT ends, the primary keeps running), from ${ISSUE_11}`,
-  restartSecondary: `needs FtPair.restartSecondary (a new secondary from the survivor), from ${ISSUE_11}`,
-  attach: `needs FtPair.attach(record) to adopt VMs started by an earlier process, from ${ISSUE_11}`,
-};
+/** A pair this process holds, with the directory of its files and the record last published. */
+interface Held {
+  pair: FtPair;
+  dir: string;
+  record: PairRecord;
+  /** The FT port of the current secondary. */
+  ftPort: number | undefined;
+}
 
 export class FtPairDriver implements FtDriver {
   readonly name = 'ftpair';
   private readonly held = new Map<string, Held>();
-  /**
-   * VM -> the step id of the incarnation this process stopped (a failed launch, down()):
-   * attach() can vouch that those VMs are gone without issue 11's attach.
-   */
-  private readonly stoppedHere = new Map<string, number>();
   private readonly listeners = new Set<(o: PairObservation) => void>();
+  /**
+   * Each SDK host under its service name: a pair's record names its hosts by these, so
+   * attach() finds them again (all simulated hosts are LocalHosts, which share one name).
+   */
+  private readonly hosts: ReadonlyMap<string, Host>;
 
   constructor(private readonly options: FtPairDriverOptions) {
     mkdirSync(options.runDir, { recursive: true });
+    this.hosts = new Map([...options.hosts].map(([name, host]) => [name, new ServiceHost(name, host)]));
   }
 
-  supports(operation: DriverOperationName): boolean {
-    return UNSUPPORTED[operation] === undefined;
+  supports(_operation: DriverOperationName): boolean {
+    return true;
   }
 
   async launch(req: LaunchRequest, o: DriverCallOptions): Promise<PairRecord> {
     const host = this.host(req.primary.name);
-    const binary = this.binary(req, 'launch');
-    const dir = this.dirFor(req.stepId);
-    const spec = this.spec(req, dir);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name}`);
-    const vm = await host.spawnVm(
-      [binary.path, ...(binary.args ?? []), ...primaryArgv(spec, this.buildOf(req))],
-      {
-        logPath: join(dir, 'primary.log'),
-      },
-    );
-    const record: PairRecord = {
-      ...this.baseRecord(req, 'running'),
-      primary: {
-        host: req.primary.name,
-        monitorPath: spec.monitorPath,
-        logPath: join(dir, 'primary.log'),
-        pid: vm.pid,
-      },
-    };
-    try {
-      await abortable(
-        waitForLine(vm, 'VM init finished', { timeoutMs: this.options.timeouts?.launchMs ?? 20_000 }),
-        o.signal,
-      );
-    } catch (err) {
-      await stopVm(vm);
-      rmSync(dir, { recursive: true, force: true });
-      this.stoppedHere.set(req.vmId, req.stepId);
-      throw new DriverFailedError(
-        `${req.vmId} did not start: ${messageOf(err)}`,
-        { ...record, state: 'stopped' },
-        err,
-      );
-    }
-    const held: Held = { kind: 'plain', vm, record, dir };
-    this.held.set(req.vmId, held);
-    vm.exited.then(
-      (exit) => {
-        if (this.held.get(req.vmId) !== held) return;
-        held.record = {
-          ...held.record,
-          state: 'stopped',
-          detail: `the VM exited (${exit.signal ?? `code ${exit.code}`})`,
-        };
-        this.publish({ record: held.record });
-      },
-      () => {},
-    );
-    return record;
+    return this.begin(req, host, host, undefined, o, 'launch', (pair) => pair.start({ signal: o.signal }));
   }
 
   async protect(req: LaunchRequest, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
-    const primary = new TrackingHost(this.host(req.primary.name));
-    const backup = new TrackingHost(this.host(secondary.host.name));
-    const binary = this.binary(req, 'protect');
-    const dir = this.dirFor(req.stepId);
-    const spec = this.spec(req, dir);
-    const ftPort = await (this.options.freePort ?? localFreePort)(secondary.host);
-    const pair = new FtPair({
-      primary,
-      backup,
-      build: this.buildOf(req),
-      vm: spec,
-      backupVm: { monitorPath: join(dir, 'backup.monitor') },
-      binary,
-      ftPort,
-      logDir: dir,
-      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
-    });
-    const record: PairRecord = {
-      ...this.baseRecord(req, 'starting'),
-      primary: { host: req.primary.name, monitorPath: spec.monitorPath },
-      secondary: { host: secondary.host.name, monitorPath: join(dir, 'backup.monitor') },
-      ftPort,
-    };
-    const held: Held = { kind: 'pair', pair, hosts: [primary, backup], record, dir };
-    this.held.set(req.vmId, held);
-    pair.on('state', (change) => this.pairChanged(req.vmId, held, change));
-    pair.on('failover', (report) => this.pairFailedOver(req.vmId, held, report));
+    const primary = this.host(req.primary.name);
+    const backup = this.host(secondary.host.name);
+    const ftPort = await this.freePort(secondary.host);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name} and its secondary on ${secondary.host.name}`);
+    return this.begin(req, primary, backup, ftPort, o, 'protect', (pair) => pair.up({ signal: o.signal }));
+  }
+
+  async turnOn(record: PairRecord, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
+    const held = this.holding(record, 'Turn On');
+    o.onProgress?.(`starting a secondary for ${record.vmId} on ${secondary.host.name}`);
+    return this.withSecondary(held, record, secondary, o, 'Turn On', (options) => held.pair.turnOn(options));
+  }
+
+  async restartSecondary(
+    record: PairRecord,
+    secondary: SecondaryTarget,
+    o: DriverCallOptions,
+  ): Promise<PairRecord> {
+    const held = this.holding(record, 'Restart Secondary');
+    o.onProgress?.(`starting a new secondary for ${record.vmId} on ${secondary.host.name}`);
+    return this.withSecondary(held, record, secondary, o, 'Restart Secondary', (options) =>
+      held.pair.restartSecondary(options),
+    );
+  }
+
+  async turnOff(record: PairRecord, o: DriverCallOptions): Promise<PairRecord> {
+    const held = this.holding(record, 'Turn Off');
+    o.onProgress?.(`turning FT off for ${record.vmId}; its primary keeps running`);
     try {
-      await pair.up({ signal: o.signal });
+      await held.pair.turnOff({ signal: o.signal });
     } catch (err) {
-      this.held.delete(req.vmId);
-      await pair.down();
-      await Promise.all([primary.reap(), backup.reap()]);
-      rmSync(dir, { recursive: true, force: true });
-      this.stoppedHere.set(req.vmId, req.stepId);
       throw new DriverFailedError(
-        `FT did not come up for ${req.vmId}: ${messageOf(err)}`,
-        { ...record, state: 'stopped', detail: messageOf(err) },
+        `Turn Off of ${record.vmId} failed: ${messageOf(err)}`,
+        this.refresh(held),
         err,
       );
     }
-    // The pids, for the record (and issue 11's attach).
-    const [p, b] = [primary.spawned[0], backup.spawned[0]];
-    held.record = {
-      ...held.record,
-      primary: { ...held.record.primary, ...(p ? { pid: p.pid, logPath: p.logPath } : {}) },
-      ...(held.record.secondary
-        ? { secondary: { ...held.record.secondary, ...(b ? { pid: b.pid, logPath: b.logPath } : {}) } }
-        : {}),
-    };
-    return held.record;
-  }
-
-  async turnOn(record: PairRecord): Promise<PairRecord> {
-    throw this.unsupported('turnOn', record);
-  }
-
-  async turnOff(record: PairRecord): Promise<PairRecord> {
-    throw this.unsupported('turnOff', record);
-  }
-
-  async restartSecondary(record: PairRecord): Promise<PairRecord> {
-    throw this.unsupported('restartSecondary', record);
-  }
-
-  async attach(record: PairRecord): Promise<PairRecord> {
-    const held = this.held.get(record.vmId);
-    if (held) return held.record;
-    const stepId = record.extra.stepId;
-    if (typeof stepId === 'number' && this.stoppedHere.get(record.vmId) === stepId) {
-      return { ...record, state: 'stopped', detail: 'stopped by this process' };
-    }
-    throw this.unsupported('attach', record);
+    held.ftPort = undefined;
+    return this.refresh(held);
   }
 
   async testFailover(record: PairRecord, o: DriverCallOptions): Promise<FailoverResult> {
-    const held = this.held.get(record.vmId);
-    if (held?.kind !== 'pair') {
-      throw new FtServiceError(
-        'FTS_CONFLICT',
-        `Test Failover needs a protected pair; ${record.vmId} has none here`,
-      );
-    }
+    const held = this.holding(record, 'Test Failover');
     o.onProgress?.(`killing the primary of ${record.vmId} on ${record.primary.host}`);
     let report: FailoverReport;
     try {
-      report = await abortable(held.pair.testFailover(), o.signal);
+      report = await held.pair.testFailover({ signal: o.signal });
     } catch (err) {
       throw new DriverFailedError(
         `Test Failover of ${record.vmId} failed: ${messageOf(err)}`,
-        held.record,
+        this.refresh(held),
         err,
       );
     }
-    return {
-      record: held.record,
-      ...(report.detectionMs !== undefined ? { detectionMs: report.detectionMs } : {}),
-    };
+    const detectionMs = detectionOf(report);
+    return { record: this.refresh(held), ...(detectionMs !== undefined ? { detectionMs } : {}) };
   }
 
   async down(record: PairRecord, o: DriverCallOptions): Promise<PairRecord> {
-    const held = this.held.get(record.vmId);
-    if (!held) throw this.unsupported('attach', record);
+    const held = this.held.get(record.vmId) ?? (await this.adopt(record, o));
+    if (!held) return { ...record, state: 'stopped', detail: 'nothing of it runs' };
     o.onProgress?.(`stopping ${record.vmId}`);
     await this.stopHeld(record.vmId, held);
     return held.record;
+  }
+
+  async attach(record: PairRecord, o: DriverCallOptions): Promise<PairRecord> {
+    const held = this.held.get(record.vmId) ?? (await this.adopt(record, o));
+    return held ? held.record : { ...record, state: 'stopped', detail: 'nothing of it runs' };
   }
 
   observe(vmId: string): PairObservation | undefined {
@@ -253,76 +167,238 @@ export class FtPairDriver implements FtDriver {
   }
 
   async close(): Promise<void> {
-    if (this.options.stopOnClose) {
-      await Promise.allSettled([...this.held].map(([vmId, held]) => this.stopHeld(vmId, held)));
-    }
+    const all = [...this.held];
     this.held.clear();
+    await Promise.allSettled(
+      all.map(([vmId, held]) =>
+        // detach() lets the VMs run on for the next process's attach(); it is refused while
+        // an operation runs, and then the pair is stopped rather than left half-held.
+        this.options.stopOnClose
+          ? this.stopHeld(vmId, held)
+          : held.pair.detach().catch(() => this.stopHeld(vmId, held)),
+      ),
+    );
   }
 
   // ---- internals ------------------------------------------------------------------------
 
-  private async stopHeld(vmId: string, held: Held): Promise<void> {
-    this.held.delete(vmId);
-    const stepId = held.record.extra.stepId;
-    if (typeof stepId === 'number') this.stoppedHere.set(vmId, stepId);
-    if (held.kind === 'pair') {
-      await held.pair.down();
-      await Promise.all(held.hosts.map((h) => h.reap()));
-    } else {
-      await stopVm(held.vm);
-    }
-    rmSync(held.dir, { recursive: true, force: true });
-    held.record = { ...held.record, state: 'stopped', detail: 'stopped by the FT service' };
-    this.publish({ record: held.record });
-  }
-
-  private pairChanged(vmId: string, held: Held, change: FtPairStateChange): void {
-    if (this.held.get(vmId) !== held) return;
-    // A failover is published by pairFailedOver, with its figures.
-    if (change.state === 'failed-over') return;
-    const state = pairStateOf(change);
-    if (state === held.record.state && change.detail === held.record.detail) return;
-    held.record = { ...held.record, state, ...(change.detail ? { detail: change.detail } : {}) };
-    if (state === 'secondary-lost') {
-      const { secondary: _gone, ...rest } = held.record;
-      held.record = rest;
-    }
-    this.publish({ record: held.record });
-  }
-
-  private pairFailedOver(vmId: string, held: Held, report: FailoverReport): void {
-    if (this.held.get(vmId) !== held) return;
-    const survivor = held.record.secondary ?? held.record.primary;
-    const { secondary: _old, ...rest } = held.record;
-    held.record = { ...rest, state: 'failed-over', primary: survivor, detail: `via ${report.via}` };
-    this.publish({
-      record: held.record,
-      failover: {
-        at: report.detectedAt.toISOString(),
-        ...(report.detectionMs !== undefined ? { detectionMs: report.detectionMs } : {}),
-      },
+  /** A new pair for a VM, started by `start`; on failure nothing of it is left. */
+  private async begin(
+    req: LaunchRequest,
+    primary: Host,
+    backup: Host,
+    ftPort: number | undefined,
+    o: DriverCallOptions,
+    operation: DriverOperationName,
+    start: (pair: FtPair) => Promise<void>,
+  ): Promise<PairRecord> {
+    const binary = this.binary(req, operation);
+    const dir = this.dirFor(req.stepId);
+    const vm: CujuVmSpec = {
+      name: req.vmId,
+      memory: req.memoryMiB,
+      monitorPath: join(dir, 'primary.monitor'),
+    };
+    const pair = new FtPair({
+      primary,
+      backup,
+      build: this.buildOf(req),
+      vm,
+      backupVm: { monitorPath: join(dir, 'backup.monitor') },
+      binary,
+      ...(ftPort !== undefined ? { ftPort } : {}),
+      logDir: dir,
+      ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
     });
+    const base: PairRecord = {
+      version: 1,
+      driver: this.name,
+      vmId: req.vmId,
+      engine: req.engine,
+      build: req.build,
+      state: ftPort === undefined ? 'launching' : 'starting',
+      primary: { host: req.primary.name, monitorPath: vm.monitorPath },
+      ...(ftPort !== undefined ? { ftPort } : {}),
+      ...(req.epochUs !== undefined ? { epochUs: req.epochUs } : {}),
+      extra: { stepId: req.stepId },
+    };
+    const held: Held = { pair, dir, record: base, ftPort };
+    this.held.set(req.vmId, held);
+    this.follow(req.vmId, held);
+    try {
+      await start(pair);
+    } catch (err) {
+      this.held.delete(req.vmId);
+      await pair.down().catch(() => {});
+      rmSync(dir, { recursive: true, force: true });
+      const what =
+        operation === 'launch' ? `${req.vmId} did not start` : `FT did not come up for ${req.vmId}`;
+      throw new DriverFailedError(
+        `${what}: ${messageOf(err)}`,
+        { ...base, state: 'stopped', detail: messageOf(err) },
+        err,
+      );
+    }
+    return this.refresh(held);
+  }
+
+  /** turnOn() or restartSecondary(): a new secondary on `secondary.host`, in the pair's directory. */
+  private async withSecondary(
+    held: Held,
+    record: PairRecord,
+    secondary: SecondaryTarget,
+    o: DriverCallOptions,
+    what: string,
+    run: (options: {
+      backup: Host;
+      ftPort: number;
+      backupVm: Partial<CujuVmSpec>;
+      signal: AbortSignal;
+    }) => Promise<void>,
+  ): Promise<PairRecord> {
+    const ftPort = await this.freePort(secondary.host);
+    try {
+      // Each secondary gets its own monitor: on the simulated cluster all hosts share one
+      // file system, and the VM it replaces may still hold its socket.
+      await run({
+        backup: this.host(secondary.host.name),
+        ftPort,
+        backupVm: { monitorPath: join(held.dir, `s${o.stepId}.monitor`) },
+        signal: o.signal,
+      });
+    } catch (err) {
+      throw new DriverFailedError(
+        `${what} of ${record.vmId} failed: ${messageOf(err)}`,
+        this.refresh(held),
+        err,
+      );
+    }
+    held.ftPort = ftPort;
+    return this.refresh(held);
+  }
+
+  /** The pair of a record this process does not hold, adopted with FtPair.attach(). */
+  private async adopt(record: PairRecord, o: DriverCallOptions): Promise<Held | undefined> {
+    const saved = record.extra.pair as FtPairRecord | undefined;
+    if (saved === undefined) {
+      // Only a record whose VMs never started lacks the pair's record (a launch cut short
+      // before its first VM ran writes none): there is nothing to adopt.
+      if (record.state === 'stopped' || record.state === 'launching' || record.state === 'starting') {
+        return undefined;
+      }
+      throw new DriverFailedError(`${record.vmId}'s record holds no FT pair record to attach to`, record);
+    }
+    const binary = this.binary(record, 'attach');
+    let pair: FtPair;
+    try {
+      pair = await FtPair.attach(saved, {
+        hosts: Object.fromEntries(this.hosts),
+        binary,
+        ...(this.options.timeouts ? { timeouts: this.options.timeouts } : {}),
+        signal: o.signal,
+      });
+    } catch (err) {
+      throw new DriverFailedError(`cannot attach to ${record.vmId}: ${messageOf(err)}`, record, err);
+    }
+    const stepId = record.extra.stepId;
+    const held: Held = {
+      pair,
+      dir: this.dirFor(typeof stepId === 'number' ? stepId : o.stepId),
+      record,
+      ftPort: record.ftPort,
+    };
+    if (pair.state === 'stopped') {
+      held.record = this.recordOf(held);
+      return held;
+    }
+    this.held.set(record.vmId, held);
+    this.follow(record.vmId, held);
+    this.refresh(held);
+    return held;
+  }
+
+  /** Publishes the pair's changes as they happen (a failover, a lost secondary, a VM that exited). */
+  private follow(vmId: string, held: Held): void {
+    held.pair.on('state', (change) => {
+      if (this.held.get(vmId) !== held) return;
+      // A failover is published by its report, with the figures.
+      if (change.state === 'failed-over') return;
+      const before = held.record;
+      const after = this.refresh(held);
+      if (after.state !== before.state || after.detail !== before.detail) this.publish({ record: after });
+    });
+    held.pair.on('failover', (report) => {
+      if (this.held.get(vmId) !== held) return;
+      held.ftPort = undefined;
+      const detectionMs = detectionOf(report);
+      this.publish({
+        record: this.refresh(held),
+        failover: {
+          at: report.detectedAt.toISOString(),
+          ...(detectionMs !== undefined ? { detectionMs } : {}),
+        },
+      });
+    });
+  }
+
+  /** The held record, brought up to date from the pair. */
+  private refresh(held: Held): PairRecord {
+    held.record = this.recordOf(held);
+    return held.record;
+  }
+
+  private recordOf(held: Held): PairRecord {
+    const saved = held.pair.record();
+    const { secondary: _old, ftPort: _port, ...rest } = held.record;
+    const primary = saved.primary ? this.side(saved.primary) : held.record.primary;
+    const secondary = saved.backup ? this.side(saved.backup) : undefined;
+    const detail = detailOf(saved);
+    return {
+      ...rest,
+      state: pairStateOf(saved.state, saved.reason),
+      primary,
+      ...(secondary ? { secondary } : {}),
+      ...(secondary && held.ftPort !== undefined ? { ftPort: held.ftPort } : {}),
+      ...(detail ? { detail } : {}),
+      extra: { ...held.record.extra, pair: saved },
+    };
+  }
+
+  private side(vm: VmRecord): PairSide {
+    return { host: vm.host.name, monitorPath: vm.spec.monitorPath, logPath: vm.logPath, pid: vm.pid };
+  }
+
+  private async stopHeld(vmId: string, held: Held): Promise<void> {
+    if (this.held.get(vmId) === held) this.held.delete(vmId);
+    await held.pair.down();
+    rmSync(held.dir, { recursive: true, force: true });
+    held.record = { ...this.recordOf(held), state: 'stopped', detail: 'stopped by the FT service' };
+    this.publish({ record: held.record });
   }
 
   private publish(o: PairObservation): void {
     for (const l of this.listeners) l(o);
   }
 
-  private unsupported(operation: DriverOperationName, record: PairRecord): DriverUnsupportedError {
-    return new DriverUnsupportedError(
-      this.name,
-      operation,
-      `${UNSUPPORTED[operation] ?? ISSUE_11} (VM ${record.vmId})`,
-    );
+  /** The pair this process holds for `record`; an operation on a VM held nowhere is a conflict. */
+  private holding(record: PairRecord, what: string): Held {
+    const held = this.held.get(record.vmId);
+    if (!held) {
+      throw new FtServiceError(
+        'FTS_CONFLICT',
+        `${what} needs a running VM; ${record.vmId} is not held here (attach it first)`,
+      );
+    }
+    return held;
   }
 
   private host(name: string): Host {
-    const host = this.options.hosts.get(name);
+    const host = this.hosts.get(name);
     if (!host) throw new FtServiceError('FTS_NOT_FOUND', `the ftpair driver has no host named ${name}`);
     return host;
   }
 
-  private binary(req: LaunchRequest, operation: DriverOperationName): CujuBinary {
+  private binary(req: { engine: string; build: string }, operation: DriverOperationName): CujuBinary {
     if (req.engine !== 'cuju') {
       throw new DriverUnsupportedError(this.name, operation, `the ${req.engine} engine is not available yet`);
     }
@@ -345,50 +421,34 @@ export class FtPairDriver implements FtDriver {
     return req.build;
   }
 
+  private freePort(host: HostRef): Promise<number> {
+    return (this.options.freePort ?? localFreePort)(host);
+  }
+
   private dirFor(stepId: number): string {
     const dir = join(this.options.runDir, `s${stepId}`);
     mkdirSync(dir, { recursive: true });
     return dir;
   }
-
-  private spec(req: LaunchRequest, dir: string): CujuVmSpec {
-    return { name: req.vmId, memory: req.memoryMiB, monitorPath: join(dir, 'primary.monitor') };
-  }
-
-  private baseRecord(req: LaunchRequest, state: PairState): Omit<PairRecord, 'primary'> {
-    return {
-      version: 1,
-      driver: this.name,
-      vmId: req.vmId,
-      engine: req.engine,
-      build: req.build,
-      state,
-      extra: { stepId: req.stepId },
-    };
-  }
 }
 
 /**
- * A Host that remembers every VM process started through it, so that the driver owns
- * them whatever FtPair does: after a failed or aborted up() (today's FtPair can leave a
- * VM behind then: issue 11) and after down(), any still running is killed.
+ * An SDK host under its service name (records name hosts by it); everything else is the
+ * host's own.
  */
-class TrackingHost implements Host {
-  readonly spawned: VmProcess[] = [];
-  constructor(private readonly inner: Host) {}
-  get name() {
-    return this.inner.name;
-  }
+class ServiceHost implements Host {
+  constructor(
+    readonly name: string,
+    private readonly inner: Host,
+  ) {}
   get address() {
     return this.inner.address;
   }
   run(...args: Parameters<Host['run']>) {
     return this.inner.run(...args);
   }
-  async spawnVm(...args: Parameters<Host['spawnVm']>) {
-    const vm = await this.inner.spawnVm(...args);
-    this.spawned.push(vm);
-    return vm;
+  spawnVm(...args: Parameters<Host['spawnVm']>) {
+    return this.inner.spawnVm(...args);
   }
   writeFile(...args: Parameters<Host['writeFile']>) {
     return this.inner.writeFile(...args);
@@ -396,20 +456,23 @@ class TrackingHost implements Host {
   connectMonitor(...args: Parameters<Host['connectMonitor']>) {
     return this.inner.connectMonitor(...args);
   }
+  adoptVm(...args: Parameters<NonNullable<Host['adoptVm']>>) {
+    if (!this.inner.adoptVm) {
+      throw new FtServiceError('FTS_DRIVER_FAILED', `host ${this.name} cannot adopt a running VM`);
+    }
+    return this.inner.adoptVm(...args);
+  }
   close() {
     return this.inner.close();
-  }
-  /** Stops what still runs of what was started here. */
-  async reap(): Promise<void> {
-    await Promise.allSettled(this.spawned.map((vm) => stopVm(vm)));
   }
 }
 
 /** FtPair's states in the driver's words. */
-function pairStateOf(change: FtPairStateChange): PairState {
-  switch (change.state) {
+function pairStateOf(state: FtPairState, reason: FtPairRecord['reason']): PairState {
+  switch (state) {
     case 'idle':
     case 'launching':
+      return 'launching';
     case 'backup-ready':
     case 'enabling':
     case 'syncing':
@@ -420,33 +483,32 @@ function pairStateOf(change: FtPairStateChange): PairState {
       return 'failing-over';
     case 'failed-over':
       return 'failed-over';
+    case 'disabled':
+      return 'running';
+    case 'stopping':
+      return 'stopping';
     case 'stopped':
       return 'stopped';
     case 'not-protected':
-      // The backup went away while protected: the primary runs on alone.
-      if (change.reason === 'secondary-lost') return 'secondary-lost';
-      return 'error';
+      // The primary runs on alone (its secondary lost, gone unresponsive, or a Turn On or
+      // Restart Secondary that failed); anything else leaves no VM the service can vouch for.
+      return reason === 'secondary-lost' ||
+        reason === 'secondary-unresponsive' ||
+        reason === 'sync-timeout' ||
+        reason === 'launch-failed' ||
+        reason === 'aborted'
+        ? 'secondary-lost'
+        : 'error';
   }
 }
 
-function abortable<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
-  });
+/** The service's detection time: from the primary's death to the secondary running the guest. */
+function detectionOf(report: FailoverReport): number | undefined {
+  return report.deathToRunningMs ?? report.detectionMs;
 }
 
-async function stopVm(vm: VmProcess): Promise<void> {
-  if (!vm.running) return;
-  await vm.kill('SIGTERM');
-  const gone = await Promise.race([
-    vm.exited.then(() => true),
-    new Promise<boolean>((r) => setTimeout(() => r(false), 2000)),
-  ]);
-  if (!gone) await vm.kill('SIGKILL');
-  await vm.exited.catch(() => undefined);
+function detailOf(record: FtPairRecord): string | undefined {
+  return record.reason ? record.reason.replaceAll('-', ' ') : undefined;
 }
 
 /** A free TCP port of this machine (the simulated hosts are loopback addresses of it). */

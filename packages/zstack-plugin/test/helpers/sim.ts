@@ -14,34 +14,48 @@ export const SIM_HOSTS: HostInput[] = [
   { name: 'sim-b', address: '127.0.0.3', capacity: { vms: 16, memoryMiB: 16_384 } },
 ];
 
-/** The FtPair driver over cuju-sim, stopping its VMs when closed (nothing left behind). */
-export function simDriver(runDir: string): FtPairDriver {
+/**
+ * The FtPair driver over cuju-sim, stopping its VMs when closed (nothing left behind)
+ * unless `stopOnClose` is false (a restart of the service that must find them again).
+ */
+export function simDriver(runDir: string, stopOnClose = true): FtPairDriver {
   // The simulator runs from its sources (a stale dist/ must not be tested).
   process.env.CUJU_SIM_FROM_SOURCE = '1';
   return new FtPairDriver({
     hosts: new Map(SIM_HOSTS.map((h) => [h.name, new LocalHost({ address: h.address })])),
     builds: { master: SIM },
     runDir,
-    stopOnClose: true,
+    stopOnClose,
     timeouts: { launchMs: 30_000, syncMs: 30_000, failoverMs: 15_000 },
   });
 }
 
-/** Pids of cuju-sim processes whose command line mentions `dir`. */
+/**
+ * Pids of cuju-sim processes whose command line mentions `dir`: the simulators themselves
+ * (their command line starts with node), not the SDK's shell wrapper around each VM.
+ */
 export function simProcessesIn(dir: string): number[] {
   try {
-    const out = execFileSync('pgrep', ['-f', `cuju-sim.*${join(dir)}`], { encoding: 'utf8' });
+    const pattern = `^${process.execPath} .*cuju-sim.*${join(dir)}`;
+    const out = execFileSync('pgrep', ['-f', pattern], { encoding: 'utf8' });
     return out.split('\n').filter(Boolean).map(Number);
   } catch {
     return [];
   }
 }
 
-/** The service on the simulated cluster (embedded store in `dir`), leading; the console from `consoleDir`. */
-export async function startSimService(dir: string, consoleDir: string | false = false): Promise<FtService> {
+/**
+ * The service on the simulated cluster (embedded store in `dir`), leading; the console from
+ * `consoleDir`. Its stop() stops the VMs too, unless `keepVms` (then they run on).
+ */
+export async function startSimService(
+  dir: string,
+  consoleDir: string | false = false,
+  options: { keepVms?: boolean } = {},
+): Promise<FtService> {
   const service = await FtService.start({
     store: { kind: 'sqlite', path: join(dir, 'fts.db') },
-    driver: simDriver(join(dir, 'run')),
+    driver: simDriver(join(dir, 'run'), options.keepVms !== true),
     hosts: SIM_HOSTS,
     reconciler: { intervalMs: 200 },
     logger: pino({ level: process.env.FTS_TEST_LOG ?? 'silent' }),
