@@ -126,6 +126,21 @@ describe('crash safety (SIGKILL loop, SQLite)', () => {
     // A last process brings every VM to its intent.
     const last = await startServiceProc(config);
     procs.push(last);
+    // 'FT disabled' is also what a VM without FT shows before its launch step ran, so "at its
+    // intent" includes the fleet having launched (or protected) every VM.
+    const launchedVms = async () => {
+      const fleet = new FakeFleet({ path: config.fleetPath });
+      try {
+        return new Set(
+          fleet
+            .ops()
+            .filter((o) => o.op === 'launch' || o.op === 'protect')
+            .map((o) => o.vm_id),
+        );
+      } finally {
+        await fleet.close();
+      }
+    };
     const final = await eventually(
       'every VM at its intent',
       async () => {
@@ -133,7 +148,9 @@ describe('crash safety (SIGKILL loop, SQLite)', () => {
         const done = views.every((v) =>
           v.intent.enabled ? v.status.state === 'protected' : v.status.state === 'disabled',
         );
-        return done && views.length >= acked.size ? views : undefined;
+        if (!done || views.length < acked.size) return undefined;
+        const launched = await launchedVms();
+        return views.every((v) => launched.has(v.vm.id)) ? views : undefined;
       },
       120_000,
     );
