@@ -108,11 +108,8 @@ describe.runIf(HAVE_CHROMIUM)('web console (Chromium, cuju-sim)', () => {
       .poll(() => vmBadge.getAttribute('data-state'), { timeout: 60_000 })
       .toMatch(/^(protected|not-protected)$/);
     await shot('vm-after-restart-secondary');
-    const detail =
-      (await page
-        .locator('[data-test="detail"]')
-        .textContent()
-        .catch(() => null)) ?? '';
+    // The detail line exists only when there is something to say (allTextContents does not wait).
+    const detail = (await page.locator('[data-test="detail"]').allTextContents()).join(' ');
     expect(await vmBadge.textContent(), detail).toBe('Protected');
     expect(await page.locator('[data-test="secondary"]').textContent()).toBe('sim-a');
   });
