@@ -18,6 +18,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { RawHmpFloor } from './hmp-floor.js';
 import { runSeedLoopInBash, runSeedOnce, type SeedRun, type SeedVariant, seedCommand } from './hmp-seed.js';
 import { loadCujuQmp } from './lib/cuju-qmp.js';
+import { guarded, type Peer } from './lib/guard.js';
 import { interleave, serialBlock } from './lib/measure.js';
 import { qemuVersion, startIdleHmpQemu, Teardown } from './lib/qemu.js';
 import {
@@ -43,6 +44,8 @@ const SERIAL_PER_ROUND = 300;
 const SETTLE_MS = 10;
 /** The seeds' exact command never exits on its own (see hmp-seed.ts); one run waits this long to show it. */
 const LONG_WAIT_MS = 2000;
+/** Deadline for one contender's share of a round (and for the warm-up, the checks). */
+const BLOCK_DEADLINE_MS = 120_000;
 
 const EXPECTED_OUTPUT = 'VM status: paused (prelaunch)\r\n';
 
@@ -78,6 +81,7 @@ interface Session {
 type PersistentName = 'raw-floor' | 'cuju-hmp';
 
 interface Contender {
+  name: string;
   /** Runs this contender's share of the next round. */
   block(): Promise<void>;
   record(): BenchRecord;
@@ -138,6 +142,7 @@ function persistentContender(
   let wall = 0;
   let blocksRun = 0;
   return {
+    name,
     async block() {
       const n = share(SERIAL_PER_ROUND * ROUNDS, blocksRun++);
       const t0 = performance.now();
@@ -168,6 +173,7 @@ function seedContender(plan: SeedPlan, path: string, results: Map<string, SeedRu
   results.set(planKey(plan), runs);
   let blocksRun = 0;
   return {
+    name: `seed-nc ${plan.name} from ${plan.from}`,
     async block() {
       const n = share(plan.total, blocksRun++);
       if (plan.from === 'bash') {
@@ -278,13 +284,18 @@ export async function run(): Promise<void> {
   try {
     const qemu = await startIdleHmpQemu();
     teardown.add(() => qemu.stop());
+    const peer: Peer = { name: `QEMU pid ${qemu.pid}`, exited: qemu.exited, stderr: qemu.stderr };
+    const guard = <T>(what: string, work: () => Promise<T>) =>
+      guarded(`hmp: ${what}`, work(), { timeoutMs: BLOCK_DEADLINE_MS, peers: [peer] });
     const path = qemu.hmpPath;
     const openCuju = await cujuOpener();
-    const outputOk = await checkCujuOutput(openCuju, path);
+    const outputOk = await guard('cuju-hmp output check', () => checkCujuOutput(openCuju, path));
     note(`hmp: warming up raw-floor, cuju-hmp (${WARMUP} calls each) and nc`);
-    await warmUp(openFloor, path);
-    await warmUp(openCuju, path);
-    for (let i = 0; i < 5; i++) await runSeedOnce(WITH_N, path);
+    await guard('raw-floor warm-up', () => warmUp(openFloor, path));
+    await guard('cuju-hmp warm-up', () => warmUp(openCuju, path));
+    await guard('nc warm-up', async () => {
+      for (let i = 0; i < 5; i++) await runSeedOnce(WITH_N, path);
+    });
 
     const persistent = new Map<PersistentName, LatencySummary>();
     const seeds = new Map<string, SeedRun[]>();
@@ -297,10 +308,12 @@ export async function run(): Promise<void> {
       `hmp: ${ROUNDS} rounds; per client ${SERIAL_PER_ROUND * ROUNDS} serial calls; nc runs ` +
         SEED_PLANS.map((p) => `${p.name} from ${p.from} ${p.total}`).join(', '),
     );
-    await interleave(contenders.length, ROUNDS, (i) => contenders[i]!.block());
+    await interleave(contenders.length, ROUNDS, (i) =>
+      guard(`${contenders[i]!.name} round`, () => contenders[i]!.block()),
+    );
     for (const c of contenders) printRecord(c.record());
     note(`hmp: leaving the seeds' exact command alone for ${LONG_WAIT_MS} ms after its answer`);
-    printRecord(await longWaitCheck(path));
+    printRecord(await guard('long wait check', () => longWaitCheck(path)));
     // Reported, never enforced: a benchmark on a shared machine is not a test.
     printRecord(summary(persistent, seeds, outputOk));
   } finally {

@@ -9,6 +9,7 @@
  * the qmp suite: a client that sends fewer bytes per command is faster, whatever its own
  * code does.
  */
+import { guarded, type Peer } from './lib/guard.js';
 import { interleave, serialBlock, timed } from './lib/measure.js';
 import { startIdleQemu, Teardown } from './lib/qemu.js';
 import { note, opsPerSecond, printRecord, round, summarizeLatencies } from './lib/stats.js';
@@ -20,11 +21,14 @@ const SERIAL_BLOCK = 100;
 const PIPELINED_N = 3000;
 const PIPELINED_ROUNDS = 3;
 const OOB_WINDOW = 8;
+/** Deadline for one block of work; a QEMU that dies fails the suite at once (lib/guard.ts). */
+const BLOCK_DEADLINE_MS = 60_000;
 
 // The id is fixed: the floor does not match replies, and a fixed id keeps the byte count fixed.
 const VARIANTS: ReadonlyArray<{ name: string; line: string }> = [
   { name: 'no-id', line: '{"execute":"query-status"}\n' },
-  { name: 'id', line: '{"execute":"query-status","id":1000}\n' },
+  { name: 'id-1-digit', line: '{"execute":"query-status","id":1}\n' },
+  { name: 'id-4-digits', line: '{"execute":"query-status","id":1000}\n' },
   { name: 'no-id+16sp', line: `{"execute":"query-status"${' '.repeat(16)}}\n` },
   { name: 'no-id+32sp', line: `{"execute":"query-status"${' '.repeat(32)}}\n` },
 ];
@@ -39,16 +43,31 @@ function slope(points: ReadonlyArray<readonly [number, number]>): number {
   return sxy / sxx;
 }
 
-async function openFloors(teardown: Teardown): Promise<RawQmpFloor[]> {
-  const floors: RawQmpFloor[] = [];
-  for (const { line } of VARIANTS) {
+interface Variant {
+  floor: RawQmpFloor;
+  peer: Peer;
+  name: string;
+}
+
+async function openFloors(teardown: Teardown): Promise<Variant[]> {
+  const floors: Variant[] = [];
+  for (const { name, line } of VARIANTS) {
     const qemu = await startIdleQemu();
     teardown.add(() => qemu.stop());
-    const floor = await RawQmpFloor.connect(qemu.qmpPath, { oob: true, commandLine: () => line });
+    const peer: Peer = { name: `QEMU pid ${qemu.pid} (${name})`, exited: qemu.exited, stderr: qemu.stderr };
+    const floor = await guarded(
+      `qmp-wire: connecting ${name}`,
+      RawQmpFloor.connect(qemu.qmpPath, { oob: true, commandLine: () => line, name: `raw floor ${name}` }),
+      { timeoutMs: BLOCK_DEADLINE_MS, peers: [peer] },
+    );
     teardown.add(() => floor.close());
-    floors.push(floor);
+    floors.push({ floor, peer, name });
   }
   return floors;
+}
+
+function guard<T>(v: Variant, step: string, work: () => Promise<T>): Promise<T> {
+  return guarded(`qmp-wire: ${v.name} ${step}`, work(), { timeoutMs: BLOCK_DEADLINE_MS, peers: [v.peer] });
 }
 
 export async function run(): Promise<void> {
@@ -56,17 +75,23 @@ export async function run(): Promise<void> {
   try {
     const floors = await openFloors(teardown);
     note(`qmp-wire: ${VARIANTS.map((v) => v.name).join(', ')}`);
-    for (const floor of floors) {
-      for (let i = 0; i < WARMUP; i++) await floor.queryStatus();
+    for (const v of floors) {
+      await guard(v, 'warm-up', () => serialBlock(() => v.floor.queryStatus(), WARMUP, []));
     }
     const samples = floors.map((): number[] => []);
     const serialWall = floors.map(() => 0);
     await interleave(floors.length, SERIAL_N / SERIAL_BLOCK, async (i) => {
-      serialWall[i]! += await serialBlock(() => floors[i]!.queryStatus(), SERIAL_BLOCK, samples[i]!);
+      const v = floors[i]!;
+      serialWall[i]! += await guard(v, 'serial block', () =>
+        serialBlock(() => v.floor.queryStatus(), SERIAL_BLOCK, samples[i]!),
+      );
     });
     const pipelinedWall = floors.map(() => 0);
     await interleave(floors.length, PIPELINED_ROUNDS, async (i) => {
-      pipelinedWall[i]! += await timed(() => floors[i]!.pipeline(PIPELINED_N / PIPELINED_ROUNDS, OOB_WINDOW));
+      const v = floors[i]!;
+      pipelinedWall[i]! += await guard(v, 'pipelined round', () =>
+        timed(() => v.floor.pipeline(PIPELINED_N / PIPELINED_ROUNDS, OOB_WINDOW)),
+      );
     });
     const points: Array<[number, number]> = [];
     VARIANTS.forEach(({ name, line }, i) => {

@@ -1,7 +1,13 @@
 import { execFileSync } from 'node:child_process';
-import { QEMU_BINARY, type QemuProcess, startQemu } from '../../packages/qmp/scripts/qemu-process.js';
+import {
+  QEMU_BINARY,
+  type QemuProcess,
+  startQemu,
+  watchChild,
+} from '../../packages/qmp/scripts/qemu-process.js';
 
 export type { QemuProcess };
+export { startQemu, watchChild };
 
 /** Starts `qemu-system-x86_64 -M none -S`: no guest runs, so the monitor emits no events. */
 export function startIdleQemu(): Promise<QemuProcess> {

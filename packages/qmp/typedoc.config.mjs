@@ -7,11 +7,9 @@ import { readFileSync } from 'node:fs';
 const generated = readFileSync(new URL('./src/generated/qemu-7.2.ts', import.meta.url), 'utf8');
 const maps = generated.slice(generated.indexOf('export interface QmpCommandMap'));
 const schemaTypes = [...new Set([...maps.matchAll(/\bT_\w+/g)].map((m) => m[0]))];
-// execute()'s rest parameter, spelled out in its signature.
-const helpers = ['ArgsParam'];
 
 /** @type {Partial<import('typedoc').TypeDocOptions>} */
 export default {
   entryPoints: ['src/index.ts'],
-  intentionallyNotExported: [...schemaTypes, ...helpers],
+  intentionallyNotExported: schemaTypes,
 };

@@ -80,8 +80,13 @@ describe('README links', () => {
 describe('every published package, as npm pack --dry-run lists it', () => {
   const packages = publishedPackages(ROOT);
 
-  it('is @cuju/qmp, @cuju/sdk and @cuju/sim; the placeholders stay private', () => {
-    expect(packages.map((p) => p.manifest.name).sort()).toEqual(['@cuju/qmp', '@cuju/sdk', '@cuju/sim']);
+  it('is @cuju/qmp, @cuju/sdk, @cuju/sim and the FT service; the placeholders stay private', () => {
+    expect(packages.map((p) => p.manifest.name).sort()).toEqual([
+      '@cuju/qmp',
+      '@cuju/sdk',
+      '@cuju/sim',
+      '@cuju/zstack-plugin',
+    ]);
   });
 
   it.each(packages.map((p) => [p.manifest.name, p] as const))(

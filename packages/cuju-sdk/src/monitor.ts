@@ -1,6 +1,5 @@
 import {
   type CallOptions,
-  describeEndpoint,
   type Hmp,
   HmpClient,
   type HmpConnectOptions,
@@ -518,10 +517,17 @@ export class CujuMonitor {
  */
 export function monitorEndpointKey(target: CujuMonitorTarget): string {
   const t = checkTarget(target);
-  if ('hmp' in t) return describeEndpoint(t.hmp);
-  if ('qmp' in t) return describeEndpoint(t.qmp);
+  if ('hmp' in t) return endpointName(t.hmp);
+  if ('qmp' in t) return endpointName(t.qmp);
   if (t.host instanceof LocalHost) return `unix:${t.path}`;
   return `${t.host.name}:unix:${t.path}`;
+}
+
+/** `unix:PATH`, `tcp:HOST:PORT`, or the name given with a socket: how the clients name an endpoint. */
+function endpointName(endpoint: HmpConnectOptions | QmpConnectOptions): string {
+  if ('socket' in endpoint) return endpoint.name ?? 'the given socket';
+  if ('path' in endpoint) return `unix:${endpoint.path}`;
+  return `tcp:${endpoint.host}:${endpoint.port}`;
 }
 
 /**

@@ -46,6 +46,19 @@ function accepts(path: string): Promise<boolean> {
   });
 }
 
+/** What a caller needs to know of a child it started: when it is gone (code or signal), and what it said. */
+export function watchChild(child: ChildProcess): { exited: Promise<string>; stderr: () => string } {
+  let stderr = '';
+  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
+    stderr += s;
+  });
+  const exited = new Promise<string>((resolve) => {
+    child.once('exit', (code, signal) => resolve(signal ?? String(code)));
+    child.once('error', (err) => resolve(`spawn error: ${err.message}`));
+  });
+  return { exited, stderr: () => stderr };
+}
+
 export function qemuAvailable(binary = QEMU_BINARY): boolean {
   try {
     execFileSync(binary, ['--version'], { stdio: 'ignore' });
@@ -72,14 +85,7 @@ export async function startQemu(options: QemuProcessOptions = {}): Promise<QemuP
   }
   args.push(...(options.extraArgs ?? []));
   const child = spawn(options.binary ?? QEMU_BINARY, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr?.setEncoding('utf8').on('data', (s: string) => {
-    stderr += s;
-  });
-  const exited = new Promise<string>((resolve) => {
-    child.once('exit', (code, signal) => resolve(signal ?? String(code)));
-    child.once('error', (err) => resolve(`spawn error: ${err.message}`));
-  });
+  const { exited, stderr: stderrText } = watchChild(child);
   let gone: string | undefined;
   void exited.then((why) => {
     gone = why;
@@ -93,10 +99,10 @@ export async function startQemu(options: QemuProcessOptions = {}): Promise<QemuP
   for (const path of wanted) {
     while (!(existsSync(path) && (await accepts(path)))) {
       if (gone !== undefined)
-        throw new Error(`qemu exited (${gone}) before its monitor appeared: ${stderr.trim()}`);
+        throw new Error(`qemu exited (${gone}) before its monitor appeared: ${stderrText().trim()}`);
       if (Date.now() > deadline) {
         child.kill('SIGKILL');
-        throw new Error(`qemu's monitor socket ${path} did not accept within 10 s: ${stderr.trim()}`);
+        throw new Error(`qemu's monitor socket ${path} did not accept within 10 s: ${stderrText().trim()}`);
       }
       await new Promise((r) => setTimeout(r, 10));
     }
@@ -108,7 +114,7 @@ export async function startQemu(options: QemuProcessOptions = {}): Promise<QemuP
     qmpPath,
     hmpPath,
     exited,
-    stderr: () => stderr,
+    stderr: stderrText,
     async stop() {
       if (gone === undefined) {
         child.kill('SIGCONT');

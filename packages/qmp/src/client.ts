@@ -1,18 +1,40 @@
-import { EventEmitter } from 'node:events';
+import type { EventEmitter } from 'node:events';
 import type { Duplex } from 'node:stream';
-import type * as TypedEmitterModule from 'typed-emitter';
-import { noSettler, type Settler, withDeadline } from './deadline.js';
 import {
+  checkBoolean,
+  checkCount,
+  checkFunction,
+  checkNonEmptyString,
+  checkSignal,
+  checkTimeoutMs,
+  describeValue,
+  isRecord,
+  optionsObject,
+  rejecting,
+} from './check.js';
+import {
+  type ConnectionHooks,
+  type DisconnectError,
+  isolate,
+  MonitorConnection,
+  openMonitor,
+} from './connection.js';
+import { DeadlineTimer, withDeadline } from './deadline.js';
+import {
+  ms,
   QmpAbortError,
-  QmpBusyError,
+  QmpArgumentError,
   QmpCommandError,
-  QmpDisconnectedError,
   QmpError,
+  QmpNegotiationError,
+  QmpOobError,
   QmpProtocolError,
   QmpTimeoutError,
 } from './errors.js';
 import {
   type ArmedWait,
+  checkEventNames,
+  checkEventsOptions,
   EventHub,
   type EventMatcher,
   type EventStream,
@@ -23,16 +45,13 @@ import { LineSplitter } from './framing.js';
 import type { QmpCommandMap } from './generated/qemu-7.2.js';
 import { assertHmpCommandLine } from './hmp/line.js';
 import { assertSendable, parseQmpJson, stringifyQmpJson } from './json.js';
+import type { ExecuteArgs, QmpMonitor } from './monitor.js';
+import { MonitorClient, type MonitorClientEvents } from './monitor-client.js';
+import { ABANDONED, PendingOp, type PendingOwner, QUEUED, SENT, sweepDeadlines } from './pending.js';
 import { redactArguments } from './redact.js';
 import { QmpSchema, type SchemaInfo } from './schema.js';
-import { checkTimeout, DEFAULT_TIMEOUT_MS, resolveTimeout } from './timeouts.js';
-import {
-  closeSocket,
-  describeEndpoint,
-  type MonitorEndpoint,
-  openTransport,
-  wireMonitorSocket,
-} from './transport.js';
+import { DEFAULT_COMMAND_TIMEOUTS, DEFAULT_TIMEOUT_MS } from './timeouts.js';
+import { checkEndpoint, type MonitorEndpoint } from './transport.js';
 import type {
   CallOptions,
   ExecuteOptions,
@@ -44,7 +63,7 @@ import type {
   TimeoutPolicy,
 } from './types.js';
 
-/** `QmpClient.connect()` options besides the endpoint. */
+/** Options of a QMP connection (deadlines, OOB, event buffering, tracing). */
 export interface QmpClientOptions {
   /** Deadline for the socket to connect. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -70,56 +89,39 @@ export interface QmpClientOptions {
   signal?: AbortSignal;
 }
 
-/** Where to connect (a Unix socket path, TCP host and port, or an open stream) and how. */
+/** What `QmpClient.connect()` takes: where the monitor is, and the client's options. */
 export type QmpConnectOptions = MonitorEndpoint & QmpClientOptions;
 
-/** The events a `QmpClient` emits. */
-export type QmpClientEvents = {
+/** The events a QmpClient emits: its run state, its disconnection, and every QMP event. */
+export type QmpClientEvents = MonitorClientEvents & {
   /** Every event QEMU sends, in order. */
   event: (event: QmpEvent) => void;
-  /** Once, when the connection ends for any reason (including close()). */
-  disconnect: (error: QmpDisconnectedError | QmpProtocolError) => void;
 };
 
-/** `waitForEvent()` options: a filter, a deadline, an AbortSignal, a look-back cursor. */
 export interface WaitForEventOptions<E extends string> extends CallOptions {
-  /** Accept only events this returns true for. */
+  /** Only an event this returns true for (a throwing filter counts as false). */
   filter?: (event: QmpTypedEvent<E>) => boolean;
   /** Also accept an event already received whose seq is greater than this. */
   afterSeq?: number;
 }
 
-/** `events()` options: which events, and the buffer and overflow policy. */
 export interface EventsOptions extends EventStreamOptions {
   /** Only these event names (default: all). */
   names?: readonly string[];
   filter?: EventMatcher;
 }
 
-/** `hmp()` options: a deadline, an AbortSignal, the CPU an `info` command refers to. */
 export interface HmpOptions extends CallOptions {
   /** The CPU that `info registers` and friends refer to. */
   cpuIndex?: number;
 }
 
-type ArgsParam<K extends QmpCommandName> =
-  Record<string, never> extends QmpCommandMap[K]['args']
-    ? [args?: QmpCommandMap[K]['args'], options?: ExecuteOptions]
-    : [args: QmpCommandMap[K]['args'], options?: ExecuteOptions];
-
-interface Call {
-  id: number;
-  command: string;
-  args: unknown;
-  line: string;
-  oob: boolean;
-  sent: boolean;
-  sentAt: number;
-  /** The caller has gone (timeout, abort): a late reply is dropped quietly. */
-  abandoned: boolean;
-  settle: Settler<unknown>;
-  /** Runs just before the command is written (arms `until` waits). */
-  beforeWrite: (() => void) | undefined;
+/** Calls written and not yet answered, and calls waiting to be written. */
+export interface PendingCalls {
+  /** Written and not answered; abandoned ones included, as QEMU still holds them. */
+  inFlight: number;
+  /** Waiting for a window slot. */
+  queued: number;
 }
 
 const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
@@ -130,102 +132,170 @@ const DEFAULT_MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
  */
 const OOB_INBAND_WINDOW = 7;
 
-type ClientState = 'greeting' | 'negotiating' | 'ready' | 'closed';
+/**
+ * One command. It is its own settler and its own abort listener (`handleEvent`), and it
+ * only records its deadline: the client's one DeadlineTimer does the timing. Its id is
+ * chosen when it is written (see QmpClient.write), so a call waiting in the queue holds
+ * no id and no serialised line, only its arguments as JSON.
+ */
+class PendingCall extends PendingOp<unknown> {
+  id = -1;
+  /** performance.now() at write, for trace durations (0 without a trace hook). */
+  sentAt = 0;
+  constructor(
+    owner: PendingOwner<PendingOp<unknown>>,
+    readonly command: string,
+    /** Kept for a redacted copy in errors and traces; dropped when the call ends. */
+    public args: Record<string, unknown> | undefined,
+    public argsJson: string | undefined,
+    readonly oob: boolean,
+    timeoutMs: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+    /** Runs as the call is written (arms an `until` wait). */
+    public onWrite: (() => void) | undefined,
+  ) {
+    super(owner, timeoutMs, deadline, signal);
+    this.resolve = captured.resolve;
+    this.reject = captured.reject;
+  }
+}
 
-// typed-emitter ships CommonJS typings; reach its default export through the namespace.
-type TypedEmitter<E extends TypedEmitterModule.EventMap> = TypedEmitterModule.default<E>;
-const Emitter = EventEmitter as new () => TypedEmitter<QmpClientEvents>;
+/**
+ * The executor every call's promise is made with: one function for all calls, which
+ * hands its resolvers over through this slot instead of a closure per call.
+ */
+const captured: { resolve: (value: unknown) => void; reject: (error: Error) => void } = {
+  resolve: () => {},
+  reject: () => {},
+};
+function capture(resolve: (value: unknown) => void, reject: (error: Error) => void): void {
+  captured.resolve = resolve;
+  captured.reject = reject;
+}
+
+/** `{"execute":"<name>"` per command name, so a call does not re-serialise its name. */
+const HEADS = new Map<string, string>();
+const MAX_HEADS = 512;
+function head(command: string, oob: boolean): string {
+  const key = oob ? `\0${command}` : command;
+  let h = HEADS.get(key);
+  if (h === undefined) {
+    h = `{"${oob ? 'exec-oob' : 'execute'}":${JSON.stringify(command)}`;
+    if (HEADS.size < MAX_HEADS) HEADS.set(key, h);
+  }
+  return h;
+}
+
+interface Settings {
+  timeouts: Map<string, number>;
+  defaultTimeoutMs: number;
+  negotiateOob: boolean;
+  maxMessageBytes: number;
+  eventHistory: number;
+  trace: ((entry: QmpTraceEntry) => void) | undefined;
+}
 
 /**
  * A QMP client for one monitor socket.
  *
- * Commands are pipelined with ids: with `oob` negotiated up to 8 in-band commands are in
- * flight (QEMU queues at most that many), otherwise one (QEMU reads no further until it
- * answers), and later calls wait in a queue. Every call has a deadline and can be
- * aborted; a call abandoned after sending keeps its slot until QEMU answers, and that
- * late reply is dropped. When the connection ends, every pending call and every event
- * stream ends with a typed error within the same tick.
+ * Commands are pipelined with ids: with `oob` negotiated up to 7 in-band commands are in
+ * flight (QEMU queues at most 8), otherwise one (QEMU reads no further until it
+ * answers), and later calls wait in a queue. Ids are the smallest free ones, so they
+ * stay one or two digits: QEMU reads a command one byte per main-loop turn, and every
+ * byte costs. Every call has a deadline and can be aborted; a call abandoned after
+ * sending keeps its id and slot until QEMU answers (a tombstone), and that late reply is
+ * dropped. When the connection ends, every pending call and every event stream ends with
+ * a typed error within the same tick.
  */
-export class QmpClient extends Emitter {
-  readonly greeting: QmpGreeting;
-  /** The endpoint as shown in errors, e.g. `unix:/run/vm1.qmp`. */
-  readonly endpoint: string;
+export class QmpClient extends MonitorClient<QmpClientEvents, QmpGreeting> implements QmpMonitor {
+  readonly greeting: QmpGreeting = {
+    version: { qemu: { major: 0, minor: 0, micro: 0 }, package: '' },
+    capabilities: [],
+  };
 
-  private state: ClientState = 'greeting';
+  protected readonly core: MonitorConnection<QmpGreeting>;
+  private readonly settings: Settings;
+  /** The greeting has come: qmp_capabilities (and then commands) may be written. */
+  private open = false;
   private oobEnabled = false;
-  private nextId = 1;
+  private window = 1;
   /** Calls waiting for a window slot; slots before queueHead are cleared so answered calls can be freed. */
-  private readonly queue: (Call | undefined)[] = [];
+  private readonly queue: (PendingCall | undefined)[] = [];
   private queueHead = 0;
-  private readonly inflight = new Map<number, Call>();
+  /** Written calls by id (the index); undefined marks a free id. */
+  private readonly slots: (PendingCall | undefined)[] = [];
   private inbandInFlight = 0;
+  /** A reply freed a window slot while queued calls wait: pump once the chunk is read. */
+  private pumpDue = false;
   private readonly hub: EventHub;
   private readonly splitter: LineSplitter;
+  private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
   private schemaPromise: Promise<QmpSchema> | undefined;
-  private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
-  private closing = false;
-  private readonly closed: Promise<void>;
   /** The caller's trace hook, isolated: if it throws, the error surfaces asynchronously and the connection carries on. */
   private readonly trace: ((entry: QmpTraceEntry) => void) | undefined;
-  private greetingWaiter: Settler<QmpGreeting> | undefined;
+  /**
+   * The 'event' listeners, read again only after one was added or removed: events are
+   * the hot path, and a direct call per listener costs less than emit() per event.
+   */
+  private eventHandlers: ReadonlyArray<(event: QmpEvent) => void> = [];
+  private eventHandlersStale = false;
+  private readonly callOwner: PendingOwner<PendingOp<unknown>> = {
+    giveUp: (call, error) => this.giveUp(call as PendingCall, error),
+    abortError: (call) => new QmpAbortError(`'${(call as PendingCall).command}'`, call.signal?.reason),
+  };
 
   /** Connects, reads the greeting and negotiates capabilities; resolves when commands may be sent. */
-  static async connect(options: QmpConnectOptions): Promise<QmpClient> {
-    const connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs');
-    const greetingTimeoutMs = checkTimeout(options.greetingTimeoutMs ?? 5000, 'greetingTimeoutMs');
-    // Every option is checked before a socket exists, so a bad one leaks nothing.
-    checkCount(options.maxMessageBytes, 'maxMessageBytes');
-    checkCount(options.eventHistory, 'eventHistory');
-    const socket = await openTransport(options, { timeoutMs: connectTimeoutMs, signal: options.signal });
-    const client = new QmpClient(socket, describeEndpoint(options), options);
-    try {
-      await client.handshake(greetingTimeoutMs, options.signal);
-      if (options.fetchSchema)
-        await client.schema({
-          timeoutMs: greetingTimeoutMs,
-          ...(options.signal ? { signal: options.signal } : {}),
-        });
-    } catch (err) {
-      client.shutdown(err instanceof QmpProtocolError ? err : new Error('connection set-up failed'));
-      throw err;
-    }
-    return client;
-  }
-
-  private constructor(
-    private readonly socket: Duplex,
-    endpoint: string,
-    private readonly options: QmpClientOptions,
-  ) {
-    super();
-    this.endpoint = endpoint;
-    this.greeting = { version: { qemu: { major: 0, minor: 0, micro: 0 }, package: '' }, capabilities: [] };
-    const userTrace = options.trace;
-    this.trace = userTrace ? (entry) => isolate(() => userTrace(entry)) : undefined;
-    this.hub = new EventHub(options.eventHistory ?? 256);
-    this.splitter = new LineSplitter(options.maxMessageBytes ?? DEFAULT_MAX_MESSAGE_BYTES, (line) =>
-      this.onLine(line),
-    );
-    this.closed = wireMonitorSocket(socket, {
-      data: (chunk) => {
-        if (this.state !== 'closed') this.splitter.push(chunk);
-      },
-      failed: (err) =>
-        this.shutdown(
-          err instanceof QmpProtocolError ? err : new QmpProtocolError(String(err), { cause: err }),
-        ),
-      closed: (cause) => this.shutdown(cause),
+  static connect(options: QmpConnectOptions): Promise<QmpClient> {
+    return rejecting(async () => {
+      // Every option is checked before a socket exists, so a bad one leaks nothing.
+      const opts = optionsObject(options, 'options');
+      const endpoint = checkEndpoint(opts);
+      const connectTimeoutMs = checkTimeoutMs(opts.connectTimeoutMs, 'connectTimeoutMs') ?? 5000;
+      const greetingTimeoutMs = checkTimeoutMs(opts.greetingTimeoutMs, 'greetingTimeoutMs') ?? 5000;
+      const signal = checkSignal(opts.signal, 'signal');
+      const fetchSchema = checkBoolean(opts.fetchSchema, 'fetchSchema') ?? false;
+      const settings = checkSettings(opts);
+      const { socket, name } = await openMonitor(endpoint, { connectTimeoutMs, signal, protocol: 'QMP' });
+      const client = new QmpClient(socket, name, settings);
+      await client.establish(async () => {
+        await client.handshake(greetingTimeoutMs, signal);
+        if (fetchSchema) await client.schema({ timeoutMs: greetingTimeoutMs, ...(signal ? { signal } : {}) });
+      });
+      return client;
     });
   }
 
-  /** True when `oob` was negotiated: 8 in-band commands may be in flight and exec-oob is possible. */
-  get oob(): boolean {
-    return this.oobEnabled;
+  private constructor(socket: Duplex, endpoint: string, settings: Settings) {
+    super(endpoint);
+    this.settings = settings;
+    const userTrace = settings.trace;
+    this.trace = userTrace ? (entry) => isolate(() => userTrace(entry)) : undefined;
+    this.hub = new EventHub(settings.eventHistory);
+    this.splitter = new LineSplitter(settings.maxMessageBytes, (text, bytes) => this.onLine(text, bytes));
+    const stale = (name: string | symbol) => {
+      if (name === 'event') this.eventHandlersStale = true;
+    };
+    const plain = this as unknown as EventEmitter;
+    plain.on('newListener', stale);
+    plain.on('removeListener', stale);
+    this.core = new MonitorConnection<QmpGreeting>(socket, endpoint, 'QMP', {
+      data: (chunk) => {
+        this.splitter.push(chunk);
+        // Slots freed by the replies of this chunk are refilled with one write, not one per reply.
+        if (this.pumpDue) {
+          this.pumpDue = false;
+          this.pump();
+        }
+      },
+      ended: (error) => this.ended(error),
+      emitter: this as unknown as ConnectionHooks['emitter'],
+    });
   }
 
-  /** False once the connection has ended. */
-  get connected(): boolean {
-    return this.state === 'ready';
+  /** True when `oob` was negotiated: 7 in-band commands may be in flight and exec-oob is possible. */
+  get oob(): boolean {
+    return this.oobEnabled;
   }
 
   /** The seq of the newest event received (0 before any). */
@@ -233,11 +303,13 @@ export class QmpClient extends Emitter {
     return this.hub.lastSeq;
   }
 
-  /** Calls written and not yet answered (abandoned ones included: they hold their slot), and calls waiting to be written. */
-  get pendingCalls(): { inFlight: number; queued: number } {
+  /** How many calls wait in the queue and how many are in flight (QEMU's window). */
+  get pendingCalls(): PendingCalls {
     let queued = 0;
-    for (let i = this.queueHead; i < this.queue.length; i++) if (!this.queue[i]?.abandoned) queued++;
-    return { inFlight: this.inflight.size - queued, queued };
+    for (let i = this.queueHead; i < this.queue.length; i++) if (this.queue[i]?.status === QUEUED) queued++;
+    let inFlight = 0;
+    for (const call of this.slots) if (call) inFlight++;
+    return { inFlight, queued };
   }
 
   /**
@@ -245,37 +317,223 @@ export class QmpClient extends Emitter {
    * when QEMU answers with an error. Commands the generated map knows are typed; any
    * other name (a downstream or newer command) goes through the untyped overload.
    */
-  execute<K extends QmpCommandName>(command: K, ...rest: ArgsParam<K>): Promise<QmpCommandMap[K]['returns']>;
+  execute<K extends QmpCommandName>(
+    command: K,
+    ...rest: ExecuteArgs<K>
+  ): Promise<QmpCommandMap[K]['returns']>;
   execute<C extends string>(
     command: C extends QmpCommandName ? never : C,
     args?: Record<string, unknown>,
     options?: ExecuteOptions,
   ): Promise<unknown>;
-  async execute(command: string, args?: unknown, options: ExecuteOptions = {}): Promise<unknown> {
+  execute(command: string, args?: unknown, options?: unknown): Promise<unknown> {
     if (typeof command !== 'string' || command.length === 0) {
-      throw new QmpError('INVALID_ARGUMENT', 'execute() needs a command name');
+      return Promise.reject(
+        new QmpArgumentError('command', `must be a non-empty string, got ${describeValue(command)}`),
+      );
     }
-    if (args !== undefined && (args === null || typeof args !== 'object' || Array.isArray(args))) {
-      throw new QmpError('INVALID_ARGUMENT', `arguments of '${command}' must be an object`);
+    if (args !== undefined && !isRecord(args)) {
+      return Promise.reject(
+        new QmpArgumentError('args', `of '${command}' must be an object, got ${describeValue(args)}`),
+      );
     }
-    const timeoutMs = resolveTimeout(this.options.timeouts, command, options.timeoutMs);
+    // The common call, no options: straight to the queue.
+    if (options === undefined) {
+      return this.enqueue(command, args, this.timeoutFor(command), undefined, false, undefined);
+    }
+    return this.executeWith(command, args, options);
+  }
+
+  /** Runs an HMP command line through `human-monitor-command` and returns its text output. */
+  hmp(commandLine: string, options?: HmpOptions): Promise<string> {
+    let timeoutMs: number;
+    let signal: AbortSignal | undefined;
+    const args: Record<string, unknown> = { 'command-line': commandLine };
+    try {
+      // The same lines as the readline monitor takes, so both Hmp implementations agree.
+      assertHmpCommandLine(commandLine);
+      const opts = optionsObject(options, 'options');
+      timeoutMs =
+        checkTimeoutMs(opts.timeoutMs, 'options.timeoutMs') ?? this.timeoutFor('human-monitor-command');
+      signal = checkSignal(opts.signal, 'options.signal');
+      const cpu = opts.cpuIndex;
+      if (cpu !== undefined) {
+        if (typeof cpu !== 'number' || !Number.isSafeInteger(cpu) || cpu < 0) {
+          throw new QmpArgumentError(
+            'options.cpuIndex',
+            `must be a non-negative integer, got ${describeValue(cpu)}`,
+          );
+        }
+        args['cpu-index'] = cpu;
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    return this.enqueue('human-monitor-command', args, timeoutMs, signal, false, undefined).then((out) =>
+      typeof out === 'string' ? out : '',
+    );
+  }
+
+  /** Resolves with the first matching event that arrives (or, with afterSeq, has arrived). */
+  waitForEvent<E extends QmpEventName>(
+    name: E | readonly E[],
+    options?: WaitForEventOptions<E>,
+  ): Promise<QmpTypedEvent<E>>;
+  waitForEvent(name: string | readonly string[], options?: WaitForEventOptions<string>): Promise<QmpEvent>;
+  waitForEvent(name: string | readonly string[], options?: WaitForEventOptions<string>): Promise<QmpEvent> {
+    return rejecting(() => {
+      const names = checkEventNames(name, 'name');
+      const opts = optionsObject(options, 'options');
+      const filter = checkFunction<(e: QmpEvent) => boolean>(opts.filter, 'options.filter');
+      const signal = checkSignal(opts.signal, 'options.signal');
+      const afterSeq = opts.afterSeq;
+      if (
+        afterSeq !== undefined &&
+        (typeof afterSeq !== 'number' || !Number.isSafeInteger(afterSeq) || afterSeq < 0)
+      ) {
+        throw new QmpArgumentError(
+          'options.afterSeq',
+          `must be a non-negative integer, got ${describeValue(afterSeq)}`,
+        );
+      }
+      const timeoutMs = checkTimeoutMs(opts.timeoutMs, 'options.timeoutMs') ?? this.settings.defaultTimeoutMs;
+      return this.hub.waitFor((e) => names.includes(e.event) && (!filter || filter(e)), {
+        subject: names.join(' or '),
+        timeoutMs,
+        ...(signal ? { signal } : {}),
+        ...(afterSeq !== undefined ? { afterSeq } : {}),
+      });
+    });
+  }
+
+  /**
+   * An async-iterable stream of events with a bounded buffer (default 1000, policy
+   * 'drop-oldest'). It ends with QmpDisconnectedError when the connection does.
+   */
+  events(options?: EventsOptions): EventStream {
+    const { match, stream } = checkEventsOptions(options);
+    return this.hub.stream(match, stream);
+  }
+
+  /** The binary's live `query-qmp-schema`, fetched once per connection. */
+  schema(options?: CallOptions): Promise<QmpSchema> {
+    return rejecting(() => {
+      const opts = optionsObject(options, 'options');
+      const timeoutMs = checkTimeoutMs(opts.timeoutMs, 'options.timeoutMs');
+      const signal = checkSignal(opts.signal, 'options.signal');
+      // One fetch serves every caller; each caller waits with its own deadline and signal,
+      // so one caller giving up does not fail the others.
+      if (!this.schemaPromise) {
+        const fetching = this.enqueue(
+          'query-qmp-schema',
+          undefined,
+          this.timeoutFor('query-qmp-schema'),
+          undefined,
+          false,
+          undefined,
+        ).then((entries) => {
+          if (!Array.isArray(entries)) {
+            throw new QmpProtocolError(
+              `${this.endpoint} answered query-qmp-schema with ${describeValue(entries)}, not an array of entries`,
+            );
+          }
+          return new QmpSchema(entries as SchemaInfo[]);
+        });
+        fetching.catch(() => {
+          if (this.schemaPromise === fetching) this.schemaPromise = undefined;
+        });
+        this.schemaPromise = fetching;
+      }
+      const shared = this.schemaPromise;
+      if (timeoutMs === undefined && !signal) return shared;
+      const wait = timeoutMs ?? Number.POSITIVE_INFINITY;
+      return withDeadline<QmpSchema>(
+        {
+          timeoutMs: wait,
+          signal,
+          timeoutError: () =>
+            new QmpTimeoutError(
+              'reply',
+              wait,
+              'query-qmp-schema',
+              `${this.endpoint}: no schema within ${ms(wait)}`,
+            ),
+          abortError: (reason) => new QmpAbortError("'query-qmp-schema'", reason),
+        },
+        (settler) => shared.then(settler.resolve, settler.reject),
+      );
+    });
+  }
+
+  /** Round trip of `query-version` in ms: tells a hung QEMU from a slow command. */
+  ping(options?: CallOptions): Promise<number> {
+    return rejecting(async () => {
+      const opts = optionsObject(options, 'options');
+      const timeoutMs = checkTimeoutMs(opts.timeoutMs, 'options.timeoutMs') ?? 5000;
+      const signal = checkSignal(opts.signal, 'options.signal');
+      const start = performance.now();
+      await this.enqueue('query-version', undefined, timeoutMs, signal, false, undefined);
+      return performance.now() - start;
+    });
+  }
+
+  // ---- internals -------------------------------------------------------------
+
+  private timeoutFor(command: string): number {
+    return this.settings.timeouts.get(command) ?? this.settings.defaultTimeoutMs;
+  }
+
+  private executeWith(
+    command: string,
+    args: Record<string, unknown> | undefined,
+    options: unknown,
+  ): Promise<unknown> {
+    let timeoutMs: number;
+    let signal: AbortSignal | undefined;
+    let oob: boolean;
+    let until: { event: string; filter: ((e: QmpEvent) => boolean) | undefined } | undefined;
+    try {
+      const opts = optionsObject(options, 'options');
+      timeoutMs = checkTimeoutMs(opts.timeoutMs, 'options.timeoutMs') ?? this.timeoutFor(command);
+      signal = checkSignal(opts.signal, 'options.signal');
+      oob = checkBoolean(opts.oob, 'options.oob') ?? false;
+      if (opts.until !== undefined) {
+        const u = optionsObject(opts.until, 'options.until');
+        until = {
+          event: checkNonEmptyString(u.event, 'options.until.event'),
+          filter: checkFunction<(e: QmpEvent) => boolean>(u.filter, 'options.until.filter'),
+        };
+      }
+    } catch (err) {
+      return Promise.reject(err);
+    }
+    if (!oob && !until) return this.enqueue(command, args, timeoutMs, signal, false, undefined);
+    return this.executeSlow(command, args, timeoutMs, signal, oob, until);
+  }
+
+  /** exec-oob (checked against the schema first) and `until` waits. */
+  private async executeSlow(
+    command: string,
+    args: Record<string, unknown> | undefined,
+    timeoutMs: number,
+    signal: AbortSignal | undefined,
+    oob: boolean,
+    until: { event: string; filter: ((e: QmpEvent) => boolean) | undefined } | undefined,
+  ): Promise<unknown> {
     const deadline = performance.now() + timeoutMs;
     const remaining = () => Math.max(0, deadline - performance.now());
-    const oob = options.oob === true;
-    if (oob) await this.checkOob(command, timeoutMs, options.signal);
-    const { until } = options;
-    if (!until) return this.call(command, args, remaining(), options.signal, oob);
-
-    const filter = until.filter;
+    if (oob) await this.checkOob(command, timeoutMs, signal);
+    if (!until) return this.enqueue(command, args, remaining(), signal, oob, undefined);
+    const { event, filter } = until;
     let armed: ArmedWait | undefined;
     try {
-      const result = await this.call(command, args, remaining(), options.signal, oob, () => {
+      const result = await this.enqueue(command, args, remaining(), signal, oob, () => {
         // Armed as the command is written, before QEMU can act on it: the event may come
         // before the reply. Tie it to this command with `filter` where several could match.
-        armed = this.hub.arm((e) => e.event === until.event && (!filter || filter(e)), {
-          subject: until.event,
+        armed = this.hub.arm((e) => e.event === event && (!filter || filter(e)), {
+          subject: event,
           timeoutMs: remaining(),
-          ...(options.signal ? { signal: options.signal } : {}),
+          ...(signal ? { signal } : {}),
         });
       });
       await armed?.promise;
@@ -285,261 +543,104 @@ export class QmpClient extends Emitter {
     }
   }
 
-  /** Runs an HMP command line through `human-monitor-command` and returns its text output. */
-  async hmp(commandLine: string, options: HmpOptions = {}): Promise<string> {
-    // A control character would end the line early and start another command.
-    assertHmpCommandLine(commandLine);
-    const args: Record<string, unknown> = { 'command-line': commandLine };
-    if (options.cpuIndex !== undefined) args['cpu-index'] = options.cpuIndex;
-    const out = await this.call(
-      'human-monitor-command',
-      args,
-      resolveTimeout(this.options.timeouts, 'human-monitor-command', options.timeoutMs),
-      options.signal,
-      false,
-    );
-    return typeof out === 'string' ? out : '';
-  }
-
-  /** Resolves with the first matching event that arrives (or, with afterSeq, has arrived). */
-  waitForEvent<E extends QmpEventName>(
-    name: E | readonly E[],
-    options?: WaitForEventOptions<E>,
-  ): Promise<QmpTypedEvent<E>>;
-  waitForEvent(name: string | readonly string[], options?: WaitForEventOptions<string>): Promise<QmpEvent>;
-  waitForEvent(
-    name: string | readonly string[],
-    options: WaitForEventOptions<string> = {},
-  ): Promise<QmpEvent> {
-    const names = typeof name === 'string' ? [name] : name;
-    const filter = options.filter;
-    const subject = names.join(' or ');
-    const timeoutMs =
-      options.timeoutMs === undefined
-        ? (this.options.timeouts?.defaultMs ?? DEFAULT_TIMEOUT_MS)
-        : checkTimeout(options.timeoutMs, 'timeoutMs');
-    return this.hub.waitFor((e) => names.includes(e.event) && (!filter || filter(e)), {
-      subject,
-      timeoutMs,
-      ...(options.signal ? { signal: options.signal } : {}),
-      ...(options.afterSeq !== undefined ? { afterSeq: options.afterSeq } : {}),
-    });
-  }
-
-  /**
-   * An async-iterable stream of events with a bounded buffer (default 1000, policy
-   * 'drop-oldest'). It ends with QmpDisconnectedError when the connection does.
-   */
-  events(options: EventsOptions = {}): EventStream {
-    const { names, filter } = options;
-    const match: EventMatcher =
-      names || filter ? (e) => (!names || names.includes(e.event)) && (!filter || filter(e)) : () => true;
-    return this.hub.stream(match, options);
-  }
-
-  /** The binary's live `query-qmp-schema`, fetched once per connection. */
-  schema(options: CallOptions = {}): Promise<QmpSchema> {
-    // One fetch serves every caller; each caller waits with its own deadline and signal,
-    // so one caller giving up does not fail the others.
-    if (!this.schemaPromise) {
-      const timeoutMs = resolveTimeout(this.options.timeouts, 'query-qmp-schema');
-      const fetching = this.call('query-qmp-schema', undefined, timeoutMs, undefined, false).then(
-        (entries) => new QmpSchema(entries as SchemaInfo[]),
-      );
-      fetching.catch(() => {
-        if (this.schemaPromise === fetching) this.schemaPromise = undefined;
-      });
-      this.schemaPromise = fetching;
-    }
-    const shared = this.schemaPromise;
-    if (options.timeoutMs === undefined && !options.signal) return shared;
-    const timeoutMs = checkTimeout(options.timeoutMs ?? Number.POSITIVE_INFINITY, 'timeoutMs');
-    return withDeadline<QmpSchema>(
-      {
-        timeoutMs,
-        signal: options.signal,
-        timeoutError: () =>
-          new QmpTimeoutError(
-            'reply',
-            timeoutMs,
-            'query-qmp-schema',
-            `${this.endpoint}: no schema within ${timeoutMs} ms`,
-          ),
-        abortError: (reason) => new QmpAbortError("'query-qmp-schema'", reason),
-      },
-      (settler) => shared.then(settler.resolve, settler.reject),
-    );
-  }
-
-  /** Round trip of `query-version` in ms: tells a hung QEMU from a slow command. */
-  async ping(options: CallOptions = {}): Promise<number> {
-    const start = performance.now();
-    await this.call('query-version', undefined, options.timeoutMs ?? 5000, options.signal, false);
-    return performance.now() - start;
-  }
-
-  /** Closes the connection. Pending calls reject with QmpDisconnectedError. */
-  async close(): Promise<void> {
-    if (this.state !== 'closed') {
-      this.closing = true;
-      await closeSocket(this.socket, this.closed);
-    }
-  }
-
-  /** `await using` support: the same as `close()`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  // ---- internals -------------------------------------------------------------
-
-  private async handshake(greetingTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    const greeting = await withDeadline<QmpGreeting>(
-      {
-        timeoutMs: greetingTimeoutMs,
-        signal,
-        timeoutError: () => new QmpBusyError(this.endpoint, greetingTimeoutMs),
-        abortError: (reason) => new QmpAbortError(`connecting to ${this.endpoint}`, reason),
-      },
-      (settler) => {
-        this.greetingWaiter = settler;
-      },
-    ).finally(() => {
-      this.greetingWaiter = undefined;
-    });
-    (this as { greeting: QmpGreeting }).greeting = greeting;
-    this.state = 'negotiating';
-    const enable =
-      this.options.negotiateOob !== false && greeting.capabilities.includes('oob') ? ['oob'] : [];
-    try {
-      await this.call(
-        'qmp_capabilities',
-        enable.length ? { enable } : undefined,
-        greetingTimeoutMs,
-        signal,
-        false,
-      );
-    } catch (err) {
-      if (err instanceof QmpCommandError) {
-        throw new QmpError(
-          'NEGOTIATION_FAILED',
-          `${this.endpoint}: capability negotiation failed: ${err.desc}`,
-          { cause: err },
-        );
-      }
-      throw err;
-    }
-    this.oobEnabled = enable.length > 0;
-    this.state = 'ready';
-  }
-
   private async checkOob(command: string, timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
     if (!this.oobEnabled) {
-      throw new QmpError(
-        'OOB_NOT_ALLOWED',
+      throw new QmpOobError(
+        command,
         `${this.endpoint}: exec-oob needs the oob capability, which was not negotiated`,
       );
     }
     const schema = await this.schema({ timeoutMs, ...(signal ? { signal } : {}) });
     if (!schema.allowsOob(command)) {
-      throw new QmpError(
-        'OOB_NOT_ALLOWED',
+      throw new QmpOobError(
+        command,
         `'${command}' is not marked allow-oob in this QEMU's schema; send it in-band`,
       );
     }
   }
 
-  private call(
+  private async handshake(greetingTimeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+    const greeting = await this.core.awaitHello(greetingTimeoutMs, signal);
+    (this as { greeting: QmpGreeting }).greeting = greeting;
+    this.open = true;
+    const enable = this.settings.negotiateOob && greeting.capabilities.includes('oob') ? ['oob'] : [];
+    try {
+      await this.enqueue(
+        'qmp_capabilities',
+        enable.length ? { enable } : undefined,
+        greetingTimeoutMs,
+        signal,
+        false,
+        undefined,
+      );
+    } catch (err) {
+      if (err instanceof QmpCommandError) {
+        throw new QmpNegotiationError(`${this.endpoint}: capability negotiation failed: ${err.desc}`, {
+          cause: err,
+        });
+      }
+      throw err;
+    }
+    this.oobEnabled = enable.length > 0;
+    this.window = this.oobEnabled ? OOB_INBAND_WINDOW : 1;
+  }
+
+  /** The one way a call is made: checked, queued (or, for exec-oob, written at once). */
+  private enqueue(
     command: string,
-    args: unknown,
+    args: Record<string, unknown> | undefined,
     timeoutMs: number,
     signal: AbortSignal | undefined,
     oob: boolean,
-    beforeWrite?: () => void,
+    onWrite: (() => void) | undefined,
   ): Promise<unknown> {
-    if (this.state === 'closed' || this.closing) {
-      return Promise.reject(
-        new QmpDisconnectedError(
-          this.endpoint,
-          `cannot send '${command}': the connection is closed`,
-          this.closedWith,
-        ),
-      );
+    if (!this.open || this.core.error) return Promise.reject(this.core.refusal(`send '${command}'`));
+    if (signal?.aborted) return Promise.reject(new QmpAbortError(`'${command}'`, signal.reason));
+    let argsJson: string | undefined;
+    if (args !== undefined) {
+      try {
+        assertSendable(args, command);
+        argsJson = stringifyQmpJson(args);
+      } catch (err) {
+        return Promise.reject(
+          err instanceof QmpError
+            ? err
+            : new QmpArgumentError('args', `of '${command}' cannot be sent as JSON`, { cause: err }),
+        );
+      }
     }
-    const id = this.nextId++;
-    const message: Record<string, unknown> = { [oob ? 'exec-oob' : 'execute']: command };
-    if (args !== undefined) message.arguments = args;
-    message.id = id;
-    let line: string;
-    try {
-      assertSendable(args, command);
-      line = `${stringifyQmpJson(message)}\n`;
-    } catch (err) {
-      return Promise.reject(
-        err instanceof QmpError
-          ? err
-          : new QmpError('INVALID_ARGUMENT', `arguments of '${command}' cannot be sent as JSON`, {
-              cause: err,
-            }),
-      );
-    }
-    const call: Call = {
-      id,
+    const deadline = timeoutMs === Number.POSITIVE_INFINITY ? timeoutMs : performance.now() + timeoutMs;
+    const promise = new Promise(capture);
+    const call = new PendingCall(
+      this.callOwner,
       command,
       args,
-      line,
+      argsJson,
       oob,
-      sent: false,
-      sentAt: 0,
-      abandoned: false,
-      settle: noSettler(),
-      beforeWrite,
-    };
-    return withDeadline<unknown>(
-      {
-        timeoutMs,
-        signal,
-        timeoutError: () =>
-          new QmpTimeoutError(
-            'reply',
-            timeoutMs,
-            command,
-            `${this.endpoint}: no reply to '${command}' within ${timeoutMs} ms`,
-          ),
-        abortError: (reason) => new QmpAbortError(`'${command}'`, reason),
-        onGiveUp: () => {
-          call.abandoned = true;
-          // An unsent call simply never goes out; a sent one keeps its window slot until
-          // QEMU answers, because QEMU still holds it in its queue.
-          if (!call.sent) {
-            this.inflight.delete(id);
-            call.args = undefined; // nothing of an unsent call is kept (its arguments may hold secrets)
-            call.line = '';
-          }
-        },
-      },
-      (settler) => {
-        call.settle = settler;
-        this.inflight.set(id, call);
-        if (oob) this.write([call]);
-        else {
-          this.queue.push(call);
-          this.pump();
-        }
-      },
+      timeoutMs,
+      deadline,
+      signal,
+      onWrite,
     );
+    if (deadline !== Number.POSITIVE_INFINITY) this.deadlines.request(deadline);
+    if (signal) signal.addEventListener('abort', call);
+    if (oob) this.core.socket.write(this.write(call));
+    else {
+      this.queue.push(call);
+      if (this.inbandInFlight < this.window) this.pump();
+    }
+    return promise;
   }
 
-  /** Sends queued in-band calls while the window has room. */
+  /** Writes queued in-band calls while the window has room; several at once go in one write. */
   private pump(): void {
-    const window = this.oobEnabled ? OOB_INBAND_WINDOW : 1;
-    const batch: Call[] = [];
-    while (this.queueHead < this.queue.length && this.inbandInFlight < window) {
+    let batch: string | undefined;
+    while (this.queueHead < this.queue.length && this.inbandInFlight < this.window) {
       const call = this.queue[this.queueHead]!;
       this.queue[this.queueHead++] = undefined;
-      if (call.abandoned) continue;
-      this.inbandInFlight++;
-      batch.push(call);
+      if (call.status !== QUEUED) continue;
+      const line = this.write(call);
+      batch = batch === undefined ? line : batch + line;
     }
     if (this.queueHead === this.queue.length) {
       this.queue.length = 0;
@@ -548,48 +649,76 @@ export class QmpClient extends Emitter {
       this.queue.splice(0, this.queueHead);
       this.queueHead = 0;
     }
-    if (batch.length) this.write(batch);
+    if (batch !== undefined) this.core.socket.write(batch);
   }
 
-  private write(batch: Call[]): void {
-    for (const call of batch) call.beforeWrite?.();
-    const now = performance.now();
-    const trace = this.trace;
-    if (batch.length === 1) {
-      const call = batch[0]!;
-      call.sent = true;
-      call.sentAt = now;
-      this.socket.write(call.line);
-    } else {
-      // One write for the batch: fewer syscalls when many calls are released together.
-      for (const call of batch) {
-        call.sent = true;
-        call.sentAt = now;
-      }
-      this.socket.write(batch.map((c) => c.line).join(''));
+  /** Gives a call the smallest free id, marks it sent and returns its line. */
+  private write(call: PendingCall): string {
+    let id = 0;
+    const slots = this.slots;
+    while (id < slots.length && slots[id] !== undefined) id++;
+    slots[id] = call;
+    call.id = id;
+    call.status = SENT;
+    if (!call.oob) this.inbandInFlight++;
+    if (call.onWrite) {
+      const onWrite = call.onWrite;
+      call.onWrite = undefined;
+      onWrite();
     }
-    if (trace) {
-      for (const call of batch) {
-        const args = redactArguments(call.command, call.args);
-        const message: Record<string, unknown> = {
-          [call.oob ? 'exec-oob' : 'execute']: call.command,
-          id: call.id,
-        };
-        if (args !== undefined) message.arguments = args;
-        trace({
-          direction: 'out',
-          kind: 'command',
-          id: call.id,
-          command: call.command,
-          bytes: Buffer.byteLength(call.line),
-          message,
-        });
-      }
+    const line =
+      call.argsJson === undefined
+        ? `${head(call.command, call.oob)},"id":${id}}\n`
+        : `${head(call.command, call.oob)},"arguments":${call.argsJson},"id":${id}}\n`;
+    call.argsJson = undefined;
+    if (this.trace) {
+      call.sentAt = performance.now();
+      const message: Record<string, unknown> = { [call.oob ? 'exec-oob' : 'execute']: call.command };
+      const args = redactArguments(call.command, call.args);
+      if (args !== undefined) message.arguments = args;
+      message.id = id;
+      this.trace({
+        direction: 'out',
+        kind: 'command',
+        id,
+        command: call.command,
+        bytes: Buffer.byteLength(line),
+        message,
+      });
     }
+    return line;
   }
 
-  private onLine(line: Buffer): void {
-    const text = line.toString('utf8');
+  /** A call's deadline passed or its signal fired: it ends now; a written one leaves a tombstone. */
+  private giveUp(call: PendingCall, error: Error): void {
+    if (!call.live) return;
+    // An unsent call simply never goes out (pump skips it); a sent one keeps its id and
+    // window slot until QEMU answers, because QEMU still holds it in its queue.
+    call.args = undefined; // nothing of an abandoned call is kept (its arguments may hold secrets)
+    call.argsJson = undefined;
+    call.onWrite = undefined;
+    call.abandon(error);
+  }
+
+  /** Expires the calls whose deadline has passed; returns the next deadline. */
+  private sweep(now: number): number {
+    const expire = (call: PendingCall) =>
+      this.giveUp(
+        call,
+        new QmpTimeoutError(
+          'reply',
+          call.timeoutMs,
+          call.command,
+          `${this.endpoint}: no reply to '${call.command}' within ${ms(call.timeoutMs)}`,
+        ),
+      );
+    return Math.min(
+      sweepDeadlines(this.slots, now, expire),
+      sweepDeadlines(this.queue.slice(this.queueHead), now, expire),
+    );
+  }
+
+  private onLine(text: string, bytes: number): void {
     let msg: unknown;
     try {
       msg = parseQmpJson(text);
@@ -604,17 +733,10 @@ export class QmpClient extends Emitter {
       );
     }
     const m = msg as Record<string, unknown>;
-    if ('return' in m || 'error' in m) this.onReply(m, line.length);
-    else if (typeof m.event === 'string') this.onEvent(m, line.length);
-    else if ('QMP' in m && this.greetingWaiter) this.onGreeting(m, line.length);
-    else
-      this.trace?.({
-        direction: 'in',
-        kind: 'dropped',
-        bytes: line.length,
-        message: m,
-        note: 'unrecognised message',
-      });
+    if (typeof m.event === 'string') this.onEvent(m as unknown as QmpEvent, bytes);
+    else if ('return' in m || 'error' in m) this.onReply(m, bytes);
+    else if ('QMP' in m && this.core.awaitingHello) this.onGreeting(m, bytes);
+    else this.trace?.({ direction: 'in', kind: 'dropped', bytes, message: m, note: 'unrecognised message' });
   }
 
   private onGreeting(m: Record<string, unknown>, bytes: number): void {
@@ -631,14 +753,30 @@ export class QmpClient extends Emitter {
       capabilities: Array.isArray(qmp?.capabilities) ? qmp.capabilities.map(String) : [],
     };
     this.trace?.({ direction: 'in', kind: 'greeting', bytes, message: m });
-    this.greetingWaiter?.resolve(greeting);
+    this.core.hello(greeting);
   }
 
-  private onEvent(m: Record<string, unknown>, bytes: number): void {
-    const timestamp = (m.timestamp as QmpEvent['timestamp']) ?? { seconds: -1, microseconds: -1 };
-    const event = this.hub.publish({ event: m.event as string, data: m.data, timestamp });
-    this.trace?.({ direction: 'in', kind: 'event', event: event.event, bytes, message: m });
-    isolate(() => this.emit('event', event));
+  private onEvent(event: QmpEvent, bytes: number): void {
+    const ts = event.timestamp;
+    if (typeof ts !== 'object' || ts === null) event.timestamp = { seconds: -1, microseconds: -1 };
+    this.hub.publish(event);
+    if (this.trace) this.trace({ direction: 'in', kind: 'event', event: event.event, bytes, message: event });
+    if (this.eventHandlersStale) {
+      this.eventHandlersStale = false;
+      this.eventHandlers = this.rawListeners('event') as Array<(event: QmpEvent) => void>;
+    }
+    const handlers = this.eventHandlers;
+    for (let i = 0; i < handlers.length; i++) {
+      try {
+        handlers[i]!.call(this, event);
+      } catch (err) {
+        // A throwing listener must not break the connection (nor keep the event from the
+        // other listeners): rethrown on its own tick, as Node does for a listener.
+        process.nextTick(() => {
+          throw err;
+        });
+      }
+    }
   }
 
   private onReply(m: Record<string, unknown>, bytes: number): void {
@@ -651,21 +789,15 @@ export class QmpClient extends Emitter {
       this.trace?.({ direction: 'in', kind: 'dropped', bytes, message: m, note: 'reply without id' });
       return;
     }
-    const call = typeof id === 'number' ? this.inflight.get(id) : undefined;
-    if (!call?.sent) {
-      this.trace?.({
-        direction: 'in',
-        kind: 'dropped',
-        bytes,
-        message: m,
-        note: 'reply with an unknown id',
-      });
+    const call = typeof id === 'number' ? this.slots[id] : undefined;
+    if (call === undefined) {
+      this.trace?.({ direction: 'in', kind: 'dropped', bytes, message: m, note: 'reply with an unknown id' });
       return;
     }
-    this.inflight.delete(call.id);
+    this.slots[call.id] = undefined;
     if (!call.oob) this.inbandInFlight--;
-    const durationMs = performance.now() - call.sentAt;
-    if (call.abandoned) {
+    const durationMs = this.trace ? performance.now() - call.sentAt : 0;
+    if (call.status === ABANDONED) {
       this.trace?.({
         direction: 'in',
         kind: 'dropped',
@@ -688,7 +820,7 @@ export class QmpClient extends Emitter {
       });
       if ('error' in m) {
         const error = (m.error ?? {}) as { class?: string; desc?: string };
-        call.settle.reject(
+        call.finish(
           new QmpCommandError({
             errorClass: error.class ?? 'GenericError',
             desc: error.desc ?? '',
@@ -697,66 +829,51 @@ export class QmpClient extends Emitter {
             id: call.id,
           }),
         );
-      } else {
-        call.settle.resolve(m.return);
-      }
+      } else call.finish(undefined, m.return);
+      call.args = undefined;
     }
-    if (this.queueHead < this.queue.length) this.pump();
+    if (this.queueHead < this.queue.length) this.pumpDue = true;
   }
 
-  /** Ends the connection: every pending call and event stream ends with the same error. */
-  private shutdown(cause: Error): void {
-    if (this.state === 'closed') return;
-    this.state = 'closed';
-    const byClient = this.closing;
-    const error =
-      cause instanceof QmpProtocolError
-        ? cause
-        : new QmpDisconnectedError(
-            this.endpoint,
-            byClient ? 'the client closed the connection' : `the monitor connection ended (${cause.message})`,
-            cause,
-          );
-    this.closedWith = error;
-    this.greetingWaiter?.reject(error);
-    const calls = [...this.inflight.values()];
-    this.inflight.clear();
+  /** The connection is over: every pending call and event stream ends with the same error. */
+  private ended(error: DisconnectError): void {
+    this.open = false;
+    this.deadlines.stop();
+    const calls = [...this.slots, ...this.queue.slice(this.queueHead)];
+    this.slots.length = 0;
     this.queue.length = 0;
     this.queueHead = 0;
     this.inbandInFlight = 0;
     for (const call of calls) {
-      if (call.abandoned) continue;
+      if (!call?.live) continue;
+      const sent = call.status === SENT;
+      call.args = undefined;
       // QEMU may exit before its reply to `quit` reaches us: when QEMU ended the
       // connection, the command did what it said.
-      if (call.command === 'quit' && call.sent && !byClient && !(cause instanceof QmpProtocolError)) {
-        call.settle.resolve({});
-      } else call.settle.reject(error);
+      const quitDone =
+        call.command === 'quit' && sent && !this.core.closedByClient && !(error instanceof QmpProtocolError);
+      call.finish(quitDone ? undefined : error, {});
     }
     this.hub.end(error);
-    this.socket.destroy();
-    isolate(() => this.emit('disconnect', error));
   }
 }
 
-/**
- * Runs user code (event listeners, the trace hook) so that a throw cannot corrupt the
- * connection's state: the error is rethrown on its own tick, as Node does for a throwing
- * listener outside any caller's stack.
- */
-function isolate(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    process.nextTick(() => {
-      throw err;
-    });
+function checkSettings(opts: Record<string, unknown>): Settings {
+  const policy = optionsObject(opts.timeouts, 'timeouts');
+  const defaultTimeoutMs = checkTimeoutMs(policy.defaultMs, 'timeouts.defaultMs') ?? DEFAULT_TIMEOUT_MS;
+  const commands = optionsObject(policy.commands, 'timeouts.commands');
+  const timeouts = new Map(Object.entries(DEFAULT_COMMAND_TIMEOUTS));
+  for (const [name, value] of Object.entries(commands)) {
+    timeouts.set(name, checkTimeoutMs(value, `timeouts.commands.${name}`)!);
   }
-}
-
-function checkCount(value: number | undefined, name: string): void {
-  if (value !== undefined && (!Number.isSafeInteger(value) || value < 1)) {
-    throw new QmpError('INVALID_ARGUMENT', `${name} must be a positive integer, got ${String(value)}`);
-  }
+  return {
+    timeouts,
+    defaultTimeoutMs,
+    negotiateOob: checkBoolean(opts.negotiateOob, 'negotiateOob') ?? true,
+    maxMessageBytes: checkCount(opts.maxMessageBytes, 'maxMessageBytes') ?? DEFAULT_MAX_MESSAGE_BYTES,
+    eventHistory: checkCount(opts.eventHistory, 'eventHistory') ?? 256,
+    trace: checkFunction<(entry: QmpTraceEntry) => void>(opts.trace, 'trace'),
+  };
 }
 
 function snippet(text: string): string {

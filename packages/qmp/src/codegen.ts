@@ -1,10 +1,18 @@
-import { QmpSchema, type SchemaInfo, type SchemaInfoEnum, type SchemaInfoObject } from './schema.js';
+import { describeValue, optionsObject } from './check.js';
+import { QmpArgumentError } from './errors.js';
+import {
+  checkSchemaEntries,
+  QmpSchema,
+  type SchemaInfo,
+  type SchemaInfoEnum,
+  type SchemaInfoObject,
+} from './schema.js';
 
 /** `generateQmpTypes()` options. */
 export interface GenerateTypesOptions {
   /** Where the schema came from, written into the header (binary and version). */
   source: string;
-  /** Module that exports `QmpInt` (default '../types.js'). */
+  /** Module that exports `QmpInt` (default '../int.js'). */
   typesModule?: string;
 }
 
@@ -31,6 +39,17 @@ const deprecated = (features?: string[]) => (features?.includes('deprecated') ? 
  * become @deprecated tags. Output is deterministic for a given schema.
  */
 export function generateQmpTypes(entries: readonly SchemaInfo[], options: GenerateTypesOptions): string {
+  checkSchemaEntries(entries, 'entries');
+  const opts = optionsObject(options, 'options');
+  if (typeof opts.source !== 'string') {
+    throw new QmpArgumentError('options.source', `must be a string, got ${describeValue(opts.source)}`);
+  }
+  if (opts.typesModule !== undefined && typeof opts.typesModule !== 'string') {
+    throw new QmpArgumentError(
+      'options.typesModule',
+      `must be a string, got ${describeValue(opts.typesModule)}`,
+    );
+  }
   const schema = new QmpSchema(entries);
   const names = new Map<string, string>();
   const used = new Set<string>();
@@ -117,7 +136,7 @@ export function generateQmpTypes(entries: readonly SchemaInfo[], options: Genera
     '// Do not edit by hand: regenerate instead. Type names (T_n) are masked by QEMU and differ',
     '// between builds; only command and event names are stable.',
     '/* eslint-disable */',
-    `import type { QmpInt } from '${options.typesModule ?? '../types.js'}';`,
+    `import type { QmpInt } from '${options.typesModule ?? '../int.js'}';`,
     '',
     `export const QMP_SCHEMA_SOURCE = ${JSON.stringify(options.source)};`,
     '',

@@ -4,11 +4,6 @@ export interface Settler<T> {
   reject(error: Error): void;
 }
 
-/** A settler that does nothing: a placeholder until withDeadline hands over the real one (synchronously). */
-export function noSettler<T>(): Settler<T> {
-  return { resolve: () => {}, reject: () => {} };
-}
-
 export interface DeadlineOptions {
   /** `Infinity` for no deadline. */
   timeoutMs: number;
@@ -20,9 +15,11 @@ export interface DeadlineOptions {
 }
 
 /**
- * Every wait in this package goes through here: a promise that ends with whichever comes
- * first (settled by `start`'s settler, the deadline, or the signal), and that removes its
- * timer and abort listener the moment it ends, so nothing lingers after an answer.
+ * The waits that are not commands (connecting, the greeting or banner, event waits, a
+ * shared schema fetch) go through here: a promise that ends with whichever comes first
+ * (settled by `start`'s settler, the deadline, or the signal), and that removes its timer
+ * and abort listener the moment it ends, so nothing lingers after an answer. Commands,
+ * which are many, share one timer per connection instead (DeadlineTimer).
  */
 export function withDeadline<T>(options: DeadlineOptions, start: (settler: Settler<T>) => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
@@ -81,4 +78,48 @@ export function startTimer(ms: number, fn: () => void): () => void {
   };
   arm(ms);
   return () => clearTimeout(timer);
+}
+
+/**
+ * One timer for every pending command of a connection. A command only records its
+ * deadline (a number); the timer is armed for the earliest one and moved only when a
+ * command with an earlier deadline arrives, so with the usual single default deadline it
+ * is armed about once per deadline period, not once per command. When it fires, the
+ * owner's `sweep(now)` expires what is due and returns the next deadline (Infinity for
+ * none). A command answered before its deadline costs the timer nothing.
+ */
+export class DeadlineTimer {
+  private at = Number.POSITIVE_INFINITY;
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  constructor(private readonly sweep: (now: number) => number) {}
+
+  /** Makes sure the timer fires no later than `deadline` (a performance.now() time). */
+  request(deadline: number): void {
+    if (deadline < this.at && !this.stopped) this.arm(deadline);
+  }
+
+  /** For good: a closed connection has nothing left to time. */
+  stop(): void {
+    this.stopped = true;
+    this.at = Number.POSITIVE_INFINITY;
+    clearTimeout(this.timer);
+  }
+
+  private arm(deadline: number): void {
+    clearTimeout(this.timer);
+    this.at = deadline;
+    if (!Number.isFinite(deadline)) return;
+    const delay = Math.min(Math.max(0, deadline - performance.now()), MAX_TIMER_MS);
+    this.timer = setTimeout(() => this.fire(), Math.ceil(delay));
+  }
+
+  private fire(): void {
+    this.at = Number.POSITIVE_INFINITY;
+    this.timer = undefined;
+    const next = this.sweep(performance.now());
+    // The sweep may have requested an earlier time itself (through request()).
+    if (!this.stopped && next < this.at) this.arm(next);
+  }
 }

@@ -1,5 +1,6 @@
+import { checkCount, checkFunction, checkSignal, describeValue, optionsObject } from './check.js';
 import { withDeadline } from './deadline.js';
-import { QmpAbortError, QmpEventOverflowError, QmpTimeoutError } from './errors.js';
+import { ms, QmpAbortError, QmpArgumentError, QmpEventOverflowError, QmpTimeoutError } from './errors.js';
 import { Ring } from './ring.js';
 
 /** QEMU's wall-clock timestamp of an event. */
@@ -48,7 +49,8 @@ interface Subscriber {
 /** Fans events out to subscribers; keeps a short history so a wait can look back by seq. */
 export class EventHub {
   private seq = 0;
-  private readonly subscribers = new Set<Subscriber>();
+  /** An array, not a Set: delivery is the hot path, and a copy-on-write array iterates fastest. */
+  private subscribers: Subscriber[] = [];
   private readonly history: Ring<QmpEvent>;
   private endedWith: Error | undefined;
 
@@ -61,28 +63,35 @@ export class EventHub {
     return this.seq;
   }
 
-  publish(event: Omit<QmpEvent, 'seq'>): QmpEvent {
-    const full: QmpEvent = { ...event, seq: ++this.seq };
-    this.history.push(full);
-    for (const sub of this.subscribers) {
+  /**
+   * Numbers the event and hands it to every subscriber. The object is the one parsed
+   * off the wire, given its `seq` in place: no copy per event.
+   */
+  publish(event: QmpEvent): QmpEvent {
+    event.seq = ++this.seq;
+    this.history.push(event);
+    const subscribers = this.subscribers;
+    for (let i = 0; i < subscribers.length; i++) {
+      const sub = subscribers[i]!;
       // A subscriber's filter is user code: if it throws, that subscriber ends with the
       // error; the connection and the other subscribers carry on.
       try {
-        sub.deliver(full);
+        sub.deliver(event);
       } catch (err) {
         this.detach(sub);
         sub.end(err instanceof Error ? err : new Error(String(err)));
       }
     }
-    return full;
+    return event;
   }
 
   /** Ends every subscriber with `error`; later subscribers end at once. */
   end(error: Error): void {
     if (this.endedWith) return;
     this.endedWith = error;
-    for (const sub of [...this.subscribers]) sub.end(error);
-    this.subscribers.clear();
+    const subscribers = this.subscribers;
+    this.subscribers = [];
+    for (const sub of subscribers) sub.end(error);
   }
 
   stream(match: EventMatcher, options: EventStreamOptions = {}): EventStream {
@@ -121,7 +130,7 @@ export class EventHub {
             'event',
             timeoutMs,
             options.subject,
-            `no ${options.subject} event within ${timeoutMs} ms`,
+            `no ${options.subject} event within ${ms(timeoutMs)}`,
           ),
         abortError: (reason) => new QmpAbortError(`waiting for ${options.subject}`, reason),
         onGiveUp: () => {
@@ -155,13 +164,14 @@ export class EventHub {
       sub.end(this.endedWith);
       return false;
     }
-    this.subscribers.add(sub);
+    this.subscribers = [...this.subscribers, sub];
     return true;
   }
 
   /** @internal */
   detach(sub: Subscriber): void {
-    this.subscribers.delete(sub);
+    const i = this.subscribers.indexOf(sub);
+    if (i !== -1) this.subscribers = this.subscribers.filter((s) => s !== sub);
   }
 }
 
@@ -215,9 +225,6 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     private readonly options: EventStreamOptions,
   ) {
     const capacity = options.bufferSize ?? 1000;
-    if (!Number.isInteger(capacity) || capacity < 1) {
-      throw new RangeError(`bufferSize must be a positive integer, got ${capacity}`);
-    }
     this.buffer = new Ring(capacity);
     this.policy = options.overflow ?? 'drop-oldest';
     this.sub = { deliver: (e) => this.deliver(e), end: (err) => this.finish(err) };
@@ -299,4 +306,48 @@ export class EventStream implements AsyncIterableIterator<QmpEvent> {
     this.hub.detach(this.sub);
     this.options.signal?.removeEventListener('abort', this.onAbort);
   }
+}
+
+const OVERFLOW_POLICIES: readonly OverflowPolicy[] = ['drop-oldest', 'drop-newest', 'error'];
+
+export function checkEventNames(value: unknown, field: string): readonly string[] {
+  if (typeof value === 'string' && value.length > 0) return [value];
+  if (Array.isArray(value) && value.length > 0 && value.every((n) => typeof n === 'string' && n.length > 0)) {
+    return value as string[];
+  }
+  throw new QmpArgumentError(
+    field,
+    `must be an event name or a non-empty array of event names, got ${describeValue(value)}`,
+  );
+}
+
+/** Checks the options of an events() call: which events, and the stream's buffer, policy and signal. */
+export function checkEventsOptions(options: unknown): { match: EventMatcher; stream: EventStreamOptions } {
+  const opts = optionsObject(options, 'options');
+  const names = opts.names === undefined ? undefined : checkEventNames(opts.names, 'options.names');
+  const filter = checkFunction<EventMatcher>(opts.filter, 'options.filter');
+  const bufferSize = checkCount(opts.bufferSize, 'options.bufferSize');
+  const overflow = opts.overflow;
+  if (overflow !== undefined && !OVERFLOW_POLICIES.includes(overflow as OverflowPolicy)) {
+    throw new QmpArgumentError(
+      'options.overflow',
+      `must be one of ${OVERFLOW_POLICIES.join(', ')}, got ${describeValue(overflow)}`,
+    );
+  }
+  const onOverflow = checkFunction<NonNullable<EventStreamOptions['onOverflow']>>(
+    opts.onOverflow,
+    'options.onOverflow',
+  );
+  const signal = checkSignal(opts.signal, 'options.signal');
+  const match: EventMatcher =
+    names || filter ? (e) => (!names || names.includes(e.event)) && (!filter || filter(e)) : () => true;
+  return {
+    match,
+    stream: {
+      ...(bufferSize !== undefined ? { bufferSize } : {}),
+      ...(overflow !== undefined ? { overflow: overflow as OverflowPolicy } : {}),
+      ...(onOverflow ? { onOverflow } : {}),
+      ...(signal ? { signal } : {}),
+    },
+  };
 }

@@ -4,9 +4,10 @@ const LF = 0x0a;
 const CR = 0x0d;
 
 /**
- * Splits a byte stream into lines (LF or CRLF) without growing a string per chunk:
- * partial lines are kept as a list of Buffers and joined once, when their end arrives,
- * so a multi-megabyte reply costs one copy, not a quadratic series of them.
+ * Splits a byte stream into lines (LF or CRLF) and decodes each once. A line inside one
+ * chunk is decoded straight from the chunk; only a line that spans chunks is kept as a
+ * list of Buffers and joined once, when its end arrives, so a multi-megabyte reply costs
+ * one copy, not a quadratic series of them.
  */
 export class LineSplitter {
   private pending: Buffer[] = [];
@@ -14,49 +15,47 @@ export class LineSplitter {
 
   constructor(
     private readonly maxLineBytes: number,
-    private readonly onLine: (line: Buffer) => void,
+    /** A non-empty line, without its line end; `bytes` is its size on the wire. */
+    private readonly onLine: (text: string, bytes: number) => void,
   ) {}
 
   /** Feeds a chunk; throws QmpProtocolError when a line grows past the limit. */
   push(chunk: Buffer): void {
     let start = 0;
-    for (;;) {
-      const end = chunk.indexOf(LF, start);
-      if (end === -1) break;
-      let line: Buffer;
+    for (let end = chunk.indexOf(LF); end !== -1; end = chunk.indexOf(LF, start)) {
+      let text: string;
+      let bytes: number;
       if (this.pendingBytes === 0) {
-        line = chunk.subarray(start, end);
+        bytes = end - start;
+        if (bytes > this.maxLineBytes) this.tooLong();
+        const stop = end > start && chunk[end - 1] === CR ? end - 1 : end;
+        text = stop > start ? chunk.toString('utf8', start, stop) : '';
       } else {
         this.pending.push(chunk.subarray(start, end));
-        line = Buffer.concat(this.pending, this.pendingBytes + end - start);
+        bytes = this.pendingBytes + end - start;
+        if (bytes > this.maxLineBytes) this.tooLong();
+        const line = Buffer.concat(this.pending, bytes);
         this.pending = [];
         this.pendingBytes = 0;
+        const stop = bytes > 0 && line[bytes - 1] === CR ? bytes - 1 : bytes;
+        text = line.toString('utf8', 0, stop);
       }
-      this.checkSize(line.length);
-      const trimmed = line.length > 0 && line[line.length - 1] === CR ? line.subarray(0, -1) : line;
-      if (trimmed.length > 0) this.onLine(trimmed);
       start = end + 1;
+      if (text.length > 0) this.onLine(text, bytes);
     }
     if (start < chunk.length) {
-      const rest = chunk.subarray(start);
+      const rest = start === 0 ? chunk : chunk.subarray(start);
       this.pendingBytes += rest.length;
-      this.checkSize(this.pendingBytes);
+      if (this.pendingBytes > this.maxLineBytes) this.tooLong();
       this.pending.push(rest);
     }
   }
 
-  /** Bytes received after the last line end. */
-  get bufferedBytes(): number {
-    return this.pendingBytes;
-  }
-
-  private checkSize(bytes: number): void {
-    if (bytes > this.maxLineBytes) {
-      this.pending = [];
-      this.pendingBytes = 0;
-      throw new QmpProtocolError(
-        `a monitor message exceeded the limit of ${this.maxLineBytes} bytes (set maxMessageBytes to allow larger ones)`,
-      );
-    }
+  private tooLong(): never {
+    this.pending = [];
+    this.pendingBytes = 0;
+    throw new QmpProtocolError(
+      `a monitor message exceeded the limit of ${this.maxLineBytes} bytes (set maxMessageBytes to allow larger ones)`,
+    );
   }
 }

@@ -1,5 +1,10 @@
 import { parse as parseLossless, stringify as stringifyLossless } from 'lossless-json';
-import { QmpError } from './errors.js';
+import { QmpArgumentError } from './errors.js';
+
+function isPlainObject(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
 
 /**
  * JSON for QMP with exact 64-bit integers.
@@ -7,12 +12,68 @@ import { QmpError } from './errors.js';
  * QAPI has int64, uint64 and size members (memory addresses, byte counts) that can
  * exceed 2^53, where JSON.parse silently rounds. Integers outside the safe range come
  * back as `bigint`; every other number is a plain `number`. The lossless parser is only
- * used for lines that contain a run of 16 or more digits, so ordinary traffic keeps the
+ * used for lines that hold a number token of 16 or more digits (see mayHoldLongInteger),
+ * so ordinary traffic, and long digit runs inside strings (an HMP hex dump), keep the
  * speed of JSON.parse.
  */
-const LONG_DIGIT_RUN = /\d{16}/;
-
 const INTEGER = /^-?\d+$/;
+
+const isDigit = (c: number) => c >= 0x30 && c <= 0x39;
+
+/** What may stand before a JSON number token: start, `:`, `,`, `[` or whitespace. */
+function numberMayStartAfter(c: number): boolean {
+  return c === 0x3a || c === 0x2c || c === 0x5b || c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d;
+}
+
+/** What may follow the digits of a number token: end, `,`, `}`, `]`, whitespace, a fraction or exponent. */
+function numberMayEndBefore(c: number): boolean {
+  return (
+    c === 0x2c ||
+    c === 0x7d ||
+    c === 0x5d ||
+    c === 0x20 ||
+    c === 0x09 ||
+    c === 0x0a ||
+    c === 0x0d ||
+    c === 0x2e ||
+    c === 0x65 ||
+    c === 0x45
+  );
+}
+
+/**
+ * True when `text` may hold an integer too large for a double: a run of 16 or more
+ * digits bounded like a number token. Any run of 16 digits covers one of every 16th
+ * position, so only those are looked at (about n/16 reads for ordinary text). It may
+ * say true for a run inside a string (the lossless parser then reads the line, exactly
+ * as right), never false for a number token that needs it.
+ */
+export function mayHoldLongInteger(text: string): boolean {
+  const n = text.length;
+  for (let i = 15; i < n; i += 16) {
+    if (!isDigit(text.charCodeAt(i))) continue;
+    // A run of 16 digits through i covers i - 8 or i + 8: a shorter run (a timestamp)
+    // is turned away after two reads.
+    if (!isDigit(text.charCodeAt(i - 8)) && !(i + 8 < n && isDigit(text.charCodeAt(i + 8)))) continue;
+    let s = i;
+    while (s > 0 && isDigit(text.charCodeAt(s - 1))) s--;
+    let e = i + 1;
+    while (e < n && isDigit(text.charCodeAt(e))) e++;
+    if (e - s >= 16) {
+      let b = s - 1;
+      if (b >= 0 && text.charCodeAt(b) === 0x2d) b--;
+      if (
+        (b < 0 || numberMayStartAfter(text.charCodeAt(b))) &&
+        (e === n || numberMayEndBefore(text.charCodeAt(e)))
+      ) {
+        return true;
+      }
+    }
+    // The next run of 16 digits starts after e, so it covers position e + 16 or later.
+    i = e;
+  }
+  return false;
+}
 
 function parseExactNumber(source: string): number | bigint {
   const n = Number(source);
@@ -22,7 +83,7 @@ function parseExactNumber(source: string): number | bigint {
 
 /** Parses a QMP message; integers beyond 2^53 become exact `bigint`s instead of being rounded. */
 export function parseQmpJson(text: string): unknown {
-  if (!LONG_DIGIT_RUN.test(text)) return JSON.parse(text);
+  if (!mayHoldLongInteger(text)) return JSON.parse(text);
   return parseLossless(text, null, parseExactNumber);
 }
 
@@ -50,28 +111,59 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
  * command. Names the JSON path of what was wrong.
  */
 export function assertSendable(value: unknown, command: string): void {
-  const visit = (v: unknown, path: string, depth: number): void => {
-    if (depth > MAX_NESTING - 2) throw refuse(path, `nests deeper than QEMU accepts (${MAX_NESTING})`);
+  if (value === undefined) return;
+  // The path is built only for an error message, from this stack of keys.
+  const keys: Array<string | number> = [];
+  const refuse = (why: string) =>
+    new QmpArgumentError(
+      `arguments${keys.map((k) => (typeof k === 'number' ? `[${k}]` : `.${k}`)).join('')}`,
+      `of '${command}' ${why}`,
+    );
+  const visit = (v: unknown, depth: number): void => {
+    if (depth > MAX_NESTING - 2) throw refuse(`nests deeper than QEMU accepts (${MAX_NESTING})`);
     switch (typeof v) {
       case 'string':
-        if (LONE_SURROGATE.test(v)) throw refuse(path, 'is not well-formed Unicode (a lone surrogate)');
+        if (LONE_SURROGATE.test(v)) throw refuse('is not well-formed Unicode (a lone surrogate)');
         return;
       case 'number':
-        if (!Number.isFinite(v)) throw refuse(path, `is ${v}, which JSON cannot carry`);
+        if (!Number.isFinite(v)) throw refuse(`is ${v}, which JSON cannot carry`);
         return;
       case 'function':
       case 'symbol':
-        throw refuse(path, `is a ${typeof v}, which JSON cannot carry`);
+        throw refuse(`is a ${typeof v}, which JSON cannot carry`);
+      case 'undefined':
+        // A member that is undefined is left out, as meant; in an array JSON would write null.
+        if (typeof keys[keys.length - 1] === 'number')
+          throw refuse('is undefined, which JSON would send as null');
+        return;
       case 'object':
         if (v === null) return;
-        if (Array.isArray(v)) for (const [i, item] of v.entries()) visit(item, `${path}[${i}]`, depth + 1);
-        else for (const [k, item] of Object.entries(v)) visit(item, `${path}.${k}`, depth + 1);
+        if (
+          !Array.isArray(v) &&
+          !isPlainObject(v) &&
+          typeof (v as { toJSON?: unknown }).toJSON !== 'function'
+        ) {
+          // A Map, a Set, a typed array... JSON.stringify would send {} or an index map.
+          throw refuse(`is a ${v.constructor?.name ?? 'non-plain object'}, which JSON cannot carry as it is`);
+        }
+        if (Array.isArray(v)) {
+          for (let i = 0; i < v.length; i++) {
+            keys.push(i);
+            visit(v[i], depth + 1);
+            keys.pop();
+          }
+        } else {
+          for (const k in v) {
+            if (!Object.hasOwn(v, k)) continue;
+            keys.push(k);
+            visit((v as Record<string, unknown>)[k], depth + 1);
+            keys.pop();
+          }
+        }
         return;
       default:
         return;
     }
   };
-  const refuse = (path: string, why: string) =>
-    new QmpError('INVALID_ARGUMENT', `argument ${path} of '${command}' ${why}`);
-  if (value !== undefined) visit(value, 'arguments', 0);
+  visit(value, 0);
 }

@@ -17,9 +17,12 @@ export class Ring<T> {
   }
 
   push(item: T): void {
-    this.items[(this.head + this.count) % this.capacity] = item;
-    if (this.count === this.capacity) this.head = (this.head + 1) % this.capacity;
-    else this.count++;
+    let at = this.head + this.count;
+    if (at >= this.capacity) at -= this.capacity;
+    this.items[at] = item;
+    if (this.count === this.capacity) {
+      if (++this.head === this.capacity) this.head = 0;
+    } else this.count++;
   }
 
   shift(): T | undefined {

@@ -1,3 +1,6 @@
+import { describeValue, isRecord } from './check.js';
+import { QmpArgumentError } from './errors.js';
+
 /**
  * `query-qmp-schema` as QEMU returns it (docs/devel/qapi-code-gen.rst, "Client JSON
  * Protocol introspection"). Type names other than builtins are masked per build, so only
@@ -121,4 +124,49 @@ export class QmpSchema {
   static enumValues(info: SchemaInfoEnum): string[] {
     return info.members ? info.members.map((m) => m.name) : (info.values ?? []);
   }
+}
+
+const isString = (v: unknown): v is string => typeof v === 'string';
+const arrayOf = (v: unknown, item: (x: unknown) => boolean) => Array.isArray(v) && v.every(item);
+const hasStrings =
+  (...keys: string[]) =>
+  (x: unknown) =>
+    isRecord(x) && keys.every((k) => isString(x[k]));
+
+/** What each meta-type must carry for the type generator to read it. */
+const SHAPES: Record<string, (e: Record<string, unknown>) => boolean> = {
+  builtin: (e) => isString(e['json-type']),
+  enum: (e) =>
+    (e.values === undefined || arrayOf(e.values, isString)) &&
+    (e.members === undefined || arrayOf(e.members, hasStrings('name'))) &&
+    (e.values !== undefined || e.members !== undefined),
+  array: (e) => isString(e['element-type']),
+  object: (e) =>
+    arrayOf(e.members, hasStrings('name', 'type')) &&
+    (e.tag === undefined || isString(e.tag)) &&
+    (e.variants === undefined || arrayOf(e.variants, hasStrings('case', 'type'))),
+  alternate: (e) => arrayOf(e.members, hasStrings('type')),
+  command: (e) => isString(e['arg-type']) && isString(e['ret-type']),
+  event: (e) => isString(e['arg-type']),
+};
+
+/** Checks `query-qmp-schema` entries handed in by a caller; throws QmpArgumentError naming the first bad one. */
+export function checkSchemaEntries(entries: unknown, field: string): readonly SchemaInfo[] {
+  if (!Array.isArray(entries)) {
+    throw new QmpArgumentError(
+      field,
+      `must be an array of query-qmp-schema entries, got ${describeValue(entries)}`,
+    );
+  }
+  entries.forEach((e, i) => {
+    const metaType = isRecord(e) ? e['meta-type'] : undefined;
+    const shape = isString(metaType) ? SHAPES[metaType] : undefined;
+    if (!isRecord(e) || !isString(e.name) || !shape?.(e)) {
+      throw new QmpArgumentError(
+        `${field}[${i}]`,
+        `is not a query-qmp-schema entry this generator knows (name, meta-type and its members), got ${describeValue(e)}`,
+      );
+    }
+  });
+  return entries as SchemaInfo[];
 }

@@ -1,6 +1,3 @@
-import { QmpError } from './errors.js';
-import type { TimeoutPolicy } from './types.js';
-
 /**
  * Commands that legitimately take longer than a query. Values follow what production
  * clients settled on (Proxmox's QMPClient, incus): device and object changes wait on the
@@ -28,27 +25,3 @@ export const DEFAULT_COMMAND_TIMEOUTS: Readonly<Record<string, number>> = {
 
 /** The per-command deadline when nothing else names one: 10 000 ms. */
 export const DEFAULT_TIMEOUT_MS = 10_000;
-
-export function resolveTimeout(
-  policy: TimeoutPolicy | undefined,
-  command: string,
-  explicit?: number,
-): number {
-  if (explicit !== undefined) return checkTimeout(explicit, 'timeoutMs');
-  return (
-    policy?.commands?.[command] ??
-    DEFAULT_COMMAND_TIMEOUTS[command] ??
-    policy?.defaultMs ??
-    DEFAULT_TIMEOUT_MS
-  );
-}
-
-export function checkTimeout(ms: number, name: string): number {
-  if (typeof ms !== 'number' || Number.isNaN(ms) || ms < 0) {
-    throw new QmpError(
-      'INVALID_ARGUMENT',
-      `${name} must be a non-negative number of milliseconds (or Infinity), got ${String(ms)}`,
-    );
-  }
-  return ms;
-}

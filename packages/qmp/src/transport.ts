@@ -1,7 +1,15 @@
 import { createConnection, type Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
+import { describeValue, isRecord } from './check.js';
 import { withDeadline } from './deadline.js';
-import { QmpAbortError, QmpConnectError, QmpTimeoutError } from './errors.js';
+import {
+  type MonitorProtocol,
+  ms,
+  QmpAbortError,
+  QmpArgumentError,
+  QmpConnectError,
+  QmpTimeoutError,
+} from './errors.js';
 
 /**
  * Where a monitor is: a Unix socket path, a TCP address, or a stream the caller already
@@ -13,7 +21,83 @@ export type MonitorEndpoint =
   | { host: string; port: number }
   | { socket: Duplex; name?: string };
 
-/** An endpoint as people read it: its path, `host:port`, or the stream's name. */
+/** sun_path holds 108 bytes including the terminating NUL. */
+export const MAX_UNIX_PATH_BYTES = 107;
+
+/**
+ * Checks a Unix socket path before any connect: the kernel reads a path up to its first
+ * NUL and Node cuts one longer than sun_path, so either would reach another socket than
+ * the one named. `field` names the option in the error.
+ */
+export function checkSocketPath(path: unknown, field: string): string {
+  if (typeof path !== 'string' || path.length === 0) {
+    throw new QmpArgumentError(
+      field,
+      `must be a non-empty string (a Unix socket path), got ${describeValue(path)}`,
+    );
+  }
+  const nul = path.indexOf('\0');
+  if (nul !== -1) {
+    throw new QmpArgumentError(
+      field,
+      `contains a NUL character at index ${nul}; the kernel would read the path only up to it and connect to another socket`,
+    );
+  }
+  const bytes = Buffer.byteLength(path);
+  if (bytes > MAX_UNIX_PATH_BYTES) {
+    throw new QmpArgumentError(
+      field,
+      `is ${bytes} bytes long; a Unix socket address holds at most ${MAX_UNIX_PATH_BYTES}, so the kernel would see another path (use a shorter path or a symlink to its directory)`,
+    );
+  }
+  return path;
+}
+
+function isDuplex(value: unknown): value is Duplex {
+  const d = value as Duplex;
+  return (
+    isRecord(value) &&
+    typeof d.write === 'function' &&
+    typeof d.on === 'function' &&
+    typeof d.once === 'function' &&
+    typeof d.end === 'function' &&
+    typeof d.destroy === 'function'
+  );
+}
+
+/** Reads exactly one endpoint out of connect options, or throws QmpArgumentError naming the field. */
+export function checkEndpoint(options: Record<string, unknown>): MonitorEndpoint {
+  const given = ['path', 'host', 'socket'].filter((k) => options[k] !== undefined);
+  if (given.length !== 1) {
+    throw new QmpArgumentError(
+      'options',
+      given.length === 0
+        ? 'must name a monitor: path (Unix socket), host and port (TCP), or socket (an open stream)'
+        : `must name one monitor, got ${given.join(' and ')}`,
+    );
+  }
+  if (options.path !== undefined) return { path: checkSocketPath(options.path, 'path') };
+  if (options.socket !== undefined) {
+    if (!isDuplex(options.socket)) {
+      throw new QmpArgumentError('socket', `must be a duplex stream, got ${describeValue(options.socket)}`);
+    }
+    if (options.name !== undefined && typeof options.name !== 'string') {
+      throw new QmpArgumentError('name', `must be a string, got ${describeValue(options.name)}`);
+    }
+    return options.name === undefined
+      ? { socket: options.socket }
+      : { socket: options.socket, name: options.name as string };
+  }
+  const { host, port } = options;
+  if (typeof host !== 'string' || host.length === 0) {
+    throw new QmpArgumentError('host', `must be a non-empty string, got ${describeValue(host)}`);
+  }
+  if (typeof port !== 'number' || !Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new QmpArgumentError('port', `must be an integer from 1 to 65535, got ${describeValue(port)}`);
+  }
+  return { host, port };
+}
+
 export function describeEndpoint(endpoint: MonitorEndpoint): string {
   if ('socket' in endpoint) return endpoint.name ?? 'the given socket';
   if ('path' in endpoint) return `unix:${endpoint.path}`;
@@ -23,18 +107,13 @@ export function describeEndpoint(endpoint: MonitorEndpoint): string {
 export interface OpenTransportOptions {
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  protocol: MonitorProtocol;
 }
 
 /** Opens the byte stream to a monitor; rejects with a typed error naming the endpoint. */
 export function openTransport(endpoint: MonitorEndpoint, options: OpenTransportOptions): Promise<Duplex> {
   if ('socket' in endpoint) return Promise.resolve(endpoint.socket);
   const name = describeEndpoint(endpoint);
-  if (!('path' in endpoint)) {
-    const { port } = endpoint;
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      return Promise.reject(new QmpConnectError(name, new RangeError(`port must be 1-65535, got ${port}`)));
-    }
-  }
   let socket: Socket | undefined;
   return withDeadline<Duplex>(
     {
@@ -45,7 +124,7 @@ export function openTransport(endpoint: MonitorEndpoint, options: OpenTransportO
           'connect',
           options.timeoutMs,
           name,
-          `connecting to ${name} took longer than ${options.timeoutMs} ms`,
+          `connecting to ${options.protocol} monitor ${name} took longer than ${ms(options.timeoutMs)}`,
         ),
       abortError: (reason) => new QmpAbortError(`connecting to ${name}`, reason),
       onGiveUp: () => socket?.destroy(),
@@ -58,7 +137,7 @@ export function openTransport(endpoint: MonitorEndpoint, options: OpenTransportO
       socket = s;
       const onError = (err: Error) => {
         s.destroy();
-        settler.reject(new QmpConnectError(name, err));
+        settler.reject(new QmpConnectError(name, err, options.protocol));
       };
       s.once('error', onError);
       s.once('connect', () => {
@@ -67,46 +146,4 @@ export function openTransport(endpoint: MonitorEndpoint, options: OpenTransportO
       });
     },
   );
-}
-
-export interface MonitorSocketHandlers {
-  /** Bytes received; a throw ends the connection (see `failed`). */
-  data(chunk: Buffer): void;
-  /** `data` threw: the stream can no longer be trusted. */
-  failed(error: unknown): void;
-  /** The socket is gone; `cause` is its last error, or EOF. */
-  closed(cause: Error): void;
-}
-
-/**
- * Wires a monitor socket the same way for QMP and HMP. EOF is the end: QEMU never
- * half-closes a monitor. Resolves when the socket has closed.
- */
-export function wireMonitorSocket(socket: Duplex, handlers: MonitorSocketHandlers): Promise<void> {
-  let lastError: Error | undefined;
-  socket.on('data', (chunk: Buffer) => {
-    try {
-      handlers.data(chunk);
-    } catch (err) {
-      handlers.failed(err);
-    }
-  });
-  socket.on('error', (err) => {
-    lastError = err;
-  });
-  socket.on('end', () => socket.destroy());
-  return new Promise((resolve) =>
-    socket.once('close', () => {
-      handlers.closed(lastError ?? new Error('QEMU closed the monitor connection'));
-      resolve();
-    }),
-  );
-}
-
-/** Ends a monitor socket politely (QEMU closes its side in turn), destroying it after 1 s. */
-export async function closeSocket(socket: Duplex, closed: Promise<void>): Promise<void> {
-  socket.end();
-  const timer = setTimeout(() => socket.destroy(), 1000);
-  await closed;
-  clearTimeout(timer);
 }

@@ -1,12 +1,7 @@
 import type { QmpEvent } from './events.js';
 import type { QmpCommandMap, QmpEventMap } from './generated/qemu-7.2.js';
 
-/**
- * A QAPI integer. Values within ±(2^53 - 1) arrive as `number`; larger ones (uint64
- * addresses, byte counts) arrive as exact `bigint` instead of being rounded. Either may
- * be passed as an argument.
- */
-export type QmpInt = number | bigint;
+export type { QmpInt } from './int.js';
 
 /** A QEMU version as QMP reports it (`major.minor.micro`). */
 export interface QmpVersionTriple {

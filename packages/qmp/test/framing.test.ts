@@ -1,14 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { LineSplitter, parseQmpJson, QmpClient, QmpProtocolError, stringifyQmpJson } from '../src/index.js';
+import { QmpClient, QmpProtocolError } from '../src/index.js';
 import { answerNothing, FakeQmpServer, GREETING, tick } from './helpers/fake-qmp.js';
-
-function collectLines(chunks: Buffer[], max = 1 << 20): string[] {
-  const lines: string[] = [];
-  const splitter = new LineSplitter(max, (l) => lines.push(l.toString('utf8')));
-  for (const c of chunks) splitter.push(c);
-  return lines;
-}
 
 function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
   const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
@@ -22,51 +15,98 @@ function splitAt(bytes: Buffer, cuts: number[]): Buffer[] {
   return out;
 }
 
-describe('LineSplitter', () => {
-  const stream = Buffer.from('{"a":1}\r\n{"b":"x\\ny"}\n\r\n{"c":[1,2,3]}\r\n');
-  const expected = ['{"a":1}', '{"b":"x\\ny"}', '{"c":[1,2,3]}'];
+async function connected(options: { maxMessageBytes?: number } = {}) {
+  const server = new FakeQmpServer({ handler: answerNothing });
+  const client = await QmpClient.connect({ socket: server.clientSide, ...options });
+  return { server, client };
+}
 
-  it('yields the same lines for a split at every byte boundary', () => {
-    for (let i = 0; i <= stream.length; i++) {
-      expect(collectLines([stream.subarray(0, i), stream.subarray(i)])).toEqual(expected);
-    }
-    expect(collectLines([...stream].map((b) => Buffer.from([b])))).toEqual(expected);
-  });
-
-  it('yields the same lines for any set of cut points (property)', () => {
-    fc.assert(
-      fc.property(fc.array(fc.nat(), { maxLength: 20 }), (cuts) => {
-        expect(collectLines(splitAt(stream, cuts))).toEqual(expected);
-      }),
-      { numRuns: 500 },
-    );
-  });
-
-  it('refuses a line longer than the limit, even before its end arrives', () => {
-    const splitter = new LineSplitter(10, () => {});
-    expect(() => splitter.push(Buffer.from('0123456789abc'))).toThrow(QmpProtocolError);
-    const again = new LineSplitter(10, () => {});
-    again.push(Buffer.from('01234'));
-    expect(() => again.push(Buffer.from('56789ab\n'))).toThrow(/exceeded the limit of 10 bytes/);
+describe('message size limit', () => {
+  it('ends the connection with QmpProtocolError once a line outgrows the limit, before its end arrives', async () => {
+    // The greeting (about 120 bytes) fits; a reply that grows past 200 bytes does not.
+    const { server, client } = await connected({ maxMessageBytes: 200 });
+    const call = client.execute('query-name');
+    await tick();
+    server.sendRaw(`{"return": {"name": "${'x'.repeat(150)}`);
+    server.sendRaw('y'.repeat(100));
+    const err = await call.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(QmpProtocolError);
+    expect((err as Error).message).toMatch(/exceeded the limit of 200 bytes/);
+    expect(client.state).toBe('idle');
   });
 });
 
-describe('lossless JSON', () => {
-  it('keeps integers beyond 2^53 exact as bigint and leaves the rest as numbers', () => {
-    const parsed = parseQmpJson(
-      '{"big":18446744073709551615,"neg":-9223372036854775808,"small":42,"f":1.5,"edge":9007199254740991}',
-    ) as Record<string, unknown>;
-    expect(parsed.big).toBe(18446744073709551615n);
-    expect(parsed.neg).toBe(-9223372036854775808n);
-    expect(parsed.small).toBe(42);
-    expect(parsed.f).toBe(1.5);
-    expect(parsed.edge).toBe(Number.MAX_SAFE_INTEGER);
+describe('lossless integers', () => {
+  it('keeps integers beyond 2^53 exact as bigint and leaves the rest as numbers', async () => {
+    const { server, client } = await connected();
+    const call = client.execute('query-memory-devices');
+    await tick();
+    const id = server.commands('query-memory-devices')[0]!.id;
+    server.sendRaw(
+      `{"return": {"big": 18446744073709551615, "neg": -9223372036854775808, "small": 42, "f": 1.5, "edge": 9007199254740991}, "id": ${String(id)}}\r\n`,
+    );
+    expect(await call).toEqual({
+      big: 18446744073709551615n,
+      neg: -9223372036854775808n,
+      small: 42,
+      f: 1.5,
+      edge: Number.MAX_SAFE_INTEGER,
+    });
+    await client.close();
   });
 
-  it('writes bigint arguments as exact JSON integers', () => {
-    expect(stringifyQmpJson({ addr: 18446744073709551615n, n: 1 })).toBe(
-      '{"addr":18446744073709551615,"n":1}',
+  it('leaves long digit runs inside strings as text (an HMP hex dump), and still finds a big number beside them', async () => {
+    const { server, client } = await connected();
+    const dump = '0000000000000000: 0x00000000 0x00000000\r\n0000000000000010: 0x00000000';
+    const calls = [
+      client.execute('human-monitor-command', { 'command-line': 'xp /8wx 0' }),
+      client.execute('x-n'),
+    ];
+    await tick();
+    const [hmp, n] = server.received.slice(1);
+    server.sendRaw(`{"return": ${JSON.stringify(dump)}, "id": ${String(hmp!.id)}}\r\n`);
+    server.sendRaw(
+      `{"return": {"s": "1234567890123456789", "n": 1234567890123456789}, "id": ${String(n!.id)}}\r\n`,
     );
+    expect(await calls[0]).toBe(dump);
+    expect(await calls[1]).toEqual({ s: '1234567890123456789', n: 1234567890123456789n });
+    await client.close();
+  });
+
+  it('reads every integer exactly, whatever digits stand around it in strings (property)', async () => {
+    const { server, client } = await connected();
+    const digits = fc.stringMatching(/^[0-9]{1,24}$/);
+    const value = fc.record({
+      n: fc.bigInt({ min: -(2n ** 64n), max: 2n ** 64n }),
+      text: fc
+        .array(fc.oneof(digits, fc.constantFrom(': ', ' ', '"', '\\n', 'x', '-')), { maxLength: 8 })
+        .map((p) => p.join('')),
+      list: fc.array(fc.bigInt({ min: -(2n ** 70n), max: 2n ** 70n }), { maxLength: 4 }),
+    });
+    const exact = (n: bigint) =>
+      n >= BigInt(Number.MIN_SAFE_INTEGER) && n <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(n) : n;
+    await fc.assert(
+      fc.asyncProperty(value, async (v) => {
+        const call = client.execute('x-echo');
+        await tick();
+        const id = server.commands('x-echo').at(-1)!.id;
+        const text = JSON.stringify(v.text);
+        server.sendRaw(
+          `{"return": {"text": ${text}, "n": ${v.n}, "list": [${v.list.join(', ')}]}, "id": ${String(id)}}\r\n`,
+        );
+        expect(await call).toEqual({ text: v.text, n: exact(v.n), list: v.list.map(exact) });
+      }),
+      { numRuns: 300 },
+    );
+    await client.close();
+  });
+
+  it('writes bigint arguments as exact JSON integers', async () => {
+    const { server, client } = await connected();
+    void client.execute('x-made-up', { addr: 18446744073709551615n, n: 1 }).catch(() => {});
+    await tick();
+    expect(server.received.at(-1)!.raw).toContain('"arguments":{"addr":18446744073709551615,"n":1}');
+    await client.close();
   });
 });
 

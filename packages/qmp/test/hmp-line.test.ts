@@ -123,7 +123,12 @@ const accepted: Array<[string, string, Record<string, HmpValue>, string]> = [
 
 const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
   ['migrate', MIGRATE, { cuju: true, uri: 'tcp:1.2.3.4:4441 quit' }, /uri: contains whitespace/],
-  ['migrate', MIGRATE, { cuju: true, uri: 'tcp:1.2.3.4:4441\nquit' }, /uri: contains a control character/],
+  [
+    'migrate',
+    MIGRATE,
+    { cuju: true, uri: 'tcp:1.2.3.4:4441\nquit' },
+    /uri: holds U\+000A \(LF\) at index 16, which ends the line early/,
+  ],
   ['migrate', MIGRATE, { cuju: true, uri: '"tcp:1.2.3.4:4441"' }, /uri: contains a quote/],
   ['migrate', MIGRATE, { uri: '-c' }, /uri: starts with '-'/],
   ['migrate', MIGRATE, { cuju: 'yes', uri: 'tcp:1.2.3.4:1' }, /cuju: flag -c takes true or false/],
@@ -186,7 +191,7 @@ const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
       slave_host_ip: 'x',
       slave_host_ft_port: 1,
     },
-    /master_host_ip: contains a control character/,
+    /master_host_ip: holds U\+0009 \(TAB\) at index 13/,
   ],
   [
     'gft_add_backup',
@@ -201,7 +206,7 @@ const refused: Array<[string, string, Record<string, HmpValue>, RegExp]> = [
     { a: 'x', c: 1 },
     /c: cannot be given while the earlier optional argument 'b' is left out/,
   ],
-  ['rest', 'text:S', { text: 'a\rquit' }, /text: contains a control character/],
+  ['rest', 'text:S', { text: 'a\rquit' }, /text: holds U\+000D \(CR\) at index 1/],
   ['big', 'n:l', { n: 2n ** 63n }, /n: must fit in 64 bits/],
   [
     'pmemsave',
@@ -252,8 +257,54 @@ describe('hmpLine', () => {
         thrown = err;
       }
       expect(thrown).toBeInstanceOf(HmpArgumentError);
-      expect((thrown as HmpArgumentError).code).toBe('INVALID_ARGUMENT');
+      expect((thrown as HmpArgumentError).code).toBe('QMP_INVALID_ARGUMENT');
       expect((thrown as Error).message).toMatch(message);
     },
   );
+});
+
+describe('hmpLine and what readline does with each byte', () => {
+  it('refuses a character whose UTF-8 holds 0x9B, naming the argument, index and byte', () => {
+    let thrown: unknown;
+    try {
+      hmpLine('ringbuf_write', 'device:s,data:s', { device: 'rb', data: 'přěklad' });
+    } catch (err) {
+      thrown = err;
+    }
+    expect(thrown).toBeInstanceOf(HmpArgumentError);
+    expect(thrown).toMatchObject({
+      command: 'ringbuf_write',
+      argument: 'data',
+      field: 'ringbuf_write data',
+      position: { index: 2, byte: 3 },
+    });
+    expect((thrown as Error).message).toContain('"ě" (U+011B, UTF-8 C4 9B)');
+  });
+
+  it('accepts other non-ASCII text as it is, C1-range continuation bytes included', () => {
+    // č is C4 8D and ň C5 88: bytes in 0x80-0x9F that readline inserts as typed.
+    expect(hmpLine('ringbuf_write', 'device:s,data:s', { device: 'rb', data: 'žluťoučký-kůň-日本語' })).toBe(
+      'ringbuf_write rb žluťoučký-kůň-日本語',
+    );
+  });
+
+  it('never shows a value of a command that carries secrets, whatever the argument is named', () => {
+    const attempts: Array<[string, string, Record<string, string>]> = [
+      ['change', 'device:B,target:F,arg:s?', { device: 'vnc', target: 'password', arg: 's3cret pw' }],
+      ['change', 'device:B,target:F,arg:s?', { device: 'vnc', target: 'password', arg: 's3cret\u001b[A' }],
+      ['set_password', 'protocol:s,password:s', { protocol: 'vnc', password: 's3cretě' }],
+      ['object_add', 'object:S', { object: '-secret,id=s0,data=s3cret' }],
+      ['block_passwd', 'device:B,password:s', { device: 'd0', password: '"s3cret"' }],
+    ];
+    for (const [name, argsType, values] of attempts) {
+      let thrown: unknown;
+      try {
+        hmpLine(name, argsType, values);
+      } catch (err) {
+        thrown = err;
+      }
+      expect(thrown, name).toBeInstanceOf(HmpArgumentError);
+      expect((thrown as Error).message, name).not.toContain('s3cret');
+    }
+  });
 });

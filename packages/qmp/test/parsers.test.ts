@@ -103,7 +103,7 @@ describe('parsers on QEMU 2.8 output', () => {
         thrown = err;
       }
       expect(thrown).toBeInstanceOf(HmpOutputError);
-      expect(thrown).toMatchObject({ code: 'UNEXPECTED_OUTPUT', output: text });
+      expect(thrown).toMatchObject({ code: 'QMP_UNEXPECTED_OUTPUT', output: text });
     }
   });
 });

@@ -2,7 +2,7 @@
 // Do not edit by hand: regenerate instead. Type names (T_n) are masked by QEMU and differ
 // between builds; only command and event names are stable.
 /* eslint-disable */
-import type { QmpInt } from '../types.js';
+import type { QmpInt } from '../int.js';
 
 export const QMP_SCHEMA_SOURCE = "QEMU 7.2 (qemu-system-x86_64)";
 

@@ -1,28 +1,25 @@
 import type { Duplex } from 'node:stream';
-import { noSettler, type Settler, withDeadline } from '../deadline.js';
+import { checkCount, checkSignal, checkTimeoutMs, optionsObject, rejecting } from '../check.js';
 import {
-  HmpArgumentError,
-  QmpAbortError,
-  QmpBusyError,
-  QmpDisconnectedError,
-  QmpProtocolError,
-  QmpTimeoutError,
-} from '../errors.js';
+  type ConnectionHooks,
+  type DisconnectError,
+  isolate,
+  MonitorConnection,
+  openMonitor,
+} from '../connection.js';
+import { DeadlineTimer } from '../deadline.js';
+import { HmpArgumentError, ms, QmpAbortError, QmpTimeoutError } from '../errors.js';
+import { MonitorClient, type MonitorClientEvents } from '../monitor-client.js';
+import { PendingOp, type PendingOwner, QUEUED, SENT, sweepDeadlines } from '../pending.js';
 import { redactHmpLine } from '../redact.js';
-import { checkTimeout, DEFAULT_TIMEOUT_MS } from '../timeouts.js';
-import {
-  closeSocket,
-  describeEndpoint,
-  type MonitorEndpoint,
-  openTransport,
-  wireMonitorSocket,
-} from '../transport.js';
+import { DEFAULT_TIMEOUT_MS } from '../timeouts.js';
+import { checkEndpoint, type MonitorEndpoint } from '../transport.js';
 import type { CallOptions } from '../types.js';
 import type { Hmp } from './hmp.js';
 import { assertHmpCommandLine, MAX_READLINE_LINE_BYTES } from './line.js';
 import { ReadlineFramer } from './readline.js';
 
-/** `HmpClient.connect()` options besides the endpoint. */
+/** Options of a readline-monitor connection (deadlines, banner). */
 export interface HmpClientOptions {
   /** Deadline for the socket to connect. Default 5000 ms. */
   connectTimeoutMs?: number;
@@ -36,20 +33,37 @@ export interface HmpClientOptions {
   signal?: AbortSignal;
 }
 
-/** Where to connect (a Unix socket path, TCP host and port, or an open stream) and how. */
+/** What `HmpClient.connect()` takes: where the monitor is, and the client's options. */
 export type HmpConnectOptions = MonitorEndpoint & HmpClientOptions;
+
+/** The events an HmpClient emits: its run state, its disconnection, and output that came between commands. */
+export type HmpClientEvents = MonitorClientEvents & {
+  /**
+   * Text that belongs to no command: QEMU printing on its own, or the rest of an output
+   * that a prompt look-alike cut short (see the README).
+   */
+  unsolicited: (text: string) => void;
+};
 
 /** `quit` and its alias `q`: they end the connection instead of printing a prompt. */
 const QUIT = /^\s*(quit|q)\s*$/;
-const LARGE_READ_BYTES = 16 * 1024;
-const LARGE_READ_QUIET_MS = 10;
 
-interface Job {
-  line: string;
-  settle: Settler<string>;
-  /** The caller has gone; its output, when it comes, is discarded. */
-  abandoned: boolean;
-  written: boolean;
+/** One command line: a pending operation that remembers its line. */
+class Job extends PendingOp<string> {
+  constructor(
+    owner: PendingOwner<PendingOp<string>>,
+    readonly line: string,
+    timeoutMs: number,
+    deadline: number,
+    signal: AbortSignal | undefined,
+  ) {
+    super(owner, timeoutMs, deadline, signal);
+  }
+
+  /** Errors show the line, except a secret in it. */
+  get shown(): string {
+    return redactHmpLine(this.line);
+  }
 }
 
 /**
@@ -62,207 +76,154 @@ interface Job {
  * times out or is aborted after it was written still runs in QEMU; the client waits for
  * its prompt before writing the next command, so every command gets its own output.
  */
-export class HmpClient implements Hmp {
+export class HmpClient extends MonitorClient<HmpClientEvents, string> implements Hmp {
   /** The banner QEMU printed before the first prompt, e.g. `QEMU 7.2.22 monitor - type 'help' for more information`. */
   readonly banner: string = '';
-  readonly endpoint: string;
 
+  /** @internal */
+  protected readonly core: MonitorConnection<string>;
   private readonly framer: ReadlineFramer;
   private readonly queue: Job[] = [];
   private current: Job | undefined;
-  private closedWith: QmpDisconnectedError | QmpProtocolError | undefined;
-  private closing = false;
-  private bannerWaiter: Settler<void> | undefined;
-  private readonly closed: Promise<void>;
+  private readonly deadlines = new DeadlineTimer((now) => this.sweep(now));
+  private readonly timeoutMs: number;
+  private readonly jobOwner: PendingOwner<PendingOp<string>> = {
+    giveUp: (job, error) => this.giveUp(job as Job, error),
+    abortError: (job) => new QmpAbortError(`'${(job as Job).shown}'`, job.signal?.reason),
+  };
 
-  /** Connects to a readline monitor and waits for its banner and first prompt. */
-  static async connect(options: HmpConnectOptions): Promise<HmpClient> {
-    const connectTimeoutMs = checkTimeout(options.connectTimeoutMs ?? 5000, 'connectTimeoutMs');
-    const bannerTimeoutMs = checkTimeout(options.bannerTimeoutMs ?? 5000, 'bannerTimeoutMs');
-    const socket = await openTransport(options, { timeoutMs: connectTimeoutMs, signal: options.signal });
-    const client = new HmpClient(socket, describeEndpoint(options), options);
-    try {
-      await client.waitForBanner(bannerTimeoutMs, options.signal);
-    } catch (err) {
-      client.shutdown(err instanceof Error ? err : new Error(String(err)));
-      throw err;
-    }
-    return client;
+  /** Connects and reads the banner; resolves when commands may be run. */
+  static connect(options: HmpConnectOptions): Promise<HmpClient> {
+    return rejecting(async () => {
+      const opts = optionsObject(options, 'options');
+      const endpoint = checkEndpoint(opts);
+      const connectTimeoutMs = checkTimeoutMs(opts.connectTimeoutMs, 'connectTimeoutMs') ?? 5000;
+      const bannerTimeoutMs = checkTimeoutMs(opts.bannerTimeoutMs, 'bannerTimeoutMs') ?? 5000;
+      const timeoutMs = checkTimeoutMs(opts.timeoutMs, 'timeoutMs') ?? DEFAULT_TIMEOUT_MS;
+      const maxOutputBytes = checkCount(opts.maxOutputBytes, 'maxOutputBytes') ?? 16 * 1024 * 1024;
+      const signal = checkSignal(opts.signal, 'signal');
+      const { socket, name } = await openMonitor(endpoint, { connectTimeoutMs, signal, protocol: 'HMP' });
+      const client = new HmpClient(socket, name, timeoutMs, maxOutputBytes);
+      await client.establish(async () => {
+        (client as { banner: string }).banner = await client.core.awaitHello(bannerTimeoutMs, signal);
+      });
+      return client;
+    });
   }
 
-  private constructor(
-    private readonly socket: Duplex,
-    endpoint: string,
-    private readonly options: HmpClientOptions,
-  ) {
-    this.endpoint = endpoint;
-    this.framer = new ReadlineFramer(options.maxOutputBytes ?? 16 * 1024 * 1024, {
-      banner: (text) => {
-        (this as { banner: string }).banner = text;
-        this.bannerWaiter?.resolve(undefined);
-      },
+  private constructor(socket: Duplex, endpoint: string, timeoutMs: number, maxOutputBytes: number) {
+    super(endpoint);
+    this.timeoutMs = timeoutMs;
+    this.framer = new ReadlineFramer(maxOutputBytes, {
+      banner: (text) => this.core.hello(text),
       output: (bytes) => this.finish(bytes.toString('utf8')),
-      unsolicited: () => {},
-      candidate: (lastRead) => this.confirmWhenQuiet(lastRead),
-    });
-    this.closed = wireMonitorSocket(socket, {
-      data: (chunk) => {
-        if (!this.closedWith) this.framer.push(chunk);
+      unsolicited: (bytes) => {
+        if (this.core.state !== 'connecting') isolate(() => this.emit('unsolicited', bytes.toString('utf8')));
       },
-      failed: (err) =>
-        this.shutdown(new QmpProtocolError(`${this.endpoint}: ${(err as Error).message}`, { cause: err })),
-      closed: (cause) => this.shutdown(cause),
+      // A prompt counts once the socket has been quiet for a turn: bytes QEMU had already
+      // written are read before setImmediate runs. An ambiguous prompt is then probed.
+      candidate: () => setImmediate(() => this.framer.confirm()),
+      send: (bytes) => {
+        if (!socket.destroyed) socket.write(bytes);
+      },
     });
-  }
-
-  /** False once the connection has ended. */
-  get connected(): boolean {
-    return this.closedWith === undefined;
+    this.core = new MonitorConnection<string>(socket, endpoint, 'HMP', {
+      data: (chunk) => this.framer.push(chunk),
+      ended: (error) => this.ended(error),
+      emitter: this as unknown as ConnectionHooks['emitter'],
+    });
   }
 
   /**
-   * Runs one command line and resolves with its output. A line with a control character
-   * (CR, LF, ...) is refused with HmpArgumentError and nothing is sent.
+   * Runs one command line and resolves with its output. A line QEMU's readline would not
+   * take as written (a control character, a byte 0x9B inside a UTF-8 letter such as `ě`,
+   * more than 4095 bytes) is refused with HmpArgumentError and nothing is sent.
    */
-  run(line: string, options: CallOptions = {}): Promise<string> {
+  run(line: string, options?: CallOptions): Promise<string> {
     let timeoutMs: number;
+    let signal: AbortSignal | undefined;
     try {
       assertHmpCommandLine(line);
       if (Buffer.byteLength(line) > MAX_READLINE_LINE_BYTES) {
         throw new HmpArgumentError(
           'HMP',
           undefined,
-          `the line is longer than ${MAX_READLINE_LINE_BYTES} bytes, where QEMU's readline cuts it`,
+          `line is longer than ${MAX_READLINE_LINE_BYTES} bytes, where QEMU's readline cuts it`,
         );
       }
-      timeoutMs = checkTimeout(
-        options.timeoutMs ?? this.options.timeoutMs ?? DEFAULT_TIMEOUT_MS,
-        'timeoutMs',
-      );
+      const opts = optionsObject(options, 'options');
+      timeoutMs = checkTimeoutMs(opts.timeoutMs, 'options.timeoutMs') ?? this.timeoutMs;
+      signal = checkSignal(opts.signal, 'options.signal');
     } catch (err) {
       return Promise.reject(err);
     }
-    // Errors show the line, except a secret in it.
-    const shown = redactHmpLine(line);
-    if (this.closedWith || this.closing) {
-      return Promise.reject(
-        new QmpDisconnectedError(
-          this.endpoint,
-          `cannot run '${shown}': the connection is closed`,
-          this.closedWith,
+    if (this.core.state !== 'running') {
+      return Promise.reject(this.core.refusal(`run '${redactHmpLine(line)}'`));
+    }
+    if (signal?.aborted) return Promise.reject(new QmpAbortError(`'${redactHmpLine(line)}'`, signal.reason));
+    const deadline = Number.isFinite(timeoutMs) ? performance.now() + timeoutMs : Number.POSITIVE_INFINITY;
+    const job = new Job(this.jobOwner, line, timeoutMs, deadline, signal);
+    const promise = new Promise<string>((resolve, reject) => {
+      job.resolve = resolve;
+      job.reject = reject;
+    });
+    if (Number.isFinite(deadline)) this.deadlines.request(deadline);
+    signal?.addEventListener('abort', job);
+    this.queue.push(job);
+    this.pump();
+    return promise;
+  }
+
+  /** A job's deadline passed or its signal fired. */
+  private giveUp(job: Job, error: Error): void {
+    if (!job.live) return;
+    // A written job keeps its place: QEMU runs it anyway, and its prompt comes before the next.
+    if (job.status === QUEUED) this.queue.splice(this.queue.indexOf(job), 1);
+    job.abandon(error);
+  }
+
+  /** Expires what is due; returns the next deadline. */
+  private sweep(now: number): number {
+    return sweepDeadlines([this.current, ...this.queue], now, (job) =>
+      this.giveUp(
+        job,
+        new QmpTimeoutError(
+          'reply',
+          job.timeoutMs,
+          job.shown,
+          `${this.endpoint}: no prompt after '${job.shown}' within ${ms(job.timeoutMs)}`,
         ),
-      );
-    }
-    const job: Job = { line, settle: noSettler(), abandoned: false, written: false };
-    return withDeadline<string>(
-      {
-        timeoutMs,
-        signal: options.signal,
-        timeoutError: () =>
-          new QmpTimeoutError(
-            'reply',
-            timeoutMs,
-            shown,
-            `${this.endpoint}: no prompt after '${shown}' within ${timeoutMs} ms`,
-          ),
-        abortError: (reason) => new QmpAbortError(`'${shown}'`, reason),
-        onGiveUp: () => {
-          job.abandoned = true;
-          const queued = this.queue.indexOf(job);
-          if (queued !== -1) this.queue.splice(queued, 1);
-        },
-      },
-      (settler) => {
-        job.settle = settler;
-        this.queue.push(job);
-        this.pump();
-      },
+      ),
     );
-  }
-
-  /** Closes the connection; queued and running commands reject with QmpDisconnectedError. */
-  async close(): Promise<void> {
-    if (this.closedWith) return;
-    this.closing = true;
-    await closeSocket(this.socket, this.closed);
-  }
-
-  /** `await using` support: the same as `close()`. */
-  async [Symbol.asyncDispose](): Promise<void> {
-    await this.close();
-  }
-
-  private async waitForBanner(timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
-    try {
-      await withDeadline<void>(
-        {
-          timeoutMs,
-          signal,
-          timeoutError: () => new QmpBusyError(this.endpoint, timeoutMs, 'HMP banner'),
-          abortError: (reason) => new QmpAbortError(`connecting to ${this.endpoint}`, reason),
-        },
-        (settler) => {
-          this.bannerWaiter = settler;
-        },
-      );
-    } finally {
-      this.bannerWaiter = undefined;
-    }
-  }
-
-  /**
-   * A prompt counts once nothing follows it. QEMU writes a command's output line by line
-   * and the prompt last, so bytes that were already waiting are normally read before
-   * setImmediate runs. After a large read QEMU may have been blocked on a full socket and
-   * still be writing: give it 10 ms. This narrows the window in which a prompt-like line
-   * in the output could end a command early; it cannot close it against output that
-   * arrives later still (see the README).
-   */
-  private confirmWhenQuiet(lastRead: number): void {
-    if (lastRead >= LARGE_READ_BYTES) setTimeout(() => this.framer.confirm(), LARGE_READ_QUIET_MS);
-    else setImmediate(() => this.framer.confirm());
   }
 
   /** Writes the next queued command when the monitor sits at its prompt. */
   private pump(): void {
-    if (this.current || !this.framer.idle || this.closedWith) return;
+    if (this.current || !this.framer.idle || this.core.state !== 'running') return;
     const job = this.queue.shift();
     if (!job) return;
     this.current = job;
-    job.written = true;
-    this.framer.commandWritten();
-    this.socket.write(`${job.line}\n`);
+    job.status = SENT;
+    this.framer.commandWritten(job.line);
+    this.core.socket.write(`${job.line}\n`);
   }
 
   private finish(text: string): void {
     const job = this.current;
     this.current = undefined;
-    if (job && !job.abandoned) job.settle.resolve(text);
+    if (job?.live) job.finish(undefined, text);
     this.pump();
   }
 
-  private shutdown(cause: Error): void {
-    if (this.closedWith) return;
-    const error =
-      cause instanceof QmpProtocolError
-        ? cause
-        : new QmpDisconnectedError(
-            this.endpoint,
-            this.closing
-              ? 'the client closed the connection'
-              : `the monitor connection ended (${cause.message})`,
-            cause,
-          );
-    this.closedWith = error;
-    this.bannerWaiter?.reject(error);
+  private ended(error: DisconnectError): void {
+    this.deadlines.stop();
     const jobs = [...(this.current ? [this.current] : []), ...this.queue.splice(0)];
     this.current = undefined;
     for (const job of jobs) {
-      if (job.abandoned) continue;
+      if (!job.live) continue;
       // `quit` ends the connection instead of printing a prompt; that is its success.
-      if (job.written && QUIT.test(job.line)) job.settle.resolve('');
-      else job.settle.reject(error);
+      const quitDone = job.status === SENT && QUIT.test(job.line) && !this.core.closedByClient;
+      job.finish(quitDone ? undefined : error, '');
     }
-    this.socket.destroy();
   }
 }

@@ -1,5 +1,7 @@
+import { describeValue, isRecord } from '../check.js';
 import { HmpArgumentError } from '../errors.js';
-import { isSecretName, REDACTED, redactHmpLine } from '../redact.js';
+import { isSecretName, REDACTED } from '../redact.js';
+import { describePosition, findReadlineHazard } from './text.js';
 
 /**
  * The one place where HMP command lines are built.
@@ -17,12 +19,16 @@ import { isSecretName, REDACTED, redactHmpLine } from '../redact.js';
  * | `o` | non-negative integer | bytes, written with a `B` suffix (a bare number means MiB to QEMU) |
  * | `T` | finite number | a double |
  * | `b` | boolean, or 'on'/'off' | written as on/off |
- * | `s`, `F`, `B` | string | one token of at most 1023 bytes (QEMU's buffer): not empty, no whitespace (QEMU splits there), no quote (QEMU would parse a quoted string), no control character, not starting with '-' (it could be read as a flag), and after a number not starting with an operator (+ * / % & | ^: QEMU would read it as part of the number's expression) |
- * | `S` | string | the rest of the line: no control character, not starting with '-' |
+ * | `s`, `F`, `B` | string | one token of at most 1023 bytes (QEMU's buffer): not empty, no whitespace (QEMU splits there), no quote (QEMU would parse a quoted string), not starting with '-' (it could be read as a flag), and after a number not starting with an operator (+ * / % & | ^: QEMU would read it as part of the number's expression) |
+ * | `S` | string | the rest of the line: not starting with '-' |
  *
- * A `?` after the type makes the argument optional; an optional argument may be left
- * out only when every argument after it is left out too (HMP arguments are positional).
- * Error messages never show the value of an argument named like a secret (password, ...).
+ * No string may hold a character QEMU's readline would not insert as typed (see
+ * text.ts: C0 and C1 controls, DEL, and any character whose UTF-8 holds the byte 0x9B,
+ * such as `ě`); the error names the position. A `?` after the type makes the argument
+ * optional; an optional argument may be left out only when every argument after it is
+ * left out too (HMP arguments are positional). Error messages never show a value of an
+ * argument named like a secret (password, ...) nor any value of a command that carries
+ * secrets (set_password, block_passwd, change, object_add).
  */
 export type HmpValue = string | number | bigint | boolean | undefined;
 
@@ -34,9 +40,9 @@ interface ArgSpec {
 }
 
 const COMMAND_NAME = /^[A-Za-z0-9_-]+$/;
-// biome-ignore lint/suspicious/noControlCharactersInRegex: control characters are what it finds
-const CONTROL = /[\x00-\x1f\x7f]/;
 const WHITESPACE = /\s/;
+/** Commands whose values may all be secrets (a VNC password as `change`'s third word, say). */
+const SECRET_COMMANDS = new Set(['set_password', 'block_passwd', 'change', 'object_add']);
 const KNOWN_TYPES = new Set(['s', 'F', 'B', 'S', 'i', 'l', 'M', 'o', 'T', 'b']);
 /** Types QEMU reads with its expression parser, which would swallow a following `+x`, `/x`, ... */
 const EXPRESSION_TYPES = new Set(['i', 'l']);
@@ -49,7 +55,7 @@ export const MAX_READLINE_LINE_BYTES = 4095;
 const INTERACTIVE = /^\s*change\s+vnc\s+passw(?:or)?d\s*$/i;
 
 /** Parses an args_type string; throws HmpArgumentError for one this builder does not know. */
-export function parseArgsType(command: string, argsType: string): ArgSpec[] {
+function parseArgsType(command: string, argsType: string): ArgSpec[] {
   if (argsType.trim() === '') return [];
   return argsType.split(',').map((part) => {
     const colon = part.indexOf(':');
@@ -75,8 +81,27 @@ export function hmpLine(
   argsType: string,
   values: Readonly<Record<string, HmpValue>> = {},
 ): string {
-  if (!COMMAND_NAME.test(name))
-    throw new HmpArgumentError(JSON.stringify(name), undefined, 'not a valid HMP command name');
+  if (typeof name !== 'string' || !COMMAND_NAME.test(name)) {
+    throw new HmpArgumentError(
+      typeof name === 'string' ? JSON.stringify(name) : 'HMP',
+      undefined,
+      `is not a valid HMP command name (letters, digits, '_' and '-'), got ${describeValue(name)}`,
+    );
+  }
+  if (typeof argsType !== 'string') {
+    throw new HmpArgumentError(
+      name,
+      undefined,
+      `needs its args_type as a string, got ${describeValue(argsType)}`,
+    );
+  }
+  if (!isRecord(values)) {
+    throw new HmpArgumentError(
+      name,
+      undefined,
+      `needs its values as an object, got ${describeValue(values)}`,
+    );
+  }
   const specs = parseArgsType(name, argsType);
   const known = new Set(specs.map((s) => s.name));
   for (const key of Object.keys(values)) {
@@ -115,23 +140,36 @@ export function hmpLine(
       );
     }
     positional.push(
-      formatValue(name, spec, value, previousType !== undefined && EXPRESSION_TYPES.has(previousType)),
+      formatValue(
+        name,
+        spec,
+        value,
+        previousType !== undefined && EXPRESSION_TYPES.has(previousType),
+        SECRET_COMMANDS.has(name) || isSecretName(spec.name),
+      ),
     );
     previousType = spec.type;
   }
   return [name, ...flags, ...positional].join(' ');
 }
 
-/** Refuses a whole command line that contains a control character (it would end the line early). */
-export function assertHmpCommandLine(line: string): void {
+/**
+ * Refuses a whole command line that would not reach QEMU as one command, exactly as
+ * written: not a string, blank, a character QEMU's readline would not insert as typed
+ * (see text.ts; the error names its position and never shows the line), or a line that
+ * would make QEMU prompt for a password on the monitor.
+ */
+export function assertHmpCommandLine(line: unknown): asserts line is string {
   if (typeof line !== 'string' || line.trim() === '') {
-    throw new HmpArgumentError('HMP', undefined, `expected a command line, got ${describe(line)}`);
+    throw new HmpArgumentError('HMP', undefined, `expected a command line, got ${describeValue(line)}`);
   }
-  if (CONTROL.test(line)) {
+  const hazard = findReadlineHazard(line);
+  if (hazard) {
     throw new HmpArgumentError(
       'HMP',
       undefined,
-      `the line ${JSON.stringify(redactHmpLine(line))} contains a control character; it would end the line early and start another command`,
+      `line holds ${hazard.what} ${describePosition(hazard)}, which ${hazard.why}`,
+      { index: hazard.index, byte: hazard.byte },
     );
   }
   if (INTERACTIVE.test(line)) {
@@ -143,12 +181,28 @@ export function assertHmpCommandLine(line: string): void {
   }
 }
 
-function formatValue(command: string, spec: ArgSpec, value: HmpValue, afterNumber: boolean): string {
+function formatValue(
+  command: string,
+  spec: ArgSpec,
+  value: HmpValue,
+  afterNumber: boolean,
+  secret: boolean,
+): string {
   const fail = (why: string): never => {
     throw new HmpArgumentError(command, spec.name, why);
   };
-  // What an error may show of the value: nothing, for an argument named like a secret.
-  const show = (v: unknown) => (isSecretName(spec.name) ? REDACTED : describe(v));
+  // What an error may show of the value: nothing, where it may be a secret.
+  const show = (v: unknown) => (secret ? REDACTED : describe(v));
+  const readable = (v: string) => {
+    const hazard = findReadlineHazard(v);
+    if (!hazard) return;
+    throw new HmpArgumentError(
+      command,
+      spec.name,
+      `holds ${secret ? 'a character' : hazard.what} ${describePosition(hazard)}, which ${hazard.why}`,
+      { index: hazard.index, byte: hazard.byte },
+    );
+  };
   switch (spec.type) {
     case 'i': {
       if (typeof value !== 'number' || !Number.isInteger(value))
@@ -192,7 +246,7 @@ function formatValue(command: string, spec: ArgSpec, value: HmpValue, afterNumbe
     }
     case 'S': {
       if (typeof value !== 'string') return fail(`must be a string, got ${show(value)}`);
-      if (CONTROL.test(value)) fail(`contains a control character: ${show(value)}`);
+      readable(value);
       if (value.startsWith('-')) fail(`starts with '-', which HMP could read as a flag: ${show(value)}`);
       return value;
     }
@@ -200,7 +254,7 @@ function formatValue(command: string, spec: ArgSpec, value: HmpValue, afterNumbe
       // s, F, B: one token.
       if (typeof value !== 'string') return fail(`must be a string, got ${show(value)}`);
       if (value === '') fail('must not be empty');
-      if (CONTROL.test(value)) fail(`contains a control character: ${show(value)}`);
+      readable(value);
       if (WHITESPACE.test(value))
         fail(`contains whitespace, where HMP would split it into two arguments: ${show(value)}`);
       if (/["']/.test(value))
