@@ -1,0 +1,375 @@
+/**
+ * QEMU COLO behind the FtEngine seam: stock QEMU's primary/secondary fault tolerance
+ * (docs/COLO-FT.txt), driven over QMP only, through @cuju/qmp's typed client.
+ *
+ * - Launch: the secondary waits with `-incoming tcp:ADDRESS:PORT`; both are diskless and
+ *   NIC-less (colo-args.ts).
+ * - FT on: `x-colo` on the secondary as soon as it is up, `x-colo` and `x-checkpoint-delay`
+ *   on the primary, then the primary's `migrate`.
+ * - Protected: the primary's migration status is `colo` and the secondary's
+ *   `query-colo-status` says mode `secondary`.
+ * - Primary lost: the secondary emits `COLO_EXIT {mode: secondary, reason: error}` at once
+ *   (its FT link closed); the engine answers with `x-colo-lost-heartbeat` and the
+ *   secondary's RESUME after that is the takeover.
+ * - Secondary lost: the primary notices nothing until its next checkpoint (it waits for
+ *   the checkpoint timer), so when the pair records the secondary's death the engine sends
+ *   `x-colo-lost-heartbeat` to the primary, which leaves COLO and runs on. A primary that
+ *   does notice first (`COLO_EXIT {mode: primary, reason: error}`) is told the same.
+ *
+ * A COLO VM's monitor may be opened at any time (no Cuju issue #13 here). Its answers can
+ * be slow while the primary checkpoints: every call has the caller's deadline.
+ */
+import { QmpClient } from '@cuju/qmp';
+import { FtPairError } from '../errors.js';
+import type { Host } from '../hosts/host.js';
+import type { CujuMarker } from '../markers.js';
+import type { CujuVmSpec } from '../spec.js';
+import {
+  type ColoOptions,
+  checkColoOptions,
+  checkColoVmSpec,
+  coloSecondaryArgv,
+  coloVmArgv,
+  type ResolvedColoOptions,
+} from './colo-args.js';
+import type {
+  EngineCallOptions,
+  EngineMonitor,
+  EnginePairPlan,
+  EngineSignal,
+  FtEngine,
+  FtVm,
+  PairRole,
+  StopFtOutcome,
+} from './engine.js';
+import { bounded, sleep } from './wait.js';
+
+/** A COLO VM's QMP monitor as the pair keeps it. */
+export interface ColoVmMonitor extends EngineMonitor {
+  readonly qmp: QmpClient;
+  /** `host:path`, for messages. */
+  readonly endpoint: string;
+}
+
+/** How often protection is asked for while it is not there yet. */
+const POLL_MS = 50;
+/** The deadline of a `x-colo-lost-heartbeat` the engine sends by itself (a VM's COLO_EXIT, a lost partner). */
+const LOST_HEARTBEAT_MS = 30_000;
+/** The line QEMU 7.2's secondary prints when its link to the primary closes (colo.c). */
+const SECONDARY_LINK_EOF = /Can't receive COLO message/;
+
+/** Where a secondary listens, as receiverArgv() put it on its command line. */
+interface Listen {
+  address: string;
+  port: number;
+}
+
+/** A receiver being made ready: `x-colo` set on it (once its monitor is open). */
+interface Receiver {
+  listen: Listen;
+  ready: Promise<void>;
+}
+
+/** The FtEngine of QEMU COLO (see the module comment). */
+export class ColoEngine implements FtEngine<ColoVmMonitor> {
+  readonly name = 'colo';
+  readonly variant = 'qemu';
+  readonly monitorSafeDuringFt = true;
+  readonly options: ResolvedColoOptions;
+  /** The address each backup spec's host has (checkPair), for its -incoming. */
+  readonly #hostAddress = new WeakMap<CujuVmSpec, string>();
+  /** What receiverArgv() gave each receiver spec. */
+  readonly #listens = new WeakMap<CujuVmSpec, Listen>();
+  /** Receivers launched, by `hostAddress:port` (the target startFt() is given). */
+  readonly #receivers = new Map<string, Receiver & { vm: FtVm<ColoVmMonitor> }>();
+  /** A secondary's primary (confirmProtected): told when its secondary is lost. */
+  readonly #partner = new WeakMap<FtVm<ColoVmMonitor>, FtVm<ColoVmMonitor>>();
+  /** `x-colo-lost-heartbeat` sent to a VM in this round of FT (one per VM and round). */
+  readonly #heartbeatLost = new WeakMap<FtVm<ColoVmMonitor>, Promise<void>>();
+
+  constructor(options?: ColoOptions) {
+    this.options = checkColoOptions(options ?? {});
+  }
+
+  checkPair(plan: EnginePairPlan): void {
+    checkColoVmSpec(plan.primary.spec, 'vm');
+    checkColoVmSpec(plan.backup.spec, 'backupVm');
+    if (
+      plan.primary.host.address === plan.backup.host.address &&
+      plan.primary.spec.monitorPath === plan.backup.spec.monitorPath
+    ) {
+      throw new FtPairError(
+        'STATE',
+        `backupVm.monitorPath must differ from the primary's when both VMs run on ${plan.primary.host.address}`,
+      );
+    }
+    this.#hostAddress.set(plan.backup.spec, plan.backup.host.address);
+  }
+
+  primaryArgv(spec: CujuVmSpec): string[] {
+    checkColoVmSpec(spec, 'vm');
+    return coloVmArgv(spec);
+  }
+
+  receiverArgv(spec: CujuVmSpec, ftPort: number): string[] {
+    checkColoVmSpec(spec, 'backupVm');
+    // Without a host address (a spec checkPair never saw): every address, as Cuju's tcp:0:PORT.
+    const address = this.options.listenAddress ?? this.#hostAddress.get(spec) ?? '0.0.0.0';
+    const listen = { address, port: ftPort };
+    this.#listens.set(spec, listen);
+    return coloSecondaryArgv(spec, listen);
+  }
+
+  classify(role: PairRole, line: string): EngineSignal | undefined {
+    if (role === 'backup' && SECONDARY_LINK_EOF.test(line)) return { kind: 'link-eof' };
+    return undefined;
+  }
+
+  markerOf(_line: string): CujuMarker | undefined {
+    return undefined;
+  }
+
+  async openMonitor(host: Host, spec: CujuVmSpec, options: EngineCallOptions): Promise<ColoVmMonitor> {
+    const endpoint = `${host.name}:${spec.monitorPath}`;
+    const socket = await bounded(host.connectMonitor(spec.monitorPath), {
+      what: `connecting to ${endpoint}`,
+      signal: options.signal,
+    });
+    let qmp: QmpClient;
+    try {
+      qmp = await QmpClient.connect({
+        socket,
+        name: endpoint,
+        greetingTimeoutMs: Math.min(5_000, Math.max(1, options.timeoutMs)),
+        ...(options.signal ? { signal: options.signal } : {}),
+      });
+    } catch (err) {
+      socket.destroy();
+      throw err;
+    }
+    return { qmp, endpoint, close: () => qmp.close() };
+  }
+
+  observe(_vm: FtVm<ColoVmMonitor>, _line: string): void {}
+
+  /** The guest runs, and the VM is not a COLO secondary (whose guest runs too, as a replica). */
+  async checkRunning(vm: FtVm<ColoVmMonitor>, options: EngineCallOptions): Promise<boolean> {
+    const qmp = this.#qmp(vm, 'check that it runs');
+    const call = callOf(options);
+    const status = await qmp.execute('query-status', {}, call);
+    if (!status.running) return false;
+    const colo = await qmp.execute('query-colo-status', {}, call);
+    return colo.mode !== 'secondary';
+  }
+
+  async enableFt(primary: FtVm<ColoVmMonitor>, options: EngineCallOptions): Promise<void> {
+    const qmp = this.#qmp(primary, 'enable COLO');
+    // A survivor that is still leaving its last round of COLO takes no new capability yet.
+    await this.#heartbeatLost.get(primary)?.catch(() => {});
+    this.#heartbeatLost.delete(primary);
+    const call = callOf(options);
+    await qmp.execute(
+      'migrate-set-capabilities',
+      { capabilities: [{ capability: 'x-colo', state: true }] },
+      call,
+    );
+    await qmp.execute(
+      'migrate-set-parameters',
+      { 'x-checkpoint-delay': this.options.checkpointDelayMs },
+      call,
+    );
+  }
+
+  async startFt(
+    primary: FtVm<ColoVmMonitor>,
+    target: { host: string; port: number },
+    options: EngineCallOptions,
+  ): Promise<void> {
+    const receiver = this.#receivers.get(`${target.host}:${target.port}`);
+    if (!receiver) {
+      throw new FtPairError(
+        'NOT_PROTECTED',
+        `no COLO secondary of this engine listens at ${target.host}:${target.port}`,
+        'launch-failed',
+      );
+    }
+    await bounded(receiver.ready, {
+      what: 'setting x-colo on the secondary',
+      signal: options.signal,
+      timeoutMs: options.timeoutMs,
+    });
+    const address = receiver.listen.address === '0.0.0.0' ? target.host : receiver.listen.address;
+    await this.#qmp(primary, 'start COLO').execute(
+      'migrate',
+      { uri: `tcp:${address}:${target.port}` },
+      callOf(options),
+    );
+  }
+
+  /**
+   * The primary's migration status is `colo` and the secondary's COLO mode is
+   * `secondary`; asked every POLL_MS. A migration that failed ends it at once; a monitor
+   * that does not answer in time is named in the error.
+   */
+  async confirmProtected(
+    primary: FtVm<ColoVmMonitor>,
+    backup: FtVm<ColoVmMonitor>,
+    options: EngineCallOptions,
+  ): Promise<void> {
+    this.#partner.set(backup, primary);
+    const deadline = performance.now() + options.timeoutMs;
+    const primaryQmp = this.#qmp(primary, 'confirm protection');
+    const backupQmp = this.#qmp(backup, 'confirm protection');
+    let last = 'nothing asked yet';
+    for (;;) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new FtPairError(
+          'NOT_PROTECTED',
+          `COLO protection was not confirmed within ${options.timeoutMs} ms (last seen: ${last})`,
+          'sync-timeout',
+        );
+      }
+      const call = { timeoutMs: Math.max(1, left), ...(options.signal ? { signal: options.signal } : {}) };
+      const migration = await asked(
+        primaryQmp.execute('query-migrate', {}, call),
+        'primary',
+        'query-migrate',
+      );
+      if (migration.status === 'failed' || migration.status === 'cancelled') {
+        throw new FtPairError(
+          'NOT_PROTECTED',
+          `the primary's migration to the secondary ${migration.status}${migration['error-desc'] ? `: ${migration['error-desc']}` : ''}`,
+          'sync-timeout',
+        );
+      }
+      const colo = await asked(
+        backupQmp.execute('query-colo-status', {}, call),
+        'secondary',
+        'query-colo-status',
+      );
+      last = `primary migration ${migration.status ?? 'none'}, secondary COLO mode ${colo.mode}`;
+      if (migration.status === 'colo' && colo.mode === 'secondary') return;
+      await sleep(Math.min(POLL_MS, Math.max(1, left)), options.signal, 'confirming COLO protection');
+    }
+  }
+
+  /** The primary leaves COLO (`x-colo-lost-heartbeat`) and runs on; the pair stops the secondary. */
+  async stopFt(
+    primary: FtVm<ColoVmMonitor>,
+    _backup: FtVm<ColoVmMonitor>,
+    options: EngineCallOptions,
+  ): Promise<StopFtOutcome> {
+    await this.#loseHeartbeat(primary, options);
+    return 'stop-secondary';
+  }
+
+  /** The secondary takes over: `x-colo-lost-heartbeat` (once; the engine may have sent it already). */
+  async promote(backup: FtVm<ColoVmMonitor>, options: EngineCallOptions): Promise<void> {
+    await this.#loseHeartbeat(backup, options);
+  }
+
+  async heartbeat(vm: FtVm<ColoVmMonitor>, _role: PairRole, options: EngineCallOptions): Promise<void> {
+    await this.#qmp(vm, 'probe it').execute('query-status', {}, callOf(options));
+  }
+
+  /**
+   * COLO_EXIT of a secondary: its link to the primary closed (`link-eof`), and it is told
+   * to take over; its RESUME after that is `resumed`. COLO_EXIT of a primary with an
+   * error: it lost its secondary (`partner-lost`), and it is told to run on.
+   */
+  watchMonitor(vm: FtVm<ColoVmMonitor>, onSignal: (signal: EngineSignal) => void): () => void {
+    const qmp = vm.monitor?.qmp;
+    if (!qmp) return () => {};
+    const listener = (event: { event: string; data?: unknown }) => {
+      if (event.event === 'COLO_EXIT') {
+        const data = (event.data ?? {}) as { mode?: string; reason?: string };
+        if (data.reason === 'request') return; // the answer to our own x-colo-lost-heartbeat
+        if (data.mode === 'secondary') {
+          onSignal({ kind: 'link-eof' });
+          this.#loseHeartbeat(vm, { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+        } else if (data.mode === 'primary') {
+          onSignal({ kind: 'partner-lost' });
+          this.#loseHeartbeat(vm, { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+        }
+      } else if (event.event === 'RESUME' && this.#heartbeatLost.has(vm)) {
+        onSignal({ kind: 'resumed' });
+      }
+    };
+    qmp.on('event', listener);
+    return () => qmp.off('event', listener);
+  }
+
+  /** A receiver is up: `x-colo` is set on it now, and startFt() waits for that. */
+  launched(vm: FtVm<ColoVmMonitor>): void {
+    const listen = this.#listens.get(vm.spec);
+    if (!listen) return;
+    const ready = this.#qmp(vm, 'make it a COLO secondary').execute('migrate-set-capabilities', {
+      capabilities: [{ capability: 'x-colo', state: true }],
+    });
+    ready.then(
+      () => {},
+      () => {},
+    );
+    this.#receivers.set(`${vm.host.address}:${listen.port}`, { vm, listen, ready: ready.then(() => {}) });
+  }
+
+  setInFt(_vm: FtVm<ColoVmMonitor>, _inFt: boolean): void {}
+
+  /**
+   * A VM is gone or no longer the pair's. A secondary whose primary still runs in COLO:
+   * the primary is told to leave COLO and run on (it would otherwise stop at its next
+   * checkpoint, waiting for a secondary that is gone).
+   */
+  forget(vm: FtVm<ColoVmMonitor>): void {
+    for (const [key, receiver] of this.#receivers) if (receiver.vm === vm) this.#receivers.delete(key);
+    const primary = this.#partner.get(vm);
+    this.#partner.delete(vm);
+    if (primary?.running && primary.monitor && !vm.running) {
+      this.#loseHeartbeat(primary, { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+    }
+  }
+
+  /** `x-colo-lost-heartbeat`, sent once per VM and round of FT (later callers share it). */
+  #loseHeartbeat(vm: FtVm<ColoVmMonitor>, options: EngineCallOptions): Promise<void> {
+    let sent = this.#heartbeatLost.get(vm);
+    if (!sent) {
+      sent = this.#qmp(vm, 'end its COLO')
+        .execute('x-colo-lost-heartbeat', {}, callOf(options))
+        .then(
+          () => {},
+          (err: unknown) => {
+            this.#heartbeatLost.delete(vm); // refused or timed out: a later caller may try again
+            throw err;
+          },
+        );
+      this.#heartbeatLost.set(vm, sent);
+    }
+    return sent;
+  }
+
+  #qmp(vm: FtVm<ColoVmMonitor>, what: string): QmpClient {
+    const monitor = vm.monitor;
+    if (monitor) return monitor.qmp;
+    throw new FtPairError('NO_MONITOR', `cannot ${what}: the ${vm.name} VM's QMP monitor is not open`);
+  }
+}
+
+function callOf(options: EngineCallOptions): { timeoutMs: number; signal?: AbortSignal } {
+  return { timeoutMs: Math.max(1, options.timeoutMs), ...(options.signal ? { signal: options.signal } : {}) };
+}
+
+/** A monitor call whose failure names the VM and the command (a slow primary's deadline, a refusal). */
+async function asked<T>(call: Promise<T>, who: string, command: string): Promise<T> {
+  try {
+    return await call;
+  } catch (err) {
+    const message = err instanceof Error ? err.message : String(err);
+    throw new FtPairError(
+      'NOT_PROTECTED',
+      `the ${who}'s ${command} did not answer: ${message}`,
+      'sync-timeout',
+      err,
+    );
+  }
+}

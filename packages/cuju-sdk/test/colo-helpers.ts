@@ -1,0 +1,143 @@
+/**
+ * Real QEMU COLO pairs for the COLO tests, the demo and the benchmark: two
+ * qemu-system-x86_64 (TCG, diskless, NIC-less) on this machine, a free FT port, and an
+ * observer QMP socket per VM (a second `-qmp` in extraArgs) so that a test can ask a VM
+ * what it is without going through the pair. Everything lives in one temp dir; cleanup
+ * stops the pair and finds no process naming that dir.
+ */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { QmpClient } from '@cuju/qmp';
+import { qemuAvailable } from '../../qmp/scripts/qemu-process.js';
+import { requirePeer } from '../../qmp/test/helpers/peers.js';
+import {
+  FtPair,
+  type FtPairOptions,
+  type FtPairState,
+  type FtPairStateChange,
+  LocalHost,
+  type WatchdogOptions,
+} from '../src/index.js';
+import { freePort, tempDir } from './helpers/sim.js';
+import { alive, killQuietly, processesMentioning } from './helpers/sshd.js';
+
+export const hasQemu = requirePeer(
+  'qemu-system-x86_64',
+  qemuAvailable(),
+  'run scripts/install-peers.sh (apt-get install qemu-system-x86)',
+);
+
+/** Long enough that Debian's 7.2 never reaches the periodic checkpoint that deadlocks its primary (see the README). */
+export const NO_PERIODIC_CHECKPOINT_MS = 3_600_000;
+
+export interface ColoFixture {
+  pair: FtPair;
+  dir: string;
+  changes: FtPairStateChange[];
+  transitions(): string[];
+  reach(state: FtPairState, ms?: number): Promise<FtPairStateChange>;
+  pid(role: 'primary' | 'backup'): number;
+  /** A QMP connection to the VM whose spec has this monitor path, through its observer socket. */
+  observe(monitorPath: string): Promise<QmpClient>;
+  /** Waits (by asking every 50 ms, up to `ms`) until `check` holds for the VM `qmp` observes. */
+  until(qmp: QmpClient, check: (qmp: QmpClient) => Promise<boolean>, ms?: number): Promise<void>;
+  primaryPath: string;
+  backupPath: string;
+  /** Live processes naming the fixture's dir (VMs and their host wrappers). */
+  leftovers(): number[];
+  /** Live QEMU processes naming the fixture's dir. */
+  qemus(): number[];
+  cleanup(): Promise<void>;
+}
+
+function isQemu(pid: number): boolean {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0]!.endsWith('qemu-system-x86_64');
+  } catch {
+    return false;
+  }
+}
+
+const observerOf = (monitorPath: string) => monitorPath.replace(/\.qmp$/, '-observer.qmp');
+
+export async function makeColoPair(
+  o: { checkpointDelayMs?: number; watchdog?: WatchdogOptions } = {},
+): Promise<ColoFixture> {
+  const t = tempDir();
+  const dir = t.dir;
+  const host = new LocalHost({ address: '127.0.0.1' });
+  const primaryPath = join(dir, 'p.qmp');
+  const backupPath = join(dir, 's.qmp');
+  const observerArgs = (path: string) => ['-qmp', `unix:${observerOf(path)},server=on,wait=off`];
+  const options: FtPairOptions = {
+    engine: 'colo',
+    primary: host,
+    backup: host,
+    vm: { monitorPath: primaryPath, memory: 64, extraArgs: observerArgs(primaryPath) },
+    backupVm: { monitorPath: backupPath, extraArgs: observerArgs(backupPath) },
+    binary: { path: 'qemu-system-x86_64' },
+    ftPort: await freePort(),
+    logDir: dir,
+    colo: { checkpointDelayMs: o.checkpointDelayMs ?? NO_PERIODIC_CHECKPOINT_MS },
+    // A loaded machine runs TCG slowly: deadlines are generous, never a measure of speed.
+    timeouts: { launchMs: 60_000, syncMs: 120_000, failoverMs: 60_000, stopGraceMs: 5_000 },
+    watchdog: o.watchdog ?? { thresholdMs: 120_000 },
+  };
+  const pair = new FtPair(options);
+  const changes: FtPairStateChange[] = [];
+  const waiters = new Set<(c: FtPairStateChange) => void>();
+  pair.on('state', (c) => {
+    changes.push(c);
+    for (const w of [...waiters]) w(c);
+  });
+  const transitions = () => changes.map((c) => `${c.previous} --${c.event}--> ${c.state}`);
+  const observers: QmpClient[] = [];
+  const observe = async (monitorPath: string) => {
+    const qmp = await QmpClient.connect({ path: observerOf(monitorPath), connectTimeoutMs: 30_000 });
+    observers.push(qmp);
+    return qmp;
+  };
+  return {
+    pair,
+    dir,
+    changes,
+    transitions,
+    primaryPath,
+    backupPath,
+    reach: (state, ms = 180_000) =>
+      new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`no ${state} within ${ms} ms; saw ${transitions().join(', ')}`));
+        }, ms);
+        const check = (c: FtPairStateChange) => {
+          if (c.state !== state) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve(c);
+        };
+        waiters.add(check);
+      }),
+    pid: (role) => {
+      const vm = pair.record()[role];
+      if (!vm) throw new Error(`the pair has no ${role} (it is ${pair.state})`);
+      return vm.pid;
+    },
+    observe,
+    until: async (qmp, check, ms = 60_000) => {
+      const deadline = Date.now() + ms;
+      while (!(await check(qmp))) {
+        if (Date.now() > deadline) throw new Error(`${qmp.endpoint} did not get there within ${ms} ms`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    },
+    leftovers: () => processesMentioning(dir),
+    qemus: () => processesMentioning(dir).filter(isQemu),
+    cleanup: async () => {
+      await Promise.allSettled(observers.map((q) => q.close()));
+      for (const p of processesMentioning(dir)) if (alive(p)) killQuietly(p, 'SIGCONT');
+      await pair.down().catch(() => {});
+      t.cleanup();
+    },
+  };
+}
