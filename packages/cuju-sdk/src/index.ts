@@ -131,6 +131,8 @@ export type {
 export { CujuMonitor, monitorEndpointKey } from './monitor.js';
 // The engine seam and the reusable VM session (group FT, the COLO engine).
 export {
+  COLO_DISK,
+  type ColoDisk,
   type ColoOptions,
   checkColoOptions,
   QEMU_CHECKPOINT_DELAY_MS,

@@ -5,12 +5,14 @@
  * what it is without going through the pair. Everything lives in one temp dir; cleanup
  * stops the pair and finds no process naming that dir.
  */
-import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QmpClient } from '@cuju/qmp';
 import { qemuAvailable } from '../../qmp/scripts/qemu-process.js';
 import { requirePeer } from '../../qmp/test/helpers/peers.js';
 import {
+  type ColoDisk,
   FtPair,
   type FtPairOptions,
   type FtPairState,
@@ -60,8 +62,41 @@ function isQemu(pid: number): boolean {
 
 const observerOf = (monitorPath: string) => monitorPath.replace(/\.qmp$/, '-observer.qmp');
 
+/** Whether qemu-img (qemu-utils) is here: the block replication's overlays are made with it. */
+export const hasQemuImg = requirePeer(
+  'qemu-img',
+  (() => {
+    try {
+      execFileSync('qemu-img', ['--version'], { stdio: 'ignore' });
+      return true;
+    } catch {
+      return false;
+    }
+  })(),
+  'run scripts/install-peers.sh (apt-get install qemu-utils)',
+);
+
+/** The images of colo.disk in `dir`: two equal raw images (size 64 MiB) and two empty qcow2 overlays. */
+export async function coloDisk(dir: string): Promise<ColoDisk> {
+  const disk: ColoDisk = {
+    primaryImage: join(dir, 'primary.raw'),
+    secondaryImage: join(dir, 'secondary.raw'),
+    activeImage: join(dir, 'active.qcow2'),
+    hiddenImage: join(dir, 'hidden.qcow2'),
+    nbdPort: await freePort(),
+  };
+  for (const raw of [disk.primaryImage, disk.secondaryImage]) {
+    writeFileSync(raw, '');
+    truncateSync(raw, 64 * 1024 * 1024);
+  }
+  for (const overlay of [disk.activeImage, disk.hiddenImage]) {
+    execFileSync('qemu-img', ['create', '-q', '-f', 'qcow2', overlay, '64M']);
+  }
+  return disk;
+}
+
 export async function makeColoPair(
-  o: { checkpointDelayMs?: number; watchdog?: WatchdogOptions } = {},
+  o: { checkpointDelayMs?: number; watchdog?: WatchdogOptions; disk?: boolean } = {},
 ): Promise<ColoFixture> {
   const t = tempDir();
   const dir = t.dir;
@@ -78,7 +113,10 @@ export async function makeColoPair(
     binary: { path: 'qemu-system-x86_64' },
     ftPort: await freePort(),
     logDir: dir,
-    colo: { checkpointDelayMs: o.checkpointDelayMs ?? NO_PERIODIC_CHECKPOINT_MS },
+    colo: {
+      checkpointDelayMs: o.checkpointDelayMs ?? NO_PERIODIC_CHECKPOINT_MS,
+      ...(o.disk ? { disk: await coloDisk(dir) } : {}),
+    },
     // A loaded machine runs TCG slowly: deadlines are generous, never a measure of speed.
     timeouts: { launchMs: 60_000, syncMs: 120_000, failoverMs: 60_000, stopGraceMs: 5_000 },
     watchdog: o.watchdog ?? { thresholdMs: 120_000 },

@@ -17,6 +17,14 @@ const base: FtPairOptions = {
   ftPort: 47001,
 };
 
+const disk = {
+  primaryImage: '/tmp/colo-options-test/p.raw',
+  secondaryImage: '/tmp/colo-options-test/s.raw',
+  activeImage: '/tmp/colo-options-test/active.qcow2',
+  hiddenImage: '/tmp/colo-options-test/hidden.qcow2',
+  nbdPort: 47002,
+};
+
 function refusal(make: () => unknown): { code: string; field: string } {
   try {
     make();
@@ -51,6 +59,13 @@ describe('FtPair engine colo: options', () => {
       { backupVm: { ...base.backupVm, nic: { tap: 'tap1', mac: '52:54:00:12:34:56' } } },
       'backupVm.nic',
     ],
+    [
+      'a disk image path with a comma',
+      { colo: { disk: { ...disk, primaryImage: '/tmp/a,b.raw' } } },
+      'colo.disk.primaryImage',
+    ],
+    ['a disk without its NBD port', { colo: { disk: { ...disk, nbdPort: undefined } } }, 'colo.disk.nbdPort'],
+    ['an unknown disk option', { colo: { disk: { ...disk, format: 'qcow2' } } }, 'colo.disk.format'],
     ['a Cuju join port', { vm: { ...base.vm, joinPort: 5000 } }, 'vm.joinPort'],
     ['a second QMP path', { vm: { ...base.vm, qmpPath: '/tmp/colo-options-test/q.qmp' } }, 'vm.qmpPath'],
     [
@@ -92,5 +107,13 @@ describe('FtPair engine colo: options', () => {
     expect(engine.receiverArgv(backup, 4444).slice(-2)).toEqual(['-incoming', 'tcp:127.0.0.1:4444']);
     expect(new ColoEngine().options.checkpointDelayMs).toBe(20_000);
     expect(engine.primaryArgv({ ...spec, kvm: true })).toContain('kvm');
+    // colo.disk: the primary's quorum over its image; the secondary's replication stack.
+    const withDisk = new ColoEngine({ disk });
+    expect(withDisk.primaryArgv(spec)).toContain(
+      'if=ide,id=colo-disk0,driver=quorum,read-pattern=fifo,vote-threshold=1,children.0.file.filename=/tmp/colo-options-test/p.raw,children.0.driver=raw',
+    );
+    expect(withDisk.receiverArgv(backup, 4444).filter((a) => a.includes('driver=replication'))).toEqual([
+      'if=none,id=colo-childs0,driver=replication,mode=secondary,file.driver=qcow2,top-id=colo-disk0,file.file.filename=/tmp/colo-options-test/active.qcow2,file.backing.driver=qcow2,file.backing.file.filename=/tmp/colo-options-test/hidden.qcow2,file.backing.backing=colo-parent0',
+    ]);
   });
 });

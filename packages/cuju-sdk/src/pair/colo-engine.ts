@@ -2,8 +2,8 @@
  * QEMU COLO behind the FtEngine seam: stock QEMU's primary/secondary fault tolerance
  * (docs/COLO-FT.txt), driven over QMP only, through @cuju/qmp's typed client.
  *
- * - Launch: the secondary waits with `-incoming tcp:ADDRESS:PORT`; both are diskless and
- *   NIC-less (colo-args.ts).
+ * - Launch: the secondary waits with `-incoming tcp:ADDRESS:PORT`; both are NIC-less, and
+ *   diskless unless colo.disk asks for block replication (colo-args.ts).
  * - FT on: `x-colo` on the secondary as soon as it is up, `x-colo` and `x-checkpoint-delay`
  *   on the primary, then the primary's `migrate`.
  * - Protected: the primary's migration status is `colo` and the secondary's
@@ -25,11 +25,13 @@ import type { Host } from '../hosts/host.js';
 import type { CujuMarker } from '../markers.js';
 import type { CujuVmSpec } from '../spec.js';
 import {
+  COLO_DISK,
   type ColoOptions,
   checkColoOptions,
   checkColoVmSpec,
   coloSecondaryArgv,
   coloVmArgv,
+  primaryDrives,
   type ResolvedColoOptions,
 } from './colo-args.js';
 import type {
@@ -86,6 +88,8 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
   readonly #partner = new WeakMap<FtVm<ColoVmMonitor>, FtVm<ColoVmMonitor>>();
   /** `x-colo-lost-heartbeat` sent to a VM in this round of FT (one per VM and round). */
   readonly #heartbeatLost = new WeakMap<FtVm<ColoVmMonitor>, Promise<void>>();
+  /** VMs launched with colo.disk's images open (until they are forgotten). */
+  readonly #diskHolders = new Set<FtVm<ColoVmMonitor>>();
 
   constructor(options?: ColoOptions) {
     this.options = checkColoOptions(options ?? {});
@@ -103,12 +107,18 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
         `backupVm.monitorPath must differ from the primary's when both VMs run on ${plan.primary.host.address}`,
       );
     }
+    if (this.options.disk && [...this.#diskHolders].some((vm) => vm.running)) {
+      throw new FtPairError(
+        'STATE',
+        'a new secondary for a pair with colo.disk needs its own copy of the disk, resynchronised from the survivor (drive-mirror), which this engine does not do: down() and up() the pair instead',
+      );
+    }
     this.#hostAddress.set(plan.backup.spec, plan.backup.host.address);
   }
 
   primaryArgv(spec: CujuVmSpec): string[] {
     checkColoVmSpec(spec, 'vm');
-    return coloVmArgv(spec);
+    return coloVmArgv(spec, this.options.disk ? primaryDrives(this.options.disk) : []);
   }
 
   receiverArgv(spec: CujuVmSpec, ftPort: number): string[] {
@@ -117,7 +127,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
     const address = this.options.listenAddress ?? this.#hostAddress.get(spec) ?? '0.0.0.0';
     const listen = { address, port: ftPort };
     this.#listens.set(spec, listen);
-    return coloSecondaryArgv(spec, listen);
+    return coloSecondaryArgv(spec, listen, this.options.disk);
   }
 
   classify(role: PairRole, line: string): EngineSignal | undefined {
@@ -199,11 +209,47 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
       timeoutMs: options.timeoutMs,
     });
     const address = receiver.listen.address === '0.0.0.0' ? target.host : receiver.listen.address;
-    await this.#qmp(primary, 'start COLO').execute(
-      'migrate',
-      { uri: `tcp:${address}:${target.port}` },
-      callOf(options),
-    );
+    const qmp = this.#qmp(primary, 'start COLO');
+    const disk = this.options.disk;
+    if (disk) {
+      // The primary's quorum gets a second child: the replication driver, writing to the secondary over NBD.
+      await qmp.execute(
+        'blockdev-add',
+        {
+          driver: 'replication',
+          'node-name': COLO_DISK.primaryChild,
+          mode: 'primary',
+          file: {
+            driver: 'nbd',
+            server: { type: 'inet', host: address, port: String(disk.nbdPort) },
+            export: COLO_DISK.parent,
+          },
+        },
+        callOf(options),
+      );
+      await qmp.execute(
+        'x-blockdev-change',
+        { parent: COLO_DISK.quorum, node: COLO_DISK.primaryChild },
+        callOf(options),
+      );
+    }
+    await qmp.execute('migrate', { uri: `tcp:${address}:${target.port}` }, callOf(options));
+  }
+
+  /**
+   * A receiver's preparation: `x-colo`, and with colo.disk its NBD server (on its listen
+   * address) exporting its image to the primary's replication driver.
+   */
+  async #prepareReceiver(vm: FtVm<ColoVmMonitor>, listen: Listen): Promise<void> {
+    const qmp = this.#qmp(vm, 'make it a COLO secondary');
+    await qmp.execute('migrate-set-capabilities', { capabilities: [{ capability: 'x-colo', state: true }] });
+    const disk = this.options.disk;
+    if (!disk) return;
+    const host = listen.address === '0.0.0.0' ? vm.host.address : listen.address;
+    await qmp.execute('nbd-server-start', {
+      addr: { type: 'inet', data: { host, port: String(disk.nbdPort) } },
+    });
+    await qmp.execute('nbd-server-add', { device: COLO_DISK.parent, writable: true });
   }
 
   /**
@@ -260,13 +306,13 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
     _backup: FtVm<ColoVmMonitor>,
     options: EngineCallOptions,
   ): Promise<StopFtOutcome> {
-    await this.#loseHeartbeat(primary, options);
+    await this.#loseHeartbeat(primary, 'primary', options);
     return 'stop-secondary';
   }
 
   /** The secondary takes over: `x-colo-lost-heartbeat` (once; the engine may have sent it already). */
   async promote(backup: FtVm<ColoVmMonitor>, options: EngineCallOptions): Promise<void> {
-    await this.#loseHeartbeat(backup, options);
+    await this.#loseHeartbeat(backup, 'secondary', options);
   }
 
   async heartbeat(vm: FtVm<ColoVmMonitor>, _role: PairRole, options: EngineCallOptions): Promise<void> {
@@ -287,10 +333,10 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
         if (data.reason === 'request') return; // the answer to our own x-colo-lost-heartbeat
         if (data.mode === 'secondary') {
           onSignal({ kind: 'link-eof' });
-          this.#loseHeartbeat(vm, { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+          this.#loseHeartbeat(vm, 'secondary', { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
         } else if (data.mode === 'primary') {
           onSignal({ kind: 'partner-lost' });
-          this.#loseHeartbeat(vm, { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+          this.#loseHeartbeat(vm, 'primary', { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
         }
       } else if (event.event === 'RESUME' && this.#heartbeatLost.has(vm)) {
         onSignal({ kind: 'resumed' });
@@ -302,16 +348,12 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
 
   /** A receiver is up: `x-colo` is set on it now, and startFt() waits for that. */
   launched(vm: FtVm<ColoVmMonitor>): void {
+    if (this.options.disk) this.#diskHolders.add(vm);
     const listen = this.#listens.get(vm.spec);
     if (!listen) return;
-    const ready = this.#qmp(vm, 'make it a COLO secondary').execute('migrate-set-capabilities', {
-      capabilities: [{ capability: 'x-colo', state: true }],
-    });
-    ready.then(
-      () => {},
-      () => {},
-    );
-    this.#receivers.set(`${vm.host.address}:${listen.port}`, { vm, listen, ready: ready.then(() => {}) });
+    const ready = this.#prepareReceiver(vm, listen);
+    ready.catch(() => {}); // startFt() awaits it and reports its failure
+    this.#receivers.set(`${vm.host.address}:${listen.port}`, { vm, listen, ready });
   }
 
   setInFt(_vm: FtVm<ColoVmMonitor>, _inFt: boolean): void {}
@@ -322,20 +364,30 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
    * checkpoint, waiting for a secondary that is gone).
    */
   forget(vm: FtVm<ColoVmMonitor>): void {
+    this.#diskHolders.delete(vm);
     for (const [key, receiver] of this.#receivers) if (receiver.vm === vm) this.#receivers.delete(key);
     const primary = this.#partner.get(vm);
     this.#partner.delete(vm);
     if (primary?.running && primary.monitor && !vm.running) {
-      this.#loseHeartbeat(primary, { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+      this.#loseHeartbeat(primary, 'primary', { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
     }
   }
 
-  /** `x-colo-lost-heartbeat`, sent once per VM and round of FT (later callers share it). */
-  #loseHeartbeat(vm: FtVm<ColoVmMonitor>, options: EngineCallOptions): Promise<void> {
+  /**
+   * `x-colo-lost-heartbeat`, sent once per VM and round of FT (later callers share it).
+   * With colo.disk, first what docs/COLO-FT.txt does before it: a secondary stops its NBD
+   * server; a primary drops the replication child from its quorum.
+   */
+  #loseHeartbeat(
+    vm: FtVm<ColoVmMonitor>,
+    role: 'primary' | 'secondary',
+    options: EngineCallOptions,
+  ): Promise<void> {
     let sent = this.#heartbeatLost.get(vm);
     if (!sent) {
-      sent = this.#qmp(vm, 'end its COLO')
-        .execute('x-colo-lost-heartbeat', {}, callOf(options))
+      const qmp = this.#qmp(vm, 'end its COLO');
+      sent = this.#leaveReplication(qmp, role, options)
+        .then(() => qmp.execute('x-colo-lost-heartbeat', {}, callOf(options)))
         .then(
           () => {},
           (err: unknown) => {
@@ -346,6 +398,24 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
       this.#heartbeatLost.set(vm, sent);
     }
     return sent;
+  }
+
+  /** The block replication's part of leaving COLO; a step that fails does not stop the failover. */
+  async #leaveReplication(
+    qmp: QmpClient,
+    role: 'primary' | 'secondary',
+    options: EngineCallOptions,
+  ): Promise<void> {
+    if (!this.options.disk) return;
+    const call = callOf(options);
+    if (role === 'secondary') {
+      await qmp.execute('nbd-server-stop', {}, call).catch(() => {});
+      return;
+    }
+    await qmp
+      .execute('x-blockdev-change', { parent: COLO_DISK.quorum, child: 'children.1' }, call)
+      .then(() => qmp.execute('blockdev-del', { 'node-name': COLO_DISK.primaryChild }, call))
+      .catch(() => {});
   }
 
   #qmp(vm: FtVm<ColoVmMonitor>, what: string): QmpClient {
