@@ -96,7 +96,7 @@ export async function coloDisk(dir: string): Promise<ColoDisk> {
 }
 
 export async function makeColoPair(
-  o: { checkpointDelayMs?: number; watchdog?: WatchdogOptions; disk?: boolean } = {},
+  o: { checkpointDelayMs?: number; watchdog?: WatchdogOptions; disk?: boolean; network?: boolean } = {},
 ): Promise<ColoFixture> {
   const t = tempDir();
   const dir = t.dir;
@@ -116,6 +116,19 @@ export async function makeColoPair(
     colo: {
       checkpointDelayMs: o.checkpointDelayMs ?? NO_PERIODIC_CHECKPOINT_MS,
       ...(o.disk ? { disk: await coloDisk(dir) } : {}),
+      ...(o.network
+        ? {
+            network: {
+              mac: '52:54:00:c0:10:01',
+              ports: {
+                mirror: await freePort(),
+                compare: await freePort(),
+                primaryIn: await freePort(),
+                compareOut: await freePort(),
+              },
+            },
+          }
+        : {}),
     },
     // A loaded machine runs TCG slowly: deadlines are generous, never a measure of speed.
     timeouts: { launchMs: 60_000, syncMs: 120_000, failoverMs: 60_000, stopGraceMs: 5_000 },

@@ -66,6 +66,23 @@ describe('FtPair engine colo: options', () => {
     ],
     ['a disk without its NBD port', { colo: { disk: { ...disk, nbdPort: undefined } } }, 'colo.disk.nbdPort'],
     ['an unknown disk option', { colo: { disk: { ...disk, format: 'qcow2' } } }, 'colo.disk.format'],
+    [
+      'two network ports that are one',
+      {
+        colo: {
+          network: {
+            mac: '52:54:00:00:00:01',
+            ports: { mirror: 1, compare: 1, primaryIn: 2, compareOut: 3 },
+          },
+        },
+      },
+      'colo.network.ports.compare',
+    ],
+    [
+      'a network MAC that is none',
+      { colo: { network: { mac: 'nope', ports: { mirror: 1, compare: 2, primaryIn: 3, compareOut: 4 } } } },
+      'colo.network.mac',
+    ],
     ['a Cuju join port', { vm: { ...base.vm, joinPort: 5000 } }, 'vm.joinPort'],
     ['a second QMP path', { vm: { ...base.vm, qmpPath: '/tmp/colo-options-test/q.qmp' } }, 'vm.qmpPath'],
     [

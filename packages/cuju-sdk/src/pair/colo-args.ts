@@ -4,8 +4,9 @@
  * stock QEMU (7.2 here), after QEMU's docs/COLO-FT.txt.
  *
  * A VM's monitor is QMP on `vm.monitorPath` (COLO is driven over QMP only). Without
- * `colo.disk` the VMs are diskless; they are always NIC-less (colo-compare and its filters
- * are not built): the guest's RAM, device state and (with colo.disk) disk are replicated.
+ * `colo.disk` the VMs are diskless, without `colo.network` NIC-less: the guest's RAM and
+ * device state are replicated, its disk with colo.disk, its network output compared with
+ * colo.network.
  */
 import { CujuArgumentError } from '../errors.js';
 import { type CujuVmSpec, checkVmSpec } from '../spec.js';
@@ -13,6 +14,7 @@ import {
   checkImagePath,
   checkIntegerIn,
   checkIPv4,
+  checkMac,
   checkObject,
   checkOptions,
   checkPort,
@@ -37,6 +39,33 @@ export interface ColoOptions {
   listenAddress?: string;
   /** Block replication (quorum + replication drivers, docs/COLO-FT.txt): the guest gets a disk. */
   disk?: ColoDisk;
+  /** Network comparison (colo-compare, filter-mirror, filter-redirector, filter-rewriter): the guest gets a NIC. */
+  network?: ColoNetwork;
+}
+
+/**
+ * COLO's network comparison, after docs/COLO-FT.txt with a user-mode (slirp) netdev on
+ * both VMs instead of a tap on a bridge. The primary mirrors what its guest sends to the
+ * secondary (filter-mirror), redirects what arrives into colo-compare (filter-redirector),
+ * which compares it with the secondary's output and releases the primary's when they
+ * match; the secondary takes the mirrored packets in and sends its output back
+ * (filter-redirector), with filter-rewriter fixing TCP sequence numbers. Four TCP ports
+ * on the primary's host (on its address) carry it.
+ */
+export interface ColoNetwork {
+  /** The guest NIC's MAC (the same on both VMs). */
+  mac: string;
+  /** The primary's four chardev ports. */
+  ports: {
+    /** filter-mirror's output: the secondary reads the primary's guest traffic from it. */
+    mirror: number;
+    /** colo-compare's secondary input: the secondary writes its guest's output to it. */
+    compare: number;
+    /** colo-compare's primary input (the primary's own loop). */
+    primaryIn: number;
+    /** colo-compare's output back to the primary's netdev (the primary's own loop). */
+    compareOut: number;
+  };
 }
 
 /**
@@ -63,6 +92,7 @@ export interface ResolvedColoOptions {
   checkpointDelayMs: number;
   listenAddress: string | undefined;
   disk: ColoDisk | undefined;
+  network: ColoNetwork | undefined;
 }
 
 /** The block graph names the COLO lines and the engine share. */
@@ -77,7 +107,35 @@ export const COLO_DISK = {
   primaryChild: 'colo-replication0',
 } as const;
 
-const COLO_OPTIONS = ['checkpointDelayMs', 'listenAddress', 'disk'];
+const COLO_OPTIONS = ['checkpointDelayMs', 'listenAddress', 'disk', 'network'];
+const NETWORK_PORTS = ['mirror', 'compare', 'primaryIn', 'compareOut'] as const;
+
+/** The ids of the network objects, for the failover's clean-up. */
+export const COLO_NETWORK = {
+  primaryObjects: ['comp0', 'm0', 'redire0', 'redire1', 'iothread1'],
+  secondaryObjects: ['f2', 'f1', 'rew0'],
+  secondaryChardevs: ['red1', 'red0'],
+} as const;
+
+function checkColoNetwork(value: unknown, field: string): ColoNetwork {
+  const n = checkObject(field, value);
+  for (const key of Object.keys(n)) {
+    if (key !== 'mac' && key !== 'ports')
+      throw new CujuArgumentError(`${field}.${key}`, 'is not a COLO network option');
+  }
+  const mac = checkMac(`${field}.mac`, n.mac);
+  const p = checkObject(`${field}.ports`, n.ports);
+  const ports = Object.fromEntries(
+    NETWORK_PORTS.map((key) => [key, checkPort(`${field}.ports.${key}`, p[key])]),
+  ) as ColoNetwork['ports'];
+  const seen = new Map<number, string>();
+  for (const key of NETWORK_PORTS) {
+    const other = seen.get(ports[key]);
+    if (other) throw new CujuArgumentError(`${field}.ports.${key}`, `must differ from ports.${other}`);
+    seen.set(ports[key], key);
+  }
+  return { mac, ports };
+}
 const DISK_IMAGES = ['primaryImage', 'secondaryImage', 'activeImage', 'hiddenImage'] as const;
 
 function checkColoDisk(value: unknown, field: string): ColoDisk {
@@ -109,6 +167,7 @@ export function checkColoOptions(value: unknown, field = 'colo'): ResolvedColoOp
     listenAddress:
       o.listenAddress === undefined ? undefined : checkIPv4(`${field}.listenAddress`, o.listenAddress),
     disk: o.disk === undefined ? undefined : checkColoDisk(o.disk, `${field}.disk`),
+    network: o.network === undefined ? undefined : checkColoNetwork(o.network, `${field}.network`),
   };
 }
 
@@ -138,7 +197,7 @@ export function checkColoVmSpec(spec: CujuVmSpec, field: string): void {
       throw new CujuArgumentError(
         `${field}.${key}`,
         key === 'nic'
-          ? 'is not supported by the COLO engine yet: its VMs are NIC-less (colo-compare and the filters are not built)'
+          ? "is not the COLO engine's NIC: give colo.network (colo-compare and its filters)"
           : "is not the COLO engine's disk: give colo.disk (block replication)",
       );
     }
@@ -150,7 +209,7 @@ export function checkColoVmSpec(spec: CujuVmSpec, field: string): void {
  * A COLO VM's argv after the binary: `-M pc -nodefaults -display none`, memory, CPUs, the
  * accelerator (TCG unless `kvm: true`), QMP on the monitor path, the caller's extraArgs.
  */
-export function coloVmArgv(spec: CujuVmSpec, drives: readonly string[] = []): string[] {
+export function coloVmArgv(spec: CujuVmSpec, devices: readonly string[] = []): string[] {
   const argv = ['-M', 'pc', '-nodefaults', '-display', 'none'];
   if (spec.name !== undefined) argv.push('-name', spec.name);
   if (spec.memory !== undefined) argv.push('-m', String(spec.memory));
@@ -160,7 +219,7 @@ export function coloVmArgv(spec: CujuVmSpec, drives: readonly string[] = []): st
   if (typeof spec.cpu === 'string') argv.push('-cpu', spec.cpu);
   if (spec.vga !== undefined && spec.vga !== null) argv.push('-vga', spec.vga);
   argv.push('-qmp', `unix:${spec.monitorPath},server=on,wait=off`);
-  for (const drive of drives) argv.push('-drive', drive);
+  argv.push(...devices);
   argv.push(...(spec.extraArgs ?? []));
   return argv;
 }
@@ -169,15 +228,71 @@ export function coloVmArgv(spec: CujuVmSpec, drives: readonly string[] = []): st
 export function coloSecondaryArgv(
   spec: CujuVmSpec,
   listen: { address: string; port: number },
-  disk?: ColoDisk,
+  extras: { disk?: ColoDisk | undefined; network?: { network: ColoNetwork; primaryAddress: string } } = {},
 ): string[] {
-  const drives = disk ? secondaryDrives(disk) : [];
-  return [...coloVmArgv(spec, drives), '-incoming', `tcp:${listen.address}:${listen.port}`];
+  const devices = [
+    ...(extras.disk ? secondaryDrives(extras.disk) : []),
+    ...(extras.network ? secondaryNetwork(extras.network.network, extras.network.primaryAddress) : []),
+  ];
+  return [...coloVmArgv(spec, devices), '-incoming', `tcp:${listen.address}:${listen.port}`];
+}
+
+function nic(network: ColoNetwork): string[] {
+  return ['-netdev', 'user,id=hn0', '-device', `e1000,id=e0,netdev=hn0,mac=${network.mac}`];
+}
+
+/** The primary's NIC with filter-mirror, the two filter-redirectors and colo-compare (on its own iothread). */
+export function primaryNetwork(network: ColoNetwork, address: string): string[] {
+  const { mirror, compare, primaryIn, compareOut } = network.ports;
+  const server = (id: string, port: number) => [
+    '-chardev',
+    `socket,id=${id},host=${address},port=${port},server=on,wait=off`,
+  ];
+  return [
+    ...nic(network),
+    ...server('mirror0', mirror),
+    ...server('compare1', compare),
+    ...server('compare0', primaryIn),
+    '-chardev',
+    `socket,id=compare0-0,host=${address},port=${primaryIn}`,
+    ...server('compare_out', compareOut),
+    '-chardev',
+    `socket,id=compare_out0,host=${address},port=${compareOut}`,
+    '-object',
+    'filter-mirror,id=m0,netdev=hn0,queue=tx,outdev=mirror0',
+    '-object',
+    'filter-redirector,netdev=hn0,id=redire0,queue=rx,indev=compare_out',
+    '-object',
+    'filter-redirector,netdev=hn0,id=redire1,queue=rx,outdev=compare0',
+    '-object',
+    'iothread,id=iothread1',
+    '-object',
+    'colo-compare,id=comp0,primary_in=compare0-0,secondary_in=compare1,outdev=compare_out0,iothread=iothread1',
+  ];
+}
+
+/** The secondary's NIC with the two filter-redirectors to the primary (reconnecting until it listens) and filter-rewriter. */
+function secondaryNetwork(network: ColoNetwork, primaryAddress: string): string[] {
+  const { mirror, compare } = network.ports;
+  return [
+    ...nic(network),
+    '-chardev',
+    `socket,id=red0,host=${primaryAddress},port=${mirror},reconnect=1`,
+    '-chardev',
+    `socket,id=red1,host=${primaryAddress},port=${compare},reconnect=1`,
+    '-object',
+    'filter-redirector,id=f1,netdev=hn0,queue=tx,indev=red0',
+    '-object',
+    'filter-redirector,id=f2,netdev=hn0,queue=rx,outdev=red1',
+    '-object',
+    'filter-rewriter,id=rew0,netdev=hn0,queue=all',
+  ];
 }
 
 /** The primary's disk: a quorum (one vote is enough) over its raw image. */
 export function primaryDrives(disk: ColoDisk): string[] {
   return [
+    '-drive',
     `if=ide,id=${COLO_DISK.quorum},driver=quorum,read-pattern=fifo,vote-threshold=1,children.0.file.filename=${disk.primaryImage},children.0.driver=raw`,
   ];
 }
@@ -185,8 +300,11 @@ export function primaryDrives(disk: ColoDisk): string[] {
 /** The secondary's disk: its image, the replication driver on the two overlays, the quorum over it. */
 function secondaryDrives(disk: ColoDisk): string[] {
   return [
+    '-drive',
     `if=none,id=${COLO_DISK.parent},file.filename=${disk.secondaryImage},driver=raw`,
+    '-drive',
     `if=none,id=${COLO_DISK.secondaryChild},driver=replication,mode=secondary,file.driver=qcow2,top-id=${COLO_DISK.quorum},file.file.filename=${disk.activeImage},file.backing.driver=qcow2,file.backing.file.filename=${disk.hiddenImage},file.backing.backing=${COLO_DISK.parent}`,
+    '-drive',
     `if=ide,id=${COLO_DISK.quorum},driver=quorum,read-pattern=fifo,vote-threshold=1,children.0=${COLO_DISK.secondaryChild}`,
   ];
 }

@@ -26,12 +26,14 @@ import type { CujuMarker } from '../markers.js';
 import type { CujuVmSpec } from '../spec.js';
 import {
   COLO_DISK,
+  COLO_NETWORK,
   type ColoOptions,
   checkColoOptions,
   checkColoVmSpec,
   coloSecondaryArgv,
   coloVmArgv,
   primaryDrives,
+  primaryNetwork,
   type ResolvedColoOptions,
 } from './colo-args.js';
 import type {
@@ -80,6 +82,10 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
   readonly options: ResolvedColoOptions;
   /** The address each backup spec's host has (checkPair), for its -incoming. */
   readonly #hostAddress = new WeakMap<CujuVmSpec, string>();
+  /** The address of each primary spec's host (checkPair): colo.network's ports listen there. */
+  readonly #primaryAddress = new WeakMap<CujuVmSpec, string>();
+  /** The primary's host address for each backup spec (checkPair): its filters connect there. */
+  readonly #partnerAddress = new WeakMap<CujuVmSpec, string>();
   /** What receiverArgv() gave each receiver spec. */
   readonly #listens = new WeakMap<CujuVmSpec, Listen>();
   /** Receivers launched, by `hostAddress:port` (the target startFt() is given). */
@@ -88,7 +94,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
   readonly #partner = new WeakMap<FtVm<ColoVmMonitor>, FtVm<ColoVmMonitor>>();
   /** `x-colo-lost-heartbeat` sent to a VM in this round of FT (one per VM and round). */
   readonly #heartbeatLost = new WeakMap<FtVm<ColoVmMonitor>, Promise<void>>();
-  /** VMs launched with colo.disk's images open (until they are forgotten). */
+  /** VMs launched with colo.disk's images open or colo.network's objects (until they are forgotten). */
   readonly #diskHolders = new Set<FtVm<ColoVmMonitor>>();
 
   constructor(options?: ColoOptions) {
@@ -107,18 +113,25 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
         `backupVm.monitorPath must differ from the primary's when both VMs run on ${plan.primary.host.address}`,
       );
     }
-    if (this.options.disk && [...this.#diskHolders].some((vm) => vm.running)) {
+    if ((this.options.disk || this.options.network) && [...this.#diskHolders].some((vm) => vm.running)) {
       throw new FtPairError(
         'STATE',
-        'a new secondary for a pair with colo.disk needs its own copy of the disk, resynchronised from the survivor (drive-mirror), which this engine does not do: down() and up() the pair instead',
+        'a new secondary for a pair with colo.disk or colo.network needs the disk resynchronised from the survivor (drive-mirror) and its network objects added again, which this engine does not do: down() and up() the pair instead',
       );
     }
     this.#hostAddress.set(plan.backup.spec, plan.backup.host.address);
+    this.#primaryAddress.set(plan.primary.spec, plan.primary.host.address);
+    this.#partnerAddress.set(plan.backup.spec, plan.primary.host.address);
   }
 
   primaryArgv(spec: CujuVmSpec): string[] {
     checkColoVmSpec(spec, 'vm');
-    return coloVmArgv(spec, this.options.disk ? primaryDrives(this.options.disk) : []);
+    const { disk, network } = this.options;
+    const address = this.#primaryAddress.get(spec) ?? '127.0.0.1';
+    return coloVmArgv(spec, [
+      ...(disk ? primaryDrives(disk) : []),
+      ...(network ? primaryNetwork(network, address) : []),
+    ]);
   }
 
   receiverArgv(spec: CujuVmSpec, ftPort: number): string[] {
@@ -127,7 +140,12 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
     const address = this.options.listenAddress ?? this.#hostAddress.get(spec) ?? '0.0.0.0';
     const listen = { address, port: ftPort };
     this.#listens.set(spec, listen);
-    return coloSecondaryArgv(spec, listen, this.options.disk);
+    const { disk, network } = this.options;
+    const primaryAddress = this.#partnerAddress.get(spec) ?? '127.0.0.1';
+    return coloSecondaryArgv(spec, listen, {
+      disk,
+      ...(network ? { network: { network, primaryAddress } } : {}),
+    });
   }
 
   classify(role: PairRole, line: string): EngineSignal | undefined {
@@ -348,7 +366,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
 
   /** A receiver is up: `x-colo` is set on it now, and startFt() waits for that. */
   launched(vm: FtVm<ColoVmMonitor>): void {
-    if (this.options.disk) this.#diskHolders.add(vm);
+    if (this.options.disk || this.options.network) this.#diskHolders.add(vm);
     const listen = this.#listens.get(vm.spec);
     if (!listen) return;
     const ready = this.#prepareReceiver(vm, listen);
@@ -388,6 +406,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
       const qmp = this.#qmp(vm, 'end its COLO');
       sent = this.#leaveReplication(qmp, role, options)
         .then(() => qmp.execute('x-colo-lost-heartbeat', {}, callOf(options)))
+        .then(() => (role === 'secondary' ? this.#afterTakeover(qmp, options) : undefined))
         .then(
           () => {},
           (err: unknown) => {
@@ -400,22 +419,41 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
     return sent;
   }
 
-  /** The block replication's part of leaving COLO; a step that fails does not stop the failover. */
+  /**
+   * The block replication's and network comparison's part of leaving COLO (as
+   * docs/COLO-FT.txt orders it); a step that fails does not stop the failover.
+   */
   async #leaveReplication(
     qmp: QmpClient,
     role: 'primary' | 'secondary',
     options: EngineCallOptions,
   ): Promise<void> {
-    if (!this.options.disk) return;
     const call = callOf(options);
-    if (role === 'secondary') {
-      await qmp.execute('nbd-server-stop', {}, call).catch(() => {});
-      return;
+    if (this.options.disk) {
+      if (role === 'secondary') await qmp.execute('nbd-server-stop', {}, call).catch(() => {});
+      else {
+        await qmp
+          .execute('x-blockdev-change', { parent: COLO_DISK.quorum, child: 'children.1' }, call)
+          .then(() => qmp.execute('blockdev-del', { 'node-name': COLO_DISK.primaryChild }, call))
+          .catch(() => {});
+      }
     }
-    await qmp
-      .execute('x-blockdev-change', { parent: COLO_DISK.quorum, child: 'children.1' }, call)
-      .then(() => qmp.execute('blockdev-del', { 'node-name': COLO_DISK.primaryChild }, call))
-      .catch(() => {});
+    // The primary's comparison goes before it runs alone: nothing holds its packets back any more.
+    if (this.options.network && role === 'primary') {
+      for (const id of COLO_NETWORK.primaryObjects)
+        await qmp.execute('object-del', { id }, call).catch(() => {});
+    }
+  }
+
+  /** After a secondary took over: its redirectors to the dead primary go (they would reconnect forever). */
+  async #afterTakeover(qmp: QmpClient, options: EngineCallOptions): Promise<void> {
+    if (!this.options.network) return;
+    const call = callOf(options);
+    for (const id of COLO_NETWORK.secondaryObjects)
+      await qmp.execute('object-del', { id }, call).catch(() => {});
+    for (const id of COLO_NETWORK.secondaryChardevs) {
+      await qmp.execute('chardev-remove', { id }, call).catch(() => {});
+    }
   }
 
   #qmp(vm: FtVm<ColoVmMonitor>, what: string): QmpClient {
