@@ -3,7 +3,14 @@
  * show every step, prove the protection by killing the primary, report the failover
  * and its detection time, and stop everything.
  */
-import { type CujuBinary, type CujuBuildName, cujuBuild, FtPair, type Host } from '@cuju/sdk';
+import {
+  type CujuBinary,
+  type CujuBuildName,
+  cujuBuild,
+  FtPair,
+  type FtPairRecord,
+  type Host,
+} from '@cuju/sdk';
 
 export interface PairJob {
   primary: Host;
@@ -16,6 +23,13 @@ export interface PairJob {
   ftPort: number;
   /** Kill the primary once protected and measure the takeover (default true). */
   testFailover?: boolean;
+  /** The guest's raw disk image, on both hosts (default: no disk). */
+  image?: string;
+  /**
+   * Leave the protected pair running: called with its record once protected, then the
+   * pair is detached (its VMs run on) instead of stopped. No failover test.
+   */
+  leaveRunning?: (record: FtPairRecord) => void;
 }
 
 const t0 = Date.now();
@@ -33,6 +47,7 @@ export async function runPair(job: PairJob): Promise<number> {
       memory: '1G',
       nic: { tap: 'tap0', mac: 'ae:ae:00:00:00:25' },
       monitorPath: `${job.workDir}/vm1.monitor`,
+      ...(job.image ? { image: job.image } : {}),
     },
     binary: job.binary,
     ftPort: job.ftPort,
@@ -41,7 +56,9 @@ export async function runPair(job: PairJob): Promise<number> {
     say(`state ${c.state}${c.reason ? ` (${c.reason})` : ''}${c.detail ? `: ${c.detail}` : ''}`),
   );
   pair.on('marker', (m) => say(`  ${m.side} stdout: ${m.line}`));
+  let leftRunning = false;
   const stop = async () => {
+    if (leftRunning) return;
     say('stopping both VMs');
     await pair.down();
   };
@@ -51,6 +68,12 @@ export async function runPair(job: PairJob): Promise<number> {
     say(`primary on ${job.primary.name}, backup on ${job.backup.name} (FT port ${job.ftPort})`);
     await pair.up();
     say('the VM is protected: every epoch is committed on the backup');
+    if (job.leaveRunning) {
+      job.leaveRunning(pair.record());
+      await pair.detach();
+      leftRunning = true;
+      return 0;
+    }
     if (job.testFailover !== false) {
       say('killing the primary (SIGKILL) to prove it');
       const report = await pair.testFailover();

@@ -648,13 +648,13 @@ export class FtPair extends Emitter {
       await this.#protect(primary, backup, op);
     } catch (err) {
       if (this.#stopping) throw err;
+      const reason = this.#failureReason(err, op);
+      const detail = messageOf(err);
       if (backup) {
         if (this.#backup === backup) this.#backup = undefined;
         await backup.stop({ graceMs: 0 });
         this.#retire(backup);
       }
-      const reason = this.#failureReason(err, op);
-      const detail = messageOf(err);
       if (primary.running) this.#fire('op-failed', { reason, detail });
       else await this.#stopAll(reason, detail, true);
       throw err;
@@ -688,6 +688,7 @@ export class FtPair extends Emitter {
     if (turningOn && !this.#backupSynced && this.#primary !== undefined && !this.#primary.running) {
       return 'primary-lost-before-sync';
     }
+    if (this.#backup !== undefined && !this.#backup.running) return 'secondary-lost';
     return turningOn ? 'sync-timeout' : 'launch-failed';
   }
 
@@ -1263,16 +1264,23 @@ export class FtPair extends Emitter {
     this.#primary = primary?.running ? primary : undefined;
     this.#backup = backup?.running ? backup : undefined;
     this.#backupSynced = b?.kinds.has('receiver-synced') === true;
-    // A VM in FT keeps its monitor closed (opening it can crash it); any other is opened.
-    const inFt =
-      event === 'attached-protected' || (event === 'attached-not-protected' && this.#backup !== undefined);
+    // A VM that may be in FT keeps its monitor closed (opening it can crash it: Cuju issue
+    // #13) unless the engine says that is safe: a receiver in FT, and a primary whose
+    // partner still runs or whose log does not show it noticed its partner's loss.
+    const mayBeInFt = (session: Session): boolean => {
+      if (session === this.#backup) return true;
+      if (event === 'attached-failed-over' || event === 'attached-disabled') return false;
+      if (this.#backup) return true;
+      return r.backup !== undefined && p?.kinds.has('partner-lost') !== true;
+    };
     for (const session of [this.#primary, this.#backup]) {
       if (!session) continue;
       this.#engine.launched(session);
-      const partnerLost = session === this.#primary && p?.kinds.has('partner-lost') === true;
-      if (inFt && !this.#engine.monitorSafeDuringFt && !(partnerLost && !this.#backup)) {
+      if (mayBeInFt(session) && !this.#engine.monitorSafeDuringFt) {
         this.#engine.setInFt(session, true);
       } else {
+        // Out of FT by its own log (it took over, or lost its partner, or never was in FT).
+        this.#engine.setInFt(session, false);
         session.monitor = await this.#engine.openMonitor(session.host, session.spec, {
           timeoutMs: this.#config.timeouts.launchMs,
           signal,

@@ -246,6 +246,7 @@ const FUNCTIONS: Record<string, { valid: () => Promise<unknown[]> | unknown[] }>
   parseCujuFtMode: { valid: () => ['cuju_ft_mode: 5\r\n'] },
   parseCujuInfoMigrate: { valid: () => ['GFT STATUS PRE\r\n', 'groupft'] },
   parseFtStarted: { valid: () => ['ft_started: 1\r\n'] },
+  transitionOf: { valid: () => ['protected', 'down'] },
 };
 
 /** The methods of the process-wide registry object (cujuFtRegistry), driven like functions. */
@@ -372,27 +373,34 @@ const CLASSES: Record<string, ClassEntry> = {
     instance: pair,
     methods: {
       up: () => [{ signal: new AbortController().signal }],
+      start: () => [{ signal: new AbortController().signal }],
+      turnOn: () => [{ ftPort: 4442, backupVm: { monitorPath: 'vm1r.monitor' } }],
+      restartSecondary: () => [{ ftPort: 4442, backupVm: { monitorPath: 'vm1r.monitor' } }],
+      turnOff: () => [{ signal: new AbortController().signal }],
       testFailover: () => [{ timeoutMs: 1_000 }],
-      down: () => [],
+      down: () => [{ signal: new AbortController().signal }],
+      record: () => [],
+      detach: () => [],
       toJSON: () => [],
     },
-    notApi: {
-      names: [
-        'setState',
-        'launch',
-        'monitor',
-        'onLine',
-        'onExit',
-        'confirmTakeover',
-        'failoverAfterPrimaryExit',
-        'failover',
-        'until',
-        'waitForMarkers',
-        'deadSide',
-        'checkJoinPorts',
+    statics: {
+      // A record with no VM: attach() adopts nothing and finds the pair stopped.
+      attach: () => [
+        {
+          version: 1,
+          engine: 'cuju',
+          variant: 'master',
+          state: 'stopped',
+          hosts: {
+            primary: { name: 'local', address: '127.0.0.1' },
+            backup: { name: 'local', address: '127.0.0.1' },
+          },
+          vm: VALID_SPEC,
+          ftPort: 4441,
+          savedAt: '2026-01-01T00:00:00.000Z',
+        },
+        { hosts: { local: new sdk.LocalHost() }, binary: { path: 'cuju-no-such-binary' } },
       ],
-      reason:
-        "TypeScript-private helpers of FtPair: not part of its API (JavaScript can reach them, the contract doesn't)",
     },
   },
 };
@@ -404,6 +412,15 @@ const EXCLUDED: Record<string, string> = {
   CUJU_FT_MODES: 'data (a frozen table), not a function',
   CUJU_OPTIONS: 'data (a frozen list), not a function',
   cujuFtRegistry: 'an object of methods: each is driven below (REGISTRY)',
+  FT_PAIR_EVENTS: 'data (a frozen list), not a function',
+  FT_PAIR_STATES: 'data (a frozen list), not a function',
+  FT_PAIR_TRANSITIONS: 'data (the transition table), not a function',
+  CujuEngine:
+    "the engine seam's implementation for engine authors (COLO, group FT): FtPair calls it with the sessions it owns; users reach it only through FtPair, driven above",
+  SessionOwner:
+    'the engine seam: the set of VM sessions an FtPair (or a group) owns; only FtPair and engines call it with their own sessions',
+  VmSession:
+    'the engine seam: a VM session FtPair and engines create (launch/adopt) from specs FtPair has already checked; users reach it only through FtPair',
 };
 
 /** Error classes are excluded by kind: the SDK constructs them with the facts it found; users catch them. */
@@ -558,7 +575,12 @@ describe('the public API refuses bad arguments with typed errors only', () => {
             try {
               await onlyTypedErrors(`${name}.${method}(...)`, () => instance[method]!(...args));
             } finally {
-              if (instance instanceof sdk.FtPair) await instance.down();
+              // A detached pair refuses down() (typed): it has nothing of its own to stop.
+              if (instance instanceof sdk.FtPair) {
+                await instance.down().catch((err: unknown) => {
+                  if (!(err instanceof sdk.FtPairError)) throw err;
+                });
+              }
             }
           }),
           RUNS,

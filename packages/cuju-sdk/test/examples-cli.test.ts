@@ -132,6 +132,15 @@ describe('ft-pair.ts and prepare-host.ts check their options before connecting',
       "--primary: expected USER@HOST[:PORT], got 'root@'",
     ],
     [['--local', '--port'], "Option '--port <value>' argument missing"],
+    [['--local', '--leave-running'], '--leave-running needs --record FILE'],
+    [['--local', '--record', 'pair.json'], '--record goes with --leave-running'],
+    [['status'], 'missing --record'],
+    [['status', '--record', 'pair.json', '--local'], 'status takes no --local'],
+    [
+      ['restart', '--record', 'pair.json'],
+      "unknown command 'restart' (expected status, restart-secondary, down)",
+    ],
+    [['down', '--record', '/nonexistent/pair.json'], '--record: cannot read /nonexistent/pair.json'],
   ])('ft-pair.ts %j: exit 2', async (args, message) => {
     const r = await example('ft-pair.ts', args);
     expect(r.code).toBe(2);

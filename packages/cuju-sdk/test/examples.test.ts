@@ -1,12 +1,13 @@
 import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { makeFixture } from '../../../native/test/helpers/fixture.js';
-import { LocalHost, type VmProcess, waitForLine } from '../src/index.js';
+import { type FtPairRecord, LocalHost, type VmProcess, waitForLine } from '../src/index.js';
 import { freePort, SIM, tempDir } from './helpers/sim.js';
-import { requireSshd } from './helpers/sshd.js';
+import { alive, killQuietly, processesMentioning, requireSshd } from './helpers/sshd.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
@@ -101,6 +102,57 @@ describe('examples', () => {
     expect(stdout).toMatch(/failover detected via \S+ in \d+ ms after the primary died/);
     expect(stdout).toContain('state stopped');
   });
+
+  it('ft-pair.ts leaves a protected pair running with its record; status, restart-secondary and down on the record', async () => {
+    const t = tempDir();
+    cleanups.push(t.cleanup);
+    const recordPath = join(t.dir, 'pair.json');
+    const image = join(t.dir, 'guest.img');
+    writeFileSync(image, Buffer.alloc(1 << 20));
+    const ftPair = (...args: string[]) =>
+      run(TSX, [join(ROOT, 'examples', 'ft-pair.ts'), ...args], { timeout: 120_000 });
+    let workDir: string | undefined;
+    cleanups.push(() => {
+      for (const pid of workDir ? processesMentioning(workDir) : []) killQuietly(pid, 'SIGKILL');
+      if (workDir) rmSync(workDir, { recursive: true, force: true });
+    });
+    const up = await ftPair(
+      '--local',
+      '--image',
+      image,
+      '--port',
+      String(await freePort()),
+      '--leave-running',
+      '--record',
+      recordPath,
+    );
+    expect(up.stdout).toContain('state protected');
+    expect(up.stdout).toContain(`record saved to ${recordPath}`);
+    const saved = JSON.parse(readFileSync(recordPath, 'utf8')) as {
+      record: FtPairRecord;
+      localWorkDir: string;
+    };
+    workDir = saved.localWorkDir;
+    expect(saved.record.state).toBe('protected');
+    expect(saved.record.vm.image).toBe(image);
+    // The example has exited; its two VMs run on, the primary with the image as its disk.
+    const { primary, backup } = saved.record;
+    expect(readFileSync(`/proc/${primary!.pid}/cmdline`, 'utf8')).toContain(`file=${image}`);
+    expect(processesMentioning(workDir).length).toBeGreaterThanOrEqual(2);
+
+    expect((await ftPair('status', '--record', recordPath)).stdout).toContain('adopted: protected');
+    killQuietly(backup!.pid, 'SIGKILL');
+    while (alive(backup!.pid)) await new Promise((r) => setTimeout(r, 20));
+    const lost = await ftPair('status', '--record', recordPath);
+    expect(lost.stdout).toContain('adopted: not-protected');
+    const again = await ftPair('restart-secondary', '--record', recordPath);
+    expect(again.stdout).toContain('protected again');
+    expect((await ftPair('status', '--record', recordPath)).stdout).toContain('adopted: protected');
+    const down = await ftPair('down', '--record', recordPath);
+    expect(down.stdout).toContain('both VMs stopped; record removed');
+    expect(existsSync(recordPath)).toBe(false);
+    expect(processesMentioning(workDir)).toEqual([]);
+  }, 300_000);
 
   it('prepare-host.ts plans, builds with the documented patches, and says what it did', async () => {
     const f = makeFixture();

@@ -376,6 +376,7 @@ export class FollowReader {
   private readonly reports: LineSplitter;
   private markReady!: () => void;
   private failReady!: (err: Error) => void;
+  private readyAtDeath = false;
 
   constructor(
     private readonly handle: VmHandle,
@@ -424,16 +425,19 @@ export class FollowReader {
   }
 
   private report(line: string): void {
-    const follow = /^cuju-follow:(\d+)$/.exec(line);
+    const follow = /^cuju-follow:(\d+)(?: (running|gone))?$/.exec(line);
     if (follow) {
       this.offset = Number(follow[1]);
-      this.markReady();
+      // A VM found gone is ready once its death is known: `running` is then already false.
+      if (follow[2] === 'gone') this.readyAtDeath = true;
+      else this.markReady();
       return;
     }
     if (line.startsWith('cuju-death:')) {
       const record = parseDeathRecord(line.slice('cuju-death:'.length));
       this.exit = exitOf(record, record ? this.mapStamp(record) : undefined);
       this.handle.die(this.exit);
+      if (this.readyAtDeath) this.markReady();
       return;
     }
     const end = /^cuju-exit:(\d+)$/.exec(line);

@@ -95,7 +95,8 @@ printf '%s %s %s\\n' "$(cat -- "$log.pid")" "$((size + 0))" "$log"`;
 /**
  * Follows a VM started by VM_WRAPPER: LOG's bytes from OFFSET (its current end when '')
  * on stdout, through GNU `tail -F` (inotify: lines come as they are written); on stderr
- * first `cuju-follow:OFFSET`, then, the moment the VM is dead, `cuju-death:STATUS CLOCK NS`
+ * first `cuju-follow:OFFSET running|gone` (gone: its wrapper had already ended), then, the
+ * moment the VM is dead, `cuju-death:STATUS CLOCK NS`
  * (LOG.exit; `cuju-death:` alone when none was recorded) and, once tail has been stopped,
  * `cuju-exit:SIZE`, the log's final size, so the reader can fetch what tail had not sent.
  *
@@ -113,7 +114,12 @@ printf '%s %s %s\\n' "$(cat -- "$log.pid")" "$((size + 0))" "$log"`;
 export const FOLLOW = `log=$1 pid=$2 offset=$3
 if [ -z "$offset" ]; then offset=$(wc -c <"$log" 2>/dev/null); fi
 offset=$((offset + 0))
-printf 'cuju-follow:%s\\n' "$offset" >&2
+if [ -e "$log.lock" ]; then
+  if flock -n -s "$log.lock" true 2>/dev/null; then state=gone; else state=running; fi
+elif kill -0 "$pid" 2>/dev/null; then state=running
+else state=gone
+fi
+printf 'cuju-follow:%s %s\\n' "$offset" "$state" >&2
 exec 3<&0
 tail -c "+$((offset + 1))" -F -s 0.1 -- "$log" </dev/null 2>/dev/null &
 tail=$!

@@ -41,6 +41,7 @@ export type EngineSignal =
 
 /** A monitor connection as the pair holds it: opened once, closed at the end. */
 export interface EngineMonitor {
+  /** Closes the connection (the VM runs on). */
   close(): Promise<void>;
 }
 

@@ -28,6 +28,7 @@ export class SessionOwner<M extends EngineMonitor = EngineMonitor> {
     return true;
   }
 
+  /** Lets go of a session (its VM ended or was handed on). */
   drop(session: VmSession<M>): void {
     this.sessions.delete(session);
   }
@@ -48,6 +49,7 @@ export class SessionOwner<M extends EngineMonitor = EngineMonitor> {
     this.closing = false;
   }
 
+  /** True once close() was called (and not reopened): no new session is taken on. */
   get isClosing(): boolean {
     return this.closing;
   }
@@ -160,10 +162,12 @@ export class VmSession<M extends EngineMonitor = EngineMonitor> implements FtVm<
     return session;
   }
 
+  /** The VM's pid on its host. */
   get pid(): number {
     return this.vm.pid;
   }
 
+  /** The VM's stdout log on its host. */
   get logPath(): string {
     return this.vm.logPath;
   }
@@ -176,6 +180,7 @@ export class VmSession<M extends EngineMonitor = EngineMonitor> implements FtVm<
     return this.vm.died;
   }
 
+  /** Resolves once the VM ended and its log was read to the end. */
   get exited(): Promise<VmExit> {
     return this.vm.exited;
   }

@@ -47,6 +47,7 @@ export const FT_PAIR_STATES = [
   'stopping',
   'stopped',
 ] as const;
+/** A state of an FT pair (see FT_PAIR_STATES). */
 export type FtPairState = (typeof FT_PAIR_STATES)[number];
 
 /**
@@ -140,6 +141,7 @@ export const FT_PAIR_EVENTS = [
   'attached-not-protected',
   'attached-stopped',
 ] as const;
+/** What moves an FT pair (see FT_PAIR_EVENTS). */
 export type FtPairEvent = (typeof FT_PAIR_EVENTS)[number];
 
 /** One row of the table: from any of `from`, `on` leads to `to` (with `reason`, when fixed). */

@@ -113,9 +113,8 @@ export class Watchdog {
         this.progress(role);
       },
       () => {
-        // An error answer (the connection closed) is no proof of life; the next tick
-        // sends another probe, and its silence counts.
-        if (w.probeSentAt === sentAt) w.probeSentAt = undefined;
+        // An error (the connection closed, the deadline) is no proof of life: the VM stays
+        // silent since this probe was sent; another goes out after PROBE_PATIENCE.
       },
     );
   }
