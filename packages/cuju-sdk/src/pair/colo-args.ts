@@ -19,6 +19,7 @@ import {
   checkOptions,
   checkPort,
   checkSocketPath,
+  checkText,
 } from '../validate.js';
 
 /** QEMU's own default for `x-checkpoint-delay` (migration.c: DEFAULT_MIGRATE_X_CHECKPOINT_DELAY). */
@@ -153,6 +154,7 @@ function checkColoDisk(value: unknown, field: string): ColoDisk {
 
 /** Every field of `colo`, refused with CujuArgumentError naming it (`colo.checkpointDelayMs`). */
 export function checkColoOptions(value: unknown, field = 'colo'): ResolvedColoOptions {
+  checkText('field', field);
   const o = checkOptions(field, value);
   for (const key of Object.keys(o)) {
     if (!COLO_OPTIONS.includes(key)) {
