@@ -73,6 +73,16 @@ async function failoverOnce(pair: Pair): Promise<FailoverSample> {
   };
 }
 
+/** One failover run of `pair`, whose files are in `dir`; both are gone afterwards. */
+async function failoverIn(dir: string, pair: Pair): Promise<FailoverSample> {
+  try {
+    return await failoverOnce(pair);
+  } finally {
+    await pair.down();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
 async function coloRun(sdk: CujuSdk): Promise<FailoverSample> {
   const dir = mkdtempSync(join(tmpdir(), 'cuju-bench-colo-'));
   const pair = new sdk.FtPair({
@@ -87,12 +97,7 @@ async function coloRun(sdk: CujuSdk): Promise<FailoverSample> {
     timeouts: TIMEOUTS,
     watchdog: { enabled: false },
   });
-  try {
-    return await failoverOnce(pair);
-  } finally {
-    await pair.down();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return failoverIn(dir, pair);
 }
 
 async function cujuSimRun(sdk: CujuSdk, simBin: string): Promise<FailoverSample> {
@@ -107,12 +112,7 @@ async function cujuSimRun(sdk: CujuSdk, simBin: string): Promise<FailoverSample>
     timeouts: TIMEOUTS,
     watchdog: { enabled: false },
   });
-  try {
-    return await failoverOnce(pair);
-  } finally {
-    await pair.down();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  return failoverIn(dir, pair);
 }
 
 interface Contender {

@@ -4,17 +4,11 @@
  * failover on the secondary, and a lost secondary leaves the primary with its own image
  * only; a second secondary is refused before anything starts (it needs a disk resync).
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { COLO_DISK } from '../src/index.js';
-import { type ColoFixture, hasQemu, hasQemuImg, makeColoPair } from './colo-helpers.js';
+import { coloFixtures, hasQemu, hasQemuImg, loseSecondary } from './colo-helpers.js';
 
-const fixtures: ColoFixture[] = [];
-afterEach(async () => {
-  for (const f of fixtures.splice(0)) {
-    await f.cleanup();
-    expect(f.leftovers()).toEqual([]);
-  }
-});
+const coloPair = coloFixtures();
 
 const T = 600_000;
 type Node = { 'node-name': string; drv: string };
@@ -23,8 +17,7 @@ describe.runIf(hasQemu && hasQemuImg)('FtPair engine colo with colo.disk (block 
   it(
     "replicates the primary's disk to the secondary over NBD; the secondary keeps the disk after a failover",
     async () => {
-      const f = await makeColoPair({ disk: true });
-      fixtures.push(f);
+      const f = await coloPair({ disk: true });
       await f.pair.up();
       const primary = await f.observe(f.primaryPath);
       const backup = await f.observe(f.backupPath);
@@ -52,13 +45,8 @@ describe.runIf(hasQemu && hasQemuImg)('FtPair engine colo with colo.disk (block 
   it(
     'a killed secondary: the primary drops the replication child and runs on its own image',
     async () => {
-      const f = await makeColoPair({ disk: true });
-      fixtures.push(f);
-      await f.pair.up();
-      const primary = await f.observe(f.primaryPath);
-      process.kill(f.pid('backup'), 'SIGKILL');
-      expect((await f.reach('not-protected')).reason).toBe('secondary-lost');
-      await f.until(primary, async (q) => (await q.execute('query-colo-status')).mode === 'none');
+      const f = await coloPair({ disk: true });
+      const primary = await loseSecondary(f);
       const nodes = (await primary.execute('query-named-block-nodes')) as Node[];
       expect(nodes.map((n) => n['node-name'])).not.toContain(COLO_DISK.primaryChild);
       expect(await primary.execute('query-status')).toMatchObject({ running: true });

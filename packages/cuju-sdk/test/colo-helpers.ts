@@ -9,6 +9,7 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { QmpClient } from '@cuju/qmp';
+import { afterEach, expect } from 'vitest';
 import { qemuAvailable } from '../../qmp/scripts/qemu-process.js';
 import { requirePeer } from '../../qmp/test/helpers/peers.js';
 import {
@@ -191,4 +192,36 @@ export async function makeColoPair(
       t.cleanup();
     },
   };
+}
+
+/**
+ * A maker of COLO pairs for one test file: every pair it made is stopped after each test,
+ * and no process naming its dir may be left.
+ */
+export function coloFixtures(): (o?: Parameters<typeof makeColoPair>[0]) => Promise<ColoFixture> {
+  const fixtures: ColoFixture[] = [];
+  afterEach(async () => {
+    for (const f of fixtures.splice(0)) {
+      await f.cleanup();
+      expect(f.leftovers()).toEqual([]);
+    }
+  });
+  return async (o) => {
+    const f = await makeColoPair(o);
+    fixtures.push(f);
+    return f;
+  };
+}
+
+/**
+ * Brings the pair up, SIGKILLs its secondary, and waits for `not-protected`
+ * (secondary-lost) and for the primary to have left COLO; returns the primary's observer.
+ */
+export async function loseSecondary(f: ColoFixture): Promise<QmpClient> {
+  await f.pair.up();
+  const primary = await f.observe(f.primaryPath);
+  process.kill(f.pid('backup'), 'SIGKILL');
+  expect((await f.reach('not-protected')).reason).toBe('secondary-lost');
+  await f.until(primary, async (q) => (await q.execute('query-colo-status')).mode === 'none');
+  return primary;
 }

@@ -6,16 +6,10 @@
  */
 
 import type { QmpClient } from '@cuju/qmp';
-import { afterEach, describe, expect, it } from 'vitest';
-import { type ColoFixture, hasQemu, makeColoPair } from './colo-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { coloFixtures, hasQemu, loseSecondary } from './colo-helpers.js';
 
-const fixtures: ColoFixture[] = [];
-afterEach(async () => {
-  for (const f of fixtures.splice(0)) {
-    await f.cleanup();
-    expect(f.leftovers()).toEqual([]);
-  }
-});
+const coloPair = coloFixtures();
 
 const T = 600_000;
 
@@ -28,8 +22,7 @@ describe.runIf(hasQemu)('FtPair engine colo with colo.network (colo-compare and 
   it(
     'protects a VM with a NIC through colo-compare; the survivor of a failover runs without its redirectors',
     async () => {
-      const f = await makeColoPair({ network: true });
-      fixtures.push(f);
+      const f = await coloPair({ network: true });
       await f.pair.up();
       const primary = await f.observe(f.primaryPath);
       const backup = await f.observe(f.backupPath);
@@ -49,13 +42,8 @@ describe.runIf(hasQemu)('FtPair engine colo with colo.network (colo-compare and 
   it(
     'a killed secondary: the primary drops colo-compare and its filters and runs on',
     async () => {
-      const f = await makeColoPair({ network: true });
-      fixtures.push(f);
-      await f.pair.up();
-      const primary = await f.observe(f.primaryPath);
-      process.kill(f.pid('backup'), 'SIGKILL');
-      expect((await f.reach('not-protected')).reason).toBe('secondary-lost');
-      await f.until(primary, async (q) => (await q.execute('query-colo-status')).mode === 'none');
+      const f = await coloPair({ network: true });
+      const primary = await loseSecondary(f);
       expect(await objects(primary)).not.toContain('comp0');
       expect(await objects(primary)).not.toContain('m0');
       expect(await primary.execute('query-status')).toMatchObject({ running: true });

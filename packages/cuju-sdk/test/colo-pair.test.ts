@@ -4,22 +4,10 @@
  * secondary killed (the primary runs on), restartSecondary from the survivor, a primary
  * whose monitor does not answer for a while, and no QEMU left behind by any of it.
  */
-import { afterEach, describe, expect, it } from 'vitest';
-import { type ColoFixture, hasQemu, makeColoPair } from './colo-helpers.js';
+import { describe, expect, it } from 'vitest';
+import { coloFixtures, hasQemu, loseSecondary } from './colo-helpers.js';
 
-const fixtures: ColoFixture[] = [];
-async function coloPair(o?: Parameters<typeof makeColoPair>[0]): Promise<ColoFixture> {
-  const f = await makeColoPair(o);
-  fixtures.push(f);
-  return f;
-}
-
-afterEach(async () => {
-  for (const f of fixtures.splice(0)) {
-    await f.cleanup();
-    expect(f.leftovers()).toEqual([]);
-  }
-});
+const coloPair = coloFixtures();
 
 const T = 600_000;
 
@@ -71,13 +59,8 @@ describe.runIf(hasQemu)('FtPair with engine colo on QEMU 7.2', () => {
     'a killed secondary leaves the primary running out of COLO (not-protected, secondary-lost); restartSecondary protects it again',
     async () => {
       const f = await coloPair();
-      await f.pair.up();
-      const primary = await f.observe(f.primaryPath);
-      process.kill(f.pid('backup'), 'SIGKILL');
-      const change = await f.reach('not-protected');
-      expect(change.reason).toBe('secondary-lost');
-      // The engine told the primary its heartbeat is lost: it left COLO and runs on.
-      await f.until(primary, async (q) => (await q.execute('query-colo-status')).mode === 'none');
+      // The engine tells the primary its heartbeat is lost: it leaves COLO and runs on.
+      const primary = await loseSecondary(f);
       expect(await primary.execute('query-colo-status')).toMatchObject({ 'last-mode': 'primary' });
       expect(await primary.execute('query-status')).toMatchObject({ status: 'running', running: true });
       expect(f.pair.state).toBe('not-protected');
