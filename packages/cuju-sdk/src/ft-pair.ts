@@ -248,6 +248,7 @@ export class FtPair extends Emitter {
         ...(o.timeouts ? { timeouts: o.timeouts } : {}),
         ...(o.watchdog ? { watchdog: o.watchdog } : {}),
         ...(o.engine ? { engine: o.engine } : {}),
+        ...(o.colo ? { colo: o.colo } : {}),
       },
       FROM_RECORD,
     );

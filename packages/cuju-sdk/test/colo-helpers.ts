@@ -35,6 +35,10 @@ export const NO_PERIODIC_CHECKPOINT_MS = 3_600_000;
 
 export interface ColoFixture {
   pair: FtPair;
+  /** The options the pair was made with. */
+  options: FtPairOptions;
+  /** Another pair over the same VMs (attach()): stopped by cleanup too. */
+  adopt(pair: FtPair): void;
   dir: string;
   changes: FtPairStateChange[];
   transitions(): string[];
@@ -149,8 +153,11 @@ export async function makeColoPair(
     observers.push(qmp);
     return qmp;
   };
+  const adopted: FtPair[] = [];
   return {
     pair,
+    options,
+    adopt: (p) => adopted.push(p),
     dir,
     changes,
     transitions,
@@ -189,6 +196,7 @@ export async function makeColoPair(
       await Promise.allSettled(observers.map((q) => q.close()));
       for (const p of processesMentioning(dir)) if (alive(p)) killQuietly(p, 'SIGCONT');
       await pair.down().catch(() => {});
+      await Promise.allSettled(adopted.map((p) => p.down()));
       t.cleanup();
     },
   };

@@ -5,6 +5,7 @@
  * whose monitor does not answer for a while, and no QEMU left behind by any of it.
  */
 import { describe, expect, it } from 'vitest';
+import { FtPair } from '../src/index.js';
 import { coloFixtures, hasQemu, loseSecondary } from './colo-helpers.js';
 
 const coloPair = coloFixtures();
@@ -111,6 +112,41 @@ describe.runIf(hasQemu)('FtPair with engine colo on QEMU 7.2', () => {
       process.kill(pid, 'SIGCONT');
       await back;
       expect(f.pair.state).toBe('protected');
+    },
+    T,
+  );
+});
+
+describe.runIf(hasQemu)('FtPair.attach() of a COLO pair', () => {
+  it(
+    'adopts a protected COLO pair from its record (engine colo): protected; a lost secondary still leaves the primary running out of COLO; down() stops both',
+    async () => {
+      const f = await coloPair();
+      await f.pair.up();
+      const record = f.pair.record();
+      await f.pair.detach();
+      const pids = [record.primary!.pid, record.backup!.pid];
+      expect(f.qemus().sort()).toEqual(pids.sort());
+      const host = f.options.primary;
+      const pair = await FtPair.attach(record, {
+        hosts: { [host.name]: host },
+        binary: f.options.binary,
+        engine: 'colo',
+        colo: f.options.colo!,
+        timeouts: f.options.timeouts!,
+      });
+      f.adopt(pair);
+      expect(pair.state).toBe('protected');
+      const primary = await f.observe(f.primaryPath);
+      const lost = new Promise<string | undefined>((resolve) =>
+        pair.on('state', (c) => c.state === 'not-protected' && resolve(c.reason)),
+      );
+      process.kill(record.backup!.pid, 'SIGKILL');
+      expect(await lost).toBe('secondary-lost');
+      await f.until(primary, async (q) => (await q.execute('query-colo-status')).mode === 'none');
+      expect(await primary.execute('query-status')).toMatchObject({ running: true });
+      await pair.down();
+      expect(f.qemus()).toEqual([]);
     },
     T,
   );

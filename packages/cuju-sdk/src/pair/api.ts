@@ -238,6 +238,9 @@ export interface AttachOptions {
   logDir?: string;
   timeouts?: FtPairTimeouts;
   watchdog?: WatchdogOptions;
-  engine?: FtEngine<EngineMonitor>;
+  /** The record's engine: needed when it is not `cuju` (`colo`, or an FtEngine). */
+  engine?: 'cuju' | 'colo' | FtEngine<EngineMonitor>;
+  /** The COLO engine's options (engine `colo`): the record does not keep them. */
+  colo?: ColoOptions;
   signal?: AbortSignal;
 }

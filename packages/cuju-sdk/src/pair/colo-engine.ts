@@ -94,6 +94,8 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
   readonly #partner = new WeakMap<FtVm<ColoVmMonitor>, FtVm<ColoVmMonitor>>();
   /** `x-colo-lost-heartbeat` sent to a VM in this round of FT (one per VM and round). */
   readonly #heartbeatLost = new WeakMap<FtVm<ColoVmMonitor>, Promise<void>>();
+  /** The COLO mode each watched VM had when its monitor was first watched (see #learnRole). */
+  readonly #modes = new Map<FtVm<ColoVmMonitor>, 'primary' | 'secondary'>();
   /** VMs launched with colo.disk's images open or colo.network's objects (until they are forgotten). */
   readonly #diskHolders = new Set<FtVm<ColoVmMonitor>>();
 
@@ -361,7 +363,29 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
       }
     };
     qmp.on('event', listener);
+    this.#learnRole(vm, qmp);
     return () => qmp.off('event', listener);
+  }
+
+  /**
+   * A VM adopted in COLO (attach()): its mode tells which is the secondary, so that its
+   * loss still tells the primary to run on. Only when this engine holds exactly one VM
+   * of each mode (one pair's), and confirmProtected() did not say already.
+   */
+  #learnRole(vm: FtVm<ColoVmMonitor>, qmp: QmpClient): void {
+    qmp.execute('query-colo-status', {}, { timeoutMs: LOST_HEARTBEAT_MS }).then(
+      (status) => {
+        if (status.mode !== 'primary' && status.mode !== 'secondary') return;
+        this.#modes.set(vm, status.mode === 'primary' ? 'primary' : 'secondary');
+        const live = [...this.#modes].filter(([v]) => v.running);
+        const primaries = live.filter(([, mode]) => mode === 'primary');
+        const secondaries = live.filter(([, mode]) => mode === 'secondary');
+        if (primaries.length !== 1 || secondaries.length !== 1) return;
+        const backup = secondaries[0]![0];
+        if (!this.#partner.has(backup)) this.#partner.set(backup, primaries[0]![0]);
+      },
+      () => {},
+    );
   }
 
   /** A receiver is up: `x-colo` is set on it now, and startFt() waits for that. */
@@ -382,6 +406,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
    * checkpoint, waiting for a secondary that is gone).
    */
   forget(vm: FtVm<ColoVmMonitor>): void {
+    this.#modes.delete(vm);
     this.#diskHolders.delete(vm);
     for (const [key, receiver] of this.#receivers) if (receiver.vm === vm) this.#receivers.delete(key);
     const primary = this.#partner.get(vm);
