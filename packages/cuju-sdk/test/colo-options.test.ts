@@ -83,6 +83,11 @@ describe('FtPair engine colo: options', () => {
       { colo: { network: { mac: 'nope', ports: { mirror: 1, compare: 2, primaryIn: 3, compareOut: 4 } } } },
       'colo.network.mac',
     ],
+    [
+      "the primary's monitor path for the backup on the same host",
+      { backupVm: { monitorPath: '/tmp/colo-options-test/p.qmp' } },
+      'backupVm.monitorPath',
+    ],
     ['a Cuju join port', { vm: { ...base.vm, joinPort: 5000 } }, 'vm.joinPort'],
     ['a second QMP path', { vm: { ...base.vm, qmpPath: '/tmp/colo-options-test/q.qmp' } }, 'vm.qmpPath'],
     [

@@ -20,7 +20,7 @@
  * be slow while the primary checkpoints: every call has the caller's deadline.
  */
 import { QmpClient } from '@cuju/qmp';
-import { FtPairError } from '../errors.js';
+import { CujuArgumentError, FtPairError } from '../errors.js';
 import type { Host } from '../hosts/host.js';
 import type { CujuMarker } from '../markers.js';
 import type { CujuVmSpec } from '../spec.js';
@@ -97,7 +97,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
   /** The COLO mode each watched VM had when its monitor was first watched (see #learnRole). */
   readonly #modes = new Map<FtVm<ColoVmMonitor>, 'primary' | 'secondary'>();
   /** VMs launched with colo.disk's images open or colo.network's objects (until they are forgotten). */
-  readonly #diskHolders = new Set<FtVm<ColoVmMonitor>>();
+  readonly #replicaVms = new Set<FtVm<ColoVmMonitor>>();
 
   constructor(options?: ColoOptions) {
     this.options = checkColoOptions(options ?? {});
@@ -110,12 +110,12 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
       plan.primary.host.address === plan.backup.host.address &&
       plan.primary.spec.monitorPath === plan.backup.spec.monitorPath
     ) {
-      throw new FtPairError(
-        'STATE',
-        `backupVm.monitorPath must differ from the primary's when both VMs run on ${plan.primary.host.address}`,
+      throw new CujuArgumentError(
+        'backupVm.monitorPath',
+        `must differ from the primary's when both VMs run on ${plan.primary.host.address}`,
       );
     }
-    if ((this.options.disk || this.options.network) && [...this.#diskHolders].some((vm) => vm.running)) {
+    if ((this.options.disk || this.options.network) && [...this.#replicaVms].some((vm) => vm.running)) {
       throw new FtPairError(
         'STATE',
         'a new secondary for a pair with colo.disk or colo.network needs the disk resynchronised from the survivor (drive-mirror) and its network objects added again, which this engine does not do: down() and up() the pair instead',
@@ -390,7 +390,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
 
   /** A receiver is up: `x-colo` is set on it now, and startFt() waits for that. */
   launched(vm: FtVm<ColoVmMonitor>): void {
-    if (this.options.disk || this.options.network) this.#diskHolders.add(vm);
+    if (this.options.disk || this.options.network) this.#replicaVms.add(vm);
     const listen = this.#listens.get(vm.spec);
     if (!listen) return;
     const ready = this.#prepareReceiver(vm, listen);
@@ -407,7 +407,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
    */
   forget(vm: FtVm<ColoVmMonitor>): void {
     this.#modes.delete(vm);
-    this.#diskHolders.delete(vm);
+    this.#replicaVms.delete(vm);
     for (const [key, receiver] of this.#receivers) if (receiver.vm === vm) this.#receivers.delete(key);
     const primary = this.#partner.get(vm);
     this.#partner.delete(vm);
