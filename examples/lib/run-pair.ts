@@ -77,8 +77,13 @@ export async function runPair(job: PairJob): Promise<number> {
     if (job.testFailover !== false) {
       say('killing the primary (SIGKILL) to prove it');
       const report = await pair.testFailover();
+      const ms = (v: number | undefined) => (v === undefined ? 'unknown' : String(v));
       say(
-        `failover detected via ${report.via} in ${report.detectionMs ?? '?'} ms after the primary died; the backup runs the VM`,
+        `failover detected via ${report.via} (first sign: ${report.firstSign}): death to detection ` +
+          `${ms(report.deathToDetectionMs)} ms, death to running ${ms(report.deathToRunningMs)} ms; the backup runs the VM`,
+      );
+      say(
+        `  (counted from the death as the primary's host recorded it, its monotonic stamp; the kill itself took ${ms(report.killMs)} ms, kill to death ${ms(report.killToDeathMs)} ms)`,
       );
     }
     return 0;

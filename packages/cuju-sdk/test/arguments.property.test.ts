@@ -203,9 +203,16 @@ const VALID_SPEC = {
 
 /** A VmProcess that has already exited (a LocalHost process started by absolute path). */
 async function exitedVm(): Promise<sdk.VmProcess> {
-  const vm = await new sdk.LocalHost().spawnVm([process.execPath, '-e', ''], { logPath: 'exited.log' });
-  await vm.exited;
-  return vm;
+  // The VM wrapper needs sh, flock and setsid: the real PATH while it starts and ends.
+  const empty = process.env.PATH;
+  process.env.PATH = savedPath;
+  try {
+    const vm = await new sdk.LocalHost().spawnVm([process.execPath, '-e', ''], { logPath: 'exited.log' });
+    await vm.exited;
+    return vm;
+  } finally {
+    process.env.PATH = empty;
+  }
 }
 
 function pair(): sdk.FtPair {
@@ -297,6 +304,7 @@ const CLASSES: Record<string, ClassEntry> = {
       ftMode: () => [{ timeoutMs: 1_000 }],
       ftStarted: () => [{ timeoutMs: 1_000 }],
       ftRunning: () => [{ timeoutMs: 1_000 }],
+      status: () => [{ timeoutMs: 1_000 }],
       info: () => [{ timeoutMs: 1_000 }],
       gftAddHost: () => [GFT_HOST],
       gftAddHost2: () => [{ ...GFT_HOST, slaveJoinPort: 5001 }],
@@ -327,6 +335,7 @@ const CLASSES: Record<string, ClassEntry> = {
       spawnVm: () => [['cuju-no-such-binary'], { logPath: 'vm.log' }],
       writeFile: () => ['file', 'content', { mode: 0o600 }],
       connectMonitor: () => ['no-such.sock'],
+      adoptVm: () => [{ pid: 2 ** 22 + 1, logPath: 'no-such-vm.log' }],
       close: () => [],
       redact: () => ['a secret'],
     },
@@ -341,6 +350,7 @@ const CLASSES: Record<string, ClassEntry> = {
       spawnVm: () => [['true'], { logPath: 'vm.log' }],
       writeFile: () => ['file', 'content', { mode: 0o600 }],
       connectMonitor: () => ['m.sock'],
+      adoptVm: () => [{ pid: 2 ** 22 + 1, logPath: 'no-such-vm.log' }],
       close: () => [],
       redact: () => ['text'],
     },

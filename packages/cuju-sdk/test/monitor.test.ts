@@ -111,6 +111,14 @@ const TABLE: Record<CujuBuildName, Row[]> = {
   master: [
     ...common(),
     {
+      method: 'status',
+      what: 'info status alone (the liveness probe)',
+      call: (m) => m.status(),
+      answers: { 'info status': 'VM status: paused (inmigrate)\r\n' },
+      sent: ['info status'],
+      result: { running: false, status: 'inmigrate', singlestep: false },
+    },
+    {
       method: 'info',
       what: 'status, and info migrate with no GFT STATUS line on master',
       call: (m) => m.info(),
@@ -242,6 +250,14 @@ const TABLE: Record<CujuBuildName, Row[]> = {
   groupft: [
     ...common(),
     {
+      method: 'status',
+      what: 'info status alone: nothing on stdout for it, unlike info migrate',
+      call: (m) => m.status(),
+      answers: { 'info status': 'VM status: running\r\n' },
+      sent: ['info status'],
+      result: { running: true, status: 'running', singlestep: false },
+    },
+    {
       method: 'info',
       what: 'GFT STATUS first',
       call: async (m) => (await m.info()).migrate,
@@ -336,6 +352,14 @@ const TABLE: Record<CujuBuildName, Row[]> = {
   ],
   'blk-server': [
     ...common(),
+    {
+      method: 'status',
+      what: 'info status alone',
+      call: (m) => m.status(),
+      answers: { 'info status': 'VM status: running\r\n' },
+      sent: ['info status'],
+      result: { running: true, status: 'running', singlestep: false },
+    },
     {
       method: 'info',
       what: 'no GFT STATUS line',
