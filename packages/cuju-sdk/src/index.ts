@@ -132,7 +132,9 @@ export { CujuMonitor, monitorEndpointKey } from './monitor.js';
 // The engine seam and the reusable VM session (group FT, the COLO engine).
 export {
   COLO_DISK,
+  COLO_NETWORK,
   type ColoDisk,
+  type ColoNetwork,
   type ColoOptions,
   checkColoOptions,
   QEMU_CHECKPOINT_DELAY_MS,

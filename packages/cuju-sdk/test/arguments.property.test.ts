@@ -431,6 +431,7 @@ const EXCLUDED: Record<string, string> = {
   ColoEngine:
     "the COLO engine behind FtPair (engine: 'colo'): its constructor takes the colo options, whose check (checkColoOptions) is driven above; FtPair calls the rest with the sessions it owns",
   COLO_DISK: 'data (the block graph names of colo.disk), not a function',
+  COLO_NETWORK: 'data (the object ids of colo.network), not a function',
   QEMU_CHECKPOINT_DELAY_MS: "data (QEMU's default x-checkpoint-delay), not a function",
   SessionOwner:
     'the engine seam: the set of VM sessions an FtPair (or a group) owns; only FtPair and engines call it with their own sessions',
