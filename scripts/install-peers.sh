@@ -11,6 +11,7 @@ set -euo pipefail
 # by path: sshd lives in /usr/sbin, which is not on every user's PATH.
 PEERS=(
   "qemu-system-x86_64|qemu-system-x86"
+  "qemu-img|qemu-utils"
   "socat|socat"
   "nc|netcat-openbsd"
   "/usr/sbin/sshd|openssh-server"

@@ -17,6 +17,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   hmp: () => import('../hmp.js'),
   'hmp-large': () => import('../hmp-large.js'),
   failover: () => import('../failover.js'),
+  colo: () => import('../colo.js'),
   prepare: () => import('../prepare.js'),
   service: () => import('../service.js'),
 };

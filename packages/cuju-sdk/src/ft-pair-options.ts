@@ -38,7 +38,7 @@ export function checkFtPairOptions(options: unknown): void {
   checkHost('primary', o.primary);
   checkHost('backup', o.backup);
   // The build itself is checked by cujuBuild() in the constructor (a name or a profile).
-  if (o.build === undefined)
+  if (o.build === undefined && (o.engine === undefined || o.engine === 'cuju'))
     throw new CujuArgumentError('build', "must be given: 'master', 'groupft' or 'blk-server'");
   checkVmSpec(o.vm as CujuVmSpec, 'vm');
   if (o.backupVm !== undefined) checkObject('backupVm', o.backupVm);
@@ -89,6 +89,9 @@ export function checkWatchdog(value: unknown): WatchdogOptions {
 }
 
 function checkEngine(value: unknown): void {
+  if (value === 'cuju' || value === 'colo') return;
+  if (typeof value === 'string')
+    throw new CujuArgumentError('engine', "must be 'cuju', 'colo' or an FtEngine");
   const engine = checkObject('engine', value);
   checkText('engine.name', engine.name);
   for (const method of ['checkPair', 'primaryArgv', 'receiverArgv', 'classify', 'openMonitor', 'startFt']) {

@@ -3,7 +3,7 @@ import { dirname, posix } from 'node:path';
 import { inspect } from 'node:util';
 import type * as TypedEmitterModule from 'typed-emitter';
 import { type CujuBuildProfile, cujuBuild } from './builds.js';
-import { FtPairError } from './errors.js';
+import { CujuArgumentError, FtPairError } from './errors.js';
 import {
   checkAttachOptions,
   checkBackupSpec,
@@ -29,6 +29,7 @@ import type {
   VmRecord,
   WatchdogOptions,
 } from './pair/api.js';
+import { ColoEngine } from './pair/colo-engine.js';
 import { CujuEngine } from './pair/cuju-engine.js';
 import type { EngineMonitor, EngineSignal, FtEngine, PairRole } from './pair/engine.js';
 import { SessionOwner, VmSession } from './pair/session.js';
@@ -183,8 +184,16 @@ export class FtPair extends Emitter {
   constructor(options: FtPairOptions, _from?: typeof FROM_RECORD) {
     super();
     checkFtPairOptions(options);
-    this.#build = options.engine ? undefined : cujuBuild(options.build, 'build');
-    this.#engine = options.engine ?? new CujuEngine(this.#build!);
+    const engine = options.engine ?? 'cuju';
+    this.#build = engine === 'cuju' ? cujuBuild(options.build!, 'build') : undefined;
+    if (options.colo !== undefined && engine !== 'colo')
+      throw new CujuArgumentError('colo', "is for engine 'colo' only");
+    this.#engine =
+      engine === 'cuju'
+        ? new CujuEngine(this.#build!)
+        : engine === 'colo'
+          ? new ColoEngine(options.colo)
+          : engine;
     const ftPort = options.ftPort ?? 4441;
     checkPort('ftPort', ftPort);
     this.#config = {
@@ -239,6 +248,7 @@ export class FtPair extends Emitter {
         ...(o.timeouts ? { timeouts: o.timeouts } : {}),
         ...(o.watchdog ? { watchdog: o.watchdog } : {}),
         ...(o.engine ? { engine: o.engine } : {}),
+        ...(o.colo ? { colo: o.colo } : {}),
       },
       FROM_RECORD,
     );

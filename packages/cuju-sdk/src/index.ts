@@ -130,6 +130,17 @@ export type {
 } from './monitor.js';
 export { CujuMonitor, monitorEndpointKey } from './monitor.js';
 // The engine seam and the reusable VM session (group FT, the COLO engine).
+export {
+  COLO_DISK,
+  COLO_NETWORK,
+  type ColoDisk,
+  type ColoNetwork,
+  type ColoOptions,
+  checkColoOptions,
+  QEMU_CHECKPOINT_DELAY_MS,
+  type ResolvedColoOptions,
+} from './pair/colo-args.js';
+export { ColoEngine, type ColoVmMonitor } from './pair/colo-engine.js';
 export { CujuEngine, type CujuVmMonitor } from './pair/cuju-engine.js';
 export type {
   EngineCallOptions,

@@ -254,6 +254,7 @@ const FUNCTIONS: Record<string, { valid: () => Promise<unknown[]> | unknown[] }>
   parseCujuInfoMigrate: { valid: () => ['GFT STATUS PRE\r\n', 'groupft'] },
   parseFtStarted: { valid: () => ['ft_started: 1\r\n'] },
   transitionOf: { valid: () => ['protected', 'down'] },
+  checkColoOptions: { valid: () => [{ checkpointDelayMs: 200 }, 'colo'] },
 };
 
 /** The methods of the process-wide registry object (cujuFtRegistry), driven like functions. */
@@ -427,6 +428,11 @@ const EXCLUDED: Record<string, string> = {
   FT_PAIR_TRANSITIONS: 'data (the transition table), not a function',
   CujuEngine:
     "the engine seam's implementation for engine authors (COLO, group FT): FtPair calls it with the sessions it owns; users reach it only through FtPair, driven above",
+  ColoEngine:
+    "the COLO engine behind FtPair (engine: 'colo'): its constructor takes the colo options, whose check (checkColoOptions) is driven above; FtPair calls the rest with the sessions it owns",
+  COLO_DISK: 'data (the block graph names of colo.disk), not a function',
+  COLO_NETWORK: 'data (the object ids of colo.network), not a function',
+  QEMU_CHECKPOINT_DELAY_MS: "data (QEMU's default x-checkpoint-delay), not a function",
   SessionOwner:
     'the engine seam: the set of VM sessions an FtPair (or a group) owns; only FtPair and engines call it with their own sessions',
   VmSession:

@@ -6,6 +6,7 @@ import type { CujuBuildName, CujuBuildProfile } from '../builds.js';
 import type { Host } from '../hosts/host.js';
 import type { CujuMarker } from '../markers.js';
 import type { CujuVmSpec } from '../spec.js';
+import type { ColoOptions } from './colo-args.js';
 import type { EngineMonitor, FtEngine, PairRole } from './engine.js';
 import type { FtPairReason, FtPairState, FtPairStateChange } from './states.js';
 
@@ -73,9 +74,9 @@ export interface FtPairOptions {
   /**
    * The Cuju build the binary is (builds.ts): what the command lines may contain, how
    * protection is confirmed, which join ports the VMs bind. cuju-sim is told the same
-   * build with `-sim-build NAME` in `binary.args`.
+   * build with `-sim-build NAME` in `binary.args`. Required for the Cuju engine.
    */
-  build: CujuBuildName | CujuBuildProfile;
+  build?: CujuBuildName | CujuBuildProfile;
   /** The primary VM. The backup gets the same spec with `backupVm` laid over it. */
   vm: CujuVmSpec;
   /** Differences of the backup (its monitor path, tap): default monitor `<name>r.monitor` beside the primary's. */
@@ -88,8 +89,13 @@ export interface FtPairOptions {
   sudo?: boolean;
   timeouts?: FtPairTimeouts;
   watchdog?: WatchdogOptions;
-  /** The engine (default: Cuju's, for `build`). */
-  engine?: FtEngine<EngineMonitor>;
+  /**
+   * The engine: `cuju` (the default, for `build`), `colo` (QEMU COLO on stock QEMU, with
+   * the `colo` options; `build` is then not used), or an FtEngine of the caller's.
+   */
+  engine?: 'cuju' | 'colo' | FtEngine<EngineMonitor>;
+  /** The COLO engine's options (engine `colo`). */
+  colo?: ColoOptions;
 }
 
 /** Options of up(), start(), turnOff(), down(). */
@@ -232,6 +238,9 @@ export interface AttachOptions {
   logDir?: string;
   timeouts?: FtPairTimeouts;
   watchdog?: WatchdogOptions;
-  engine?: FtEngine<EngineMonitor>;
+  /** The record's engine: needed when it is not `cuju` (`colo`, or an FtEngine). */
+  engine?: 'cuju' | 'colo' | FtEngine<EngineMonitor>;
+  /** The COLO engine's options (engine `colo`): the record does not keep them. */
+  colo?: ColoOptions;
   signal?: AbortSignal;
 }
