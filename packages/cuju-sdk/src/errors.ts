@@ -73,6 +73,7 @@ export type CujuErrorCode =
   | 'CUJU_MONITOR_DURING_FT'
   | 'CUJU_JOIN_PORT_REFUSED'
   | 'CUJU_UNEXPECTED_OUTPUT'
+  | 'CUJU_BLK_SERVER_PLACEMENT'
   // The host layer.
   | HostErrorCode;
 

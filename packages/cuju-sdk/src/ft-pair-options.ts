@@ -169,6 +169,7 @@ const REASONS: readonly FtPairReason[] = [
   'aborted',
   'vm-exited',
   'ft-stopped',
+  'block-server-lost',
 ];
 
 /**

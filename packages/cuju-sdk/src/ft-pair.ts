@@ -58,6 +58,13 @@ export type {
 } from './pair/api.js';
 export type { FtPairEvent, FtPairReason, FtPairState, FtPairStateChange } from './pair/states.js';
 
+/**
+ * @internal For a sibling that shares a pair's lifecycle (BlockServerPair): fires an event
+ * the pair's table knows (`block-server-died`), as if the pair had seen it. Not exported
+ * from the package.
+ */
+export let firePairEvent: (pair: FtPair, event: FtPairEvent, detail: string) => boolean;
+
 /** Why the pair is not protected (the `reason` of a `state` change): see FtPairReason. */
 export type NotProtectedReason = FtPairReason;
 /** up()'s options (the same as every operation's). */
@@ -177,6 +184,10 @@ export class FtPair extends Emitter {
   #detached = false;
   readonly #unwatch = new Map<Session, () => void>();
   readonly #deathSeenAt = new WeakMap<Session, number>();
+
+  static {
+    firePairEvent = (pair, event, detail) => pair.#fire(event, { detail });
+  }
 
   constructor(options: FtPairOptions);
   /** @internal attach() */

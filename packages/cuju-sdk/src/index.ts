@@ -129,6 +129,18 @@ export type {
   GftHost,
 } from './monitor.js';
 export { CujuMonitor, monitorEndpointKey } from './monitor.js';
+// Block-server FT (blk-server build): the block server, the primary, the backup.
+export {
+  type BlockServerPlacementRule,
+  CujuBlockServerPlacementError,
+} from './pair/blk-errors.js';
+export {
+  type BlockServerOptions,
+  BlockServerPair,
+  type BlockServerPairOptions,
+  type BlockServerPlan,
+  type BlockServerPlanProcess,
+} from './pair/blk-pair.js';
 // The engine seam and the reusable VM session (group FT, the COLO engine).
 export {
   COLO_DISK,

@@ -416,6 +416,34 @@ const CLASSES: Record<string, ClassEntry> = {
   },
 };
 
+CLASSES.BlockServerPair = {
+  construct: () => [blockServerPairOptions()],
+  instance: () => new sdk.BlockServerPair(blockServerPairOptions()),
+  methods: {
+    up: () => [{ signal: new AbortController().signal }],
+    testFailover: () => [{ timeoutMs: 1_000 }],
+    turnOff: () => [],
+    restartSecondary: () => [{ ftPort: 4442 }],
+    down: () => [],
+    plan: () => [],
+  },
+};
+
+/** A block-server pair on this machine (one host), its server on a monitor socket of its own. */
+function blockServerPairOptions(): sdk.BlockServerPairOptions {
+  const host = new sdk.LocalHost();
+  return {
+    build: 'blk-server',
+    primary: host,
+    backup: host,
+    vm: VALID_SPEC,
+    binary: { path: 'cuju-no-such-binary' },
+    ftPort: 4441,
+    blockServer: { host, listenPort: 5001, joinPort: 4000, vm: { monitorPath: 'blk.monitor' } },
+    timeouts: { launchMs: 1_000, syncMs: 1_000, failoverMs: 1_000 },
+  };
+}
+
 /** Exports deliberately not driven here, each with the reason. Asserted below, so the list stays true. */
 const EXCLUDED: Record<string, string> = {
   CUJU_BUILD_NAMES: 'data (a frozen list), not a function',
@@ -442,6 +470,7 @@ const EXCLUDED: Record<string, string> = {
 /** Error classes are excluded by kind: the SDK constructs them with the facts it found; users catch them. */
 const ERROR_CLASSES = [
   'CujuArgumentError',
+  'CujuBlockServerPlacementError',
   'CujuBuildDetectError',
   'CujuCommandError',
   'CujuError',
@@ -592,7 +621,7 @@ describe('the public API refuses bad arguments with typed errors only', () => {
               await onlyTypedErrors(`${name}.${method}(...)`, () => instance[method]!(...args));
             } finally {
               // A detached pair refuses down() (typed): it has nothing of its own to stop.
-              if (instance instanceof sdk.FtPair) {
+              if (instance instanceof sdk.FtPair || instance instanceof sdk.BlockServerPair) {
                 await instance.down().catch((err: unknown) => {
                   if (!(err instanceof sdk.FtPairError)) throw err;
                 });

@@ -8,6 +8,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { FT_PAIR_TRANSITIONS, FtPair, type FtPairStateChange, LocalHost } from '../src/index.js';
+import { type BlkPairFixture, makeBlkPair } from './helpers/blk-pair.js';
 import {
   makePair,
   noneLeft,
@@ -87,6 +88,20 @@ interface Scenario {
   ssh?: boolean;
   /** Runs the scenario; returns every transition seen (of all pairs it used). */
   run: () => Promise<string[]>;
+}
+
+/** A BlockServerPair (blk-server build) brought up: its block server's loss is the table's `block-server-died`. */
+async function blkFixture(): Promise<BlkPairFixture> {
+  const f = await makeBlkPair();
+  cleanups.push(f.cleanup);
+  await f.pair.up();
+  return f;
+}
+
+/** Kills the block server and waits for `not-protected` with its reason. */
+async function killBlockServer(f: BlkPairFixture): Promise<void> {
+  process.kill(f.pair.blockServerPid!, 'SIGKILL');
+  await f.reach((c) => c.event === 'block-server-died' && c.reason === 'block-server-lost');
 }
 
 const SCENARIOS: Scenario[] = [
@@ -512,6 +527,36 @@ const SCENARIOS: Scenario[] = [
       expect(f.fences.map((s) => s.step)).toEqual(
         expect.arrayContaining(['host-unreachable', 'promote-sent']),
       );
+      return f.transitions();
+    },
+  },
+  {
+    name: 'block server killed while protected (BlockServerPair)',
+    covers: ['protected --block-server-died--> not-protected'],
+    run: async () => {
+      const f = await blkFixture();
+      await killBlockServer(f);
+      return f.transitions();
+    },
+  },
+  {
+    name: 'block server killed after the secondary was lost (BlockServerPair)',
+    covers: ['not-protected --block-server-died--> not-protected'],
+    run: async () => {
+      const f = await blkFixture();
+      process.kill(f.pid('backup'), 'SIGKILL');
+      await f.reach((c) => c.reason === 'secondary-lost');
+      await killBlockServer(f);
+      return f.transitions();
+    },
+  },
+  {
+    name: 'block server killed after a failover (BlockServerPair)',
+    covers: ['failed-over --block-server-died--> not-protected'],
+    run: async () => {
+      const f = await blkFixture();
+      await f.pair.testFailover();
+      await killBlockServer(f);
       return f.transitions();
     },
   },

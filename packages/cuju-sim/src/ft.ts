@@ -338,6 +338,8 @@ export class FtReceiver {
     private readonly vm: Vm,
     private readonly spec: IncomingSpec,
     private readonly exit: (code: number) => void,
+    /** What cuju_ft_trans_close does before vm_start (blk-server: connect the block server); false: the process is exiting. */
+    private readonly beforeStart?: () => Promise<boolean>,
   ) {}
 
   /** FT runs on this receiver (from its ACK until a takeover or the end). */
@@ -481,6 +483,17 @@ export class FtReceiver {
     this.server?.close();
     for (const s of this.sockets) s.destroy();
     say(MARKERS.transClose);
+    if (!this.beforeStart) {
+      this.started();
+      return;
+    }
+    void this.beforeStart().then((goOn) => {
+      if (goOn) this.started();
+    });
+  }
+
+  /** The end of cuju_ft_trans_close: the guest runs here. */
+  private started(): void {
     this.vm.ftMode = FT_MODE.HANDOVER;
     this.vm.start();
     say(MARKERS.transCloseStarted);

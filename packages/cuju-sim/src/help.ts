@@ -14,6 +14,9 @@ stdout markers, and runs Cuju's FT control flow over real TCP, as one Cuju build
                          aborts when it cannot; GFT STATUS PRE/WAIT; GFT_RESYNC off
   -sim-build blk-server  4b17b51 (PR #27): -blk-server ip:port, -blk-server-listen p,
                          gft_add_host/gft_init, a print-only cuju-failover, \`... N ms.\`
+                         a block server (\`block server init\`, \`accepted blk client N.\`)
+                         and its clients (\`client_ret:N\`; a backup connects when it
+                         takes over); a lost block server is a stderr line, no exit
 
 It runs NO guest: no CPU, no memory copy, no disk, no network device, no KVM. Epochs carry
 a few empty bytes; "failover" means the backup's monitor and stdout behave as Cuju's do.

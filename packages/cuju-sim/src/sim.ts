@@ -1,5 +1,6 @@
 import { rmSync, writeFileSync } from 'node:fs';
-import { createServer, type Server } from 'node:net';
+import type { Server } from 'node:net';
+import { connectBlockClient, describeOsError, startBlockServer } from './blk.js';
 import { BEHAVIOUR, type BuildBehaviour } from './builds.js';
 import type { SimConfig } from './config.js';
 import { FtReceiver, FtSender } from './ft.js';
@@ -9,7 +10,6 @@ import { QmpServer } from './monitor-qmp.js';
 import type { MonitorServer } from './monitor-server.js';
 import type { QmpReply } from './qmp-texts.js';
 import { assertFailed, bufferStdout, flushStdout, MARKERS, report, say, segfault } from './stdout.js';
-import { connectTcp } from './tcp.js';
 import { parseTcpUri } from './uri.js';
 import { CAPABILITIES, type Capability, FT_MODE, Vm } from './vm.js';
 
@@ -120,7 +120,13 @@ export class Sim {
       return;
     }
     if (config.incoming) {
-      const receiver = new FtReceiver(this.vm, config.incoming, (code) => this.exit(code));
+      const blkClient = config.build === 'blk-server' && config.blkServer !== undefined;
+      const receiver = new FtReceiver(
+        this.vm,
+        config.incoming,
+        (code) => this.exit(code),
+        blkClient ? () => this.handOverBlockServer(config.blkServer!) : undefined,
+      );
       if (config.incoming.ftMode) this.vm.ftMode = FT_MODE.INIT;
       try {
         await receiver.listen();
@@ -149,26 +155,8 @@ export class Sim {
 
   /** kvm_blk_server_init (kvm_blk.c@4b17b51:289-310), then `block server init`; exit(-1) when it cannot listen. */
   private async startBlockServer(): Promise<void> {
-    const text = this.config.blkServerListen ?? '';
-    const colon = text.lastIndexOf(':');
-    const host = text.slice(0, colon);
-    const port = Number(text.slice(colon + 1));
-    let accepted = 0;
-    const server = createServer((socket) => {
-      socket.on('error', () => {});
-      socket.on('data', () => {}); // block requests: not simulated
-      // `c` is the accepted fd; the simulator's stand-in counts from the first free one.
-      say(MARKERS.blkClientAccepted(FIRST_CLIENT_FD + accepted++));
-    });
-    const ok = await new Promise<boolean>((resolve) => {
-      server.once('error', (err) => {
-        report(`Failed to bind socket: ${describeOsError(err)}`);
-        resolve(false);
-      });
-      server.listen(port, host === '' || host === '0' ? '0.0.0.0' : host, () => resolve(true));
-    });
-    say(MARKERS.blockServerInit);
-    if (!ok) {
+    const server = await startBlockServer(this.config.blkServerListen ?? '');
+    if (!server) {
       this.exit(255);
       return;
     }
@@ -177,18 +165,27 @@ export class Sim {
 
   /** kvm_blk_client_init (kvm_blk.c@4b17b51:382-430): connect, send the write request id, `client_ret:N`. */
   private async connectBlockServer(ipPort: string): Promise<void> {
-    const colon = ipPort.lastIndexOf(':');
-    try {
-      const socket = await connectTcp(ipPort.slice(0, colon), Number(ipPort.slice(colon + 1)));
-      socket.on('error', () => {});
-      socket.write(Buffer.alloc(4));
-      this.closeWithProcess.push(() => socket.destroy());
-      say(MARKERS.clientRet(0));
-    } catch (err) {
-      report(`Failed to connect socket: ${describeOsError(err)}`);
-      say(MARKERS.clientRet(-1));
+    const socket = await connectBlockClient(ipPort);
+    say(MARKERS.clientRet(socket ? 0 : -1));
+    if (!socket) {
       this.exit(255);
+      return;
     }
+    this.closeWithProcess.push(() => socket.destroy());
+  }
+
+  /**
+   * A backup with -blk-server connects when it takes over (cuju_ft_trans_close,
+   * cuju-ft-trans-file.c@4b17b51:799-805): false after exit(-1) when it could not.
+   */
+  private async handOverBlockServer(ipPort: string): Promise<boolean> {
+    const socket = await connectBlockClient(ipPort);
+    if (!socket) {
+      this.exit(255);
+      return false;
+    }
+    this.closeWithProcess.push(() => socket.destroy());
+    return true;
   }
 
   private readonly closeWithProcess: Array<() => void> = [];
@@ -337,16 +334,4 @@ export class Sim {
     // Give sockets a moment to flush their last bytes (a quit reply), then go.
     setTimeout(() => process.exit(code), 20).unref();
   }
-}
-
-/** The block server's first client fd: stdin/out/err, the listener and QEMU's own fds come before (a stand-in). */
-const FIRST_CLIENT_FD = 20;
-
-function describeOsError(err: unknown): string {
-  const code = (err as NodeJS.ErrnoException).code;
-  if (code === 'EADDRINUSE') return 'Address already in use';
-  if (code === 'EACCES') return 'Permission denied';
-  if (code === 'ENOENT') return 'No such file or directory';
-  if (code === 'ECONNREFUSED') return 'Connection refused';
-  return (err as Error).message;
 }

@@ -68,8 +68,11 @@ export interface LaunchOptions<M extends EngineMonitor> {
   owner: SessionOwner<M>;
   /** A line that says the VM is up: the monitor is tried at once when it comes. */
   isReady: (line: string) => boolean;
-  /** Opens the VM's monitor (tried until it answers, the VM dies, or the deadline). */
-  openMonitor: (options: EngineCallOptions) => Promise<M>;
+  /**
+   * Opens the VM's monitor (tried until it answers, the VM dies, or the deadline). Absent
+   * for a process without a monitor (a block server): it is up at its ready line.
+   */
+  openMonitor?: (options: EngineCallOptions) => Promise<M>;
   /** Files the VM creates besides its log (monitor sockets): removed by removeFiles(). */
   files: readonly string[];
   timeoutMs: number;
@@ -128,7 +131,13 @@ export class VmSession<M extends EngineMonitor = EngineMonitor> implements FtVm<
       throw new FtPairError('STOPPED', `starting the ${options.name} VM: down() was called`);
     }
     try {
-      await session.openMonitorWhenUp(options);
+      if (options.openMonitor) await session.openMonitorWhenUp(options, options.openMonitor);
+      else
+        await session.waitForLine(options.isReady, {
+          what: `the ${options.name} VM's ready line`,
+          timeoutMs: options.timeoutMs,
+          signal,
+        });
       return session;
     } catch (err) {
       await session.stop({ graceMs: 0 });
@@ -298,7 +307,10 @@ export class VmSession<M extends EngineMonitor = EngineMonitor> implements FtVm<
    * (a VM whose stdout is held back in a buffer never shows the line): until it opens,
    * the VM dies, the deadline passes or the signal aborts.
    */
-  private async openMonitorWhenUp(options: LaunchOptions<M>): Promise<void> {
+  private async openMonitorWhenUp(
+    options: LaunchOptions<M>,
+    openMonitor: (options: EngineCallOptions) => Promise<M>,
+  ): Promise<void> {
     const deadline = performance.now() + options.timeoutMs;
     const what = `the ${this.name} VM's monitor`;
     let wake: (() => void) | undefined;
@@ -313,7 +325,7 @@ export class VmSession<M extends EngineMonitor = EngineMonitor> implements FtVm<
         if (left <= 0)
           throw new FtPairError('TIMEOUT', `${what} did not open within ${options.timeoutMs} ms`);
         try {
-          this.monitor = await options.openMonitor({ timeoutMs: Math.max(1, left), signal: options.signal });
+          this.monitor = await openMonitor({ timeoutMs: Math.max(1, left), signal: options.signal });
           return;
         } catch (err) {
           if (options.signal?.aborted) throw abortedError(`opening ${what}`, options.signal);

@@ -69,6 +69,9 @@ export type FtPairState = (typeof FT_PAIR_STATES)[number];
  * - `vm-exited`: the last VM of the pair exited on its own (on `stopped`).
  * - `ft-stopped`: FT ended without either VM dying (the secondary took over while the
  *   primary still runs, found by attach()).
+ * - `block-server-lost`: the block server (blk-server build, BlockServerPair) exited: the
+ *   VMs run on (no build exits on it), their disk requests unanswered, and a backup could
+ *   not take over (it connects to the block server then, and exits when it cannot).
  */
 export type FtPairReason =
   | 'secondary-lost'
@@ -80,7 +83,8 @@ export type FtPairReason =
   | 'launch-failed'
   | 'aborted'
   | 'vm-exited'
-  | 'ft-stopped';
+  | 'ft-stopped'
+  | 'block-server-lost';
 
 /**
  * What moves a pair: operations the caller started (and their steps), and what was seen
@@ -134,6 +138,8 @@ export const FT_PAIR_EVENTS = [
   'responsive',
   /** The only VM left running exited. */
   'last-vm-died',
+  /** The block server of a BlockServerPair exited. */
+  'block-server-died',
   // attach(record): the state found.
   'attached-protected',
   'attached-disabled',
@@ -197,6 +203,12 @@ export const FT_PAIR_TRANSITIONS: readonly FtPairTransition[] = [
     reason: 'secondary-unresponsive',
   },
   { from: ['not-protected'], on: 'responsive', to: 'protected' },
+  {
+    from: ['protected', 'not-protected', 'failed-over'],
+    on: 'block-server-died',
+    to: 'not-protected',
+    reason: 'block-server-lost',
+  },
   {
     from: ['disabled', 'failed-over', 'not-protected'],
     on: 'last-vm-died',
