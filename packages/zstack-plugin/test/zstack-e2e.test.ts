@@ -12,16 +12,20 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FtService, type VmView, ZStackAdapter, type ZStackHost, zstackBackupName } from '../src/index.js';
 import { ZStackFake } from '../src/testing.js';
 import { ApiClient } from './helpers/api-client.js';
+import { buildConsole, launchChromium, requireChromium } from './helpers/browser.js';
 import { SIM_HOSTS, simDriver, simProcessesIn } from './helpers/sim.js';
 import { eventually, tempDir } from './helpers/tmp.js';
 
+const HAVE_CHROMIUM = requireChromium();
 const t = tempDir('fts-zs-');
+let bundle: Awaited<ReturnType<typeof buildConsole>> | undefined;
 let fake: ZStackFake;
 let service: FtService;
 let api: ApiClient;
 let hostA: ZStackHost;
 
 beforeAll(async () => {
+  if (HAVE_CHROMIUM) bundle = await buildConsole();
   fake = await ZStackFake.start({ password: 'zs-pass' });
   const cluster = fake.addCluster();
   hostA = fake.addHost({ name: 'sim-a', managementIp: '127.0.0.2', clusterUuid: cluster });
@@ -42,7 +46,7 @@ beforeAll(async () => {
     createVia: zstack,
     iaas: { pollMs: 1000, backoff: { baseMs: 200, maxMs: 2000 } },
     logger: pino({ level: process.env.FTS_TEST_LOG ?? 'silent' }),
-    consoleDir: false,
+    consoleDir: bundle?.dir ?? false,
   });
   await service.whenLeader();
   api = new ApiClient(service.url);
@@ -52,6 +56,7 @@ afterAll(async () => {
   await service?.stop();
   const hooksLeft = fake ? fake.webhooks.size : 0;
   await fake?.stop();
+  bundle?.cleanup();
   const left = simProcessesIn(t.dir);
   for (const pid of left) process.kill(pid, 'SIGKILL');
   t.cleanup();
@@ -160,4 +165,32 @@ describe('ZStack adapter on cuju-sim (ZStackFake, real FtPair)', () => {
     await eventually('deleted from the service', async () => (await view(id)) === undefined);
     expect(simNames()).not.toContain(id);
   });
+
+  it.runIf(HAVE_CHROMIUM)(
+    "the console's create form, ticked, creates the VM in ZStack with the tag; its row turns Protected",
+    async () => {
+      const browser = await launchChromium();
+      try {
+        const page = await browser.context.newPage();
+        page.setDefaultTimeout(60_000);
+        await page.goto(`${service.url}/#/`);
+        await page.locator('[data-test="create-via"]').waitFor();
+        await page.getByLabel('Name').fill('ui-1');
+        await page.getByLabel('Host', { exact: true }).selectOption('sim-a');
+        await page.getByLabel('Memory (MiB)').fill('128');
+        await page.getByLabel('Memory (MiB)').dispatchEvent('change');
+        const ft = page.getByRole('checkbox', { name: 'Fault tolerance' });
+        await expect.poll(() => ft.isEnabled()).toBe(true);
+        await ft.check();
+        await page.getByRole('button', { name: 'Create' }).click();
+        await page.locator('[data-test="create-notice"]').waitFor();
+        const vm = [...fake.vms.values()].find((v) => v.name === 'ui-1');
+        expect(vm && fake.tagsOf(vm.uuid)).toContain('cuju::ft');
+        const badge = page.locator(`tr[data-vm="zstack-${vm!.uuid}"] fts-badge span`);
+        await expect.poll(() => badge.textContent(), { timeout: 60_000 }).toBe('Protected');
+      } finally {
+        await browser.close();
+      }
+    },
+  );
 });
