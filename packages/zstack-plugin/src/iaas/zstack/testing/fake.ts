@@ -283,13 +283,23 @@ export class ZStackFake {
       return send(...this.job(() => this.createTag(body)));
     if (req.method === 'DELETE' && /^\/v1\/tags\/[^/]+$/.test(path)) {
       const id = decodeURIComponent(path.split('/').pop()!);
-      return send(...this.job(() => (this.tags.delete(id), [200, undefined])));
+      return send(
+        ...this.job(() => {
+          this.tags.delete(id);
+          return [200, undefined];
+        }),
+      );
     }
     if (req.method === 'POST' && path === '/v1/web-hooks')
       return send(...this.job(() => this.createWebhook(body)));
     if (req.method === 'DELETE' && /^\/v1\/web-hooks\/[^/]+$/.test(path)) {
       const id = decodeURIComponent(path.split('/').pop()!);
-      return send(...this.job(() => (this.webhooks.delete(id), [200, undefined])));
+      return send(
+        ...this.job(() => {
+          this.webhooks.delete(id);
+          return [200, undefined];
+        }),
+      );
     }
     return send(404, `no api mapping to ${url.pathname}`);
   }
