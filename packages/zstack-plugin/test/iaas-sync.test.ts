@@ -156,10 +156,11 @@ describe('IaasSync', () => {
     );
   });
 
-  it('skips a VM on a host the service lacks, a stopped one, an unticked one; no candidate: no backup host', async () => {
+  it('skips a VM on a host the service lacks (and one with a bad option, naming it), a stopped one, an unticked one; no candidate: no backup host', async () => {
     mem.add('far', { host: 'elsewhere' });
     mem.add('off', { state: 'stopped' });
     mem.add('plain', { ft: undefined });
+    mem.add('badopt', { ft: { enabled: true, epochUs: 5 } });
     mem.candidates = [];
     mem.add('lonely', { host: 'sim-c' });
     const before = passes.length;
@@ -169,6 +170,7 @@ describe('IaasSync', () => {
     );
     expect(pass.skipped).toEqual([
       { iaasId: 'far', why: "its host elsewhere is not one of the service's hosts" },
+      { iaasId: 'badopt', why: expect.stringMatching(/^body\.ft\.epochUs: /) },
     ]);
     expect(await view('mem-off')).toBeUndefined();
     expect(await view('mem-plain')).toBeUndefined();
