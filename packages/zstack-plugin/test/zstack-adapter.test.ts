@@ -87,6 +87,43 @@ describe('ZStack adapter', () => {
     expect((err as Error).message).toMatch(/cannot be reached/);
   });
 
+  it("hints: a VM's state change and a host that disconnects, from ZStack's canonical events", async () => {
+    const live = await ZStackFake.start();
+    const cluster = live.addCluster();
+    const a = live.addHost({ name: 'sim-a', managementIp: '127.0.0.2', clusterUuid: cluster });
+    const b = live.addHost({ name: 'sim-b', managementIp: '127.0.0.3', clusterUuid: cluster });
+    const vm = live.addVm({ name: 'v', hostUuid: a.uuid, memoryMiB: 64, userTags: ['cuju::ft'] });
+    const adapter = new ZStackAdapter({
+      zstack: { url: live.url, accountName: 'admin', password: 'password' },
+    });
+    const abort = new AbortController();
+    try {
+      const [listed] = await adapter.listVms();
+      expect(listed).toMatchObject({
+        id: `zstack-${vm.uuid}`,
+        host: 'sim-a',
+        memoryMiB: 64,
+        ft: { enabled: true },
+      });
+      expect(await adapter.candidateBackupHosts(listed!)).toEqual(['sim-b']);
+      const hints = adapter.hints(abort.signal)[Symbol.asyncIterator]();
+      expect((await hints.next()).value).toEqual({ kind: 'resync' });
+      live.setVmState(vm.uuid, 'Stopped');
+      expect((await hints.next()).value).toEqual({ kind: 'vm-changed', iaasId: vm.uuid });
+      live.setHostStatus(b.uuid, 'Disconnected');
+      expect((await hints.next()).value).toEqual({ kind: 'host-down', host: 'sim-b' });
+      // Stopped in ZStack: listed as stopped, on its last host.
+      expect((await adapter.getVm(vm.uuid))?.state).toBe('stopped');
+      abort.abort();
+      await hints.return?.();
+      expect(live.webhooks.size).toBe(0);
+    } finally {
+      abort.abort();
+      await adapter.close();
+      await live.stop();
+    }
+  });
+
   it('the checkbox and its options as user tags; a bad option value is ignored, the rest applies', () => {
     expect(intentFromTags(['other'])).toBeUndefined();
     expect(intentFromTags(['cuju::ft::status::protected'])).toBeUndefined();
