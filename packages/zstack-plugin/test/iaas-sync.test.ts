@@ -38,7 +38,7 @@ class MemoryAdapter implements IaasAdapter {
 
   add(iaasId: string, o: { host?: string; state?: IaasVm['state']; ft?: FtIntentInput }): IaasVm {
     const vm: IaasVm = {
-      id: `mem-${iaasId}`,
+      id: `${this.name}-${iaasId}`,
       iaasId,
       name: iaasId,
       host: o.host ?? 'sim-a',
@@ -94,6 +94,7 @@ class MemoryAdapter implements IaasAdapter {
 
 const t = tempDir('fts-iaas-');
 const mem = new MemoryAdapter();
+const mem2 = new MemoryAdapter('mem2');
 let service: FtService;
 const passes: IaasSyncPass[] = [];
 
@@ -103,7 +104,7 @@ beforeAll(async () => {
     driver: new FakeFleet({ path: join(t.dir, 'fleet.db') }),
     hosts: HOSTS,
     reconciler: { intervalMs: 50 },
-    adapters: [mem],
+    adapters: [mem, mem2],
     // Only hints (and the first pass) make it look: a test that passes proves the hint did it.
     iaas: { pollMs: 600_000, backoff: { baseMs: 20, maxMs: 200 } },
     logger: quietLog(),
@@ -116,8 +117,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.stop();
   t.cleanup();
-  expect(mem.closed).toBe(true);
-  expect(mem.streams).toBe(0);
+  expect([mem.closed, mem2.closed]).toEqual([true, true]);
+  expect([mem.streams, mem2.streams]).toEqual([0, 0]);
 });
 
 const view = (id: string) => service.api.getVm(id).catch(() => undefined);
@@ -195,6 +196,18 @@ describe('IaasSync', () => {
     mem.vms.delete('vm1');
     mem.hint({ kind: 'resync' });
     await eventually('mem-vm1 gone', async () => (await view('mem-vm1')) === undefined);
+  });
+
+  it('runs several adapters side by side: each imports its own VMs and gets its own statuses', async () => {
+    mem2.add('two', {});
+    mem2.hint({ kind: 'vm-changed', iaasId: 'two' });
+    await eventually(
+      'mem2-two protected',
+      async () => (await view('mem2-two'))?.status.state === 'protected',
+    );
+    await eventually('published to mem2', () => mem2.published.some((p) => p.id === 'mem2-two'));
+    expect(mem.published.some((p) => p.id === 'mem2-two')).toBe(false);
+    expect(mem2.published.every((p) => p.id.startsWith('mem2-'))).toBe(true);
   });
 
   it('a console VM never takes an adapter prefix', async () => {
