@@ -52,7 +52,9 @@ class MemoryAdapter implements IaasAdapter {
   hint(h: IaasHint): void {
     this.push?.(h);
   }
+  lists = 0;
   async listVms(): Promise<IaasVm[]> {
+    this.lists++;
     return [...this.vms.values()];
   }
   async getVm(iaasId: string): Promise<IaasVm | undefined> {
@@ -208,6 +210,33 @@ describe('IaasSync', () => {
     await eventually('published to mem2', () => mem2.published.some((p) => p.id === 'mem2-two'));
     expect(mem.published.some((p) => p.id === 'mem2-two')).toBe(false);
     expect(mem2.published.every((p) => p.id.startsWith('mem2-'))).toBe(true);
+  });
+
+  it('a follower does not sync: its adapters are neither listed nor streamed until it leads', async () => {
+    const standby = new MemoryAdapter();
+    standby.add('vm9', {});
+    const follower = await FtService.start({
+      store: { kind: 'sqlite', path: join(t.dir, 'fts.db') },
+      driver: new FakeFleet({ path: join(t.dir, 'fleet.db') }),
+      hosts: HOSTS,
+      instanceId: 'standby',
+      adapters: [standby],
+      iaas: { pollMs: 50 },
+      logger: quietLog(),
+      consoleDir: false,
+    });
+    try {
+      // The leader's passes go on meanwhile; the follower's adapter is never asked.
+      const before = passes.length;
+      mem.hint({ kind: 'resync' });
+      await eventually('a leader pass', () => passes.length > before);
+      expect(follower.isLeader).toBe(false);
+      expect([standby.lists, standby.streams]).toEqual([0, 0]);
+      expect(await view('mem-vm9')).toBeUndefined();
+    } finally {
+      await follower.stop();
+    }
+    expect(standby.closed).toBe(true);
   });
 
   it('a console VM never takes an adapter prefix', async () => {
