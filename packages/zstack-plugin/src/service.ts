@@ -18,6 +18,8 @@ import { FtServiceError, messageOf } from './errors.js';
 import { LiveHub } from './http/live.js';
 import type { Health } from './http/openapi.js';
 import { buildHttp } from './http/server.js';
+import type { IaasAdapter } from './iaas/adapter.js';
+import { IaasSync, type IaasSyncOptions, iaasPrefix } from './iaas/sync.js';
 import { LeaderLease } from './leader.js';
 import { ServiceMetrics } from './metrics.js';
 import { Host, type HostInput, parseAt } from './model.js';
@@ -47,6 +49,14 @@ export interface FtServiceOptions {
    */
   leaseTtlMs?: number;
   reconciler?: ReconcilerOptions;
+  /**
+   * IaaS managers whose ticked VMs the service protects (ZStack, OpenStack, libvirt...).
+   * While this instance leads, each is synced every `iaas.pollMs` and at once on its hints;
+   * the service closes them when it stops.
+   */
+  adapters?: readonly IaasAdapter[];
+  /** The adapters' sync timing. */
+  iaas?: IaasSyncOptions;
   /** A pino logger (default: JSON lines on stderr at `info`). */
   logger?: Logger;
   /** The built console (default: dist/console beside this module, when it exists). */
@@ -70,6 +80,7 @@ export class FtService {
     readonly log: Logger,
     readonly instanceId: string,
     readonly url: string,
+    readonly iaas: IaasSync,
   ) {}
 
   static async start(options: FtServiceOptions): Promise<FtService> {
@@ -131,7 +142,9 @@ export class FtService {
         },
       },
       () => reconciler.wake(),
+      (options.adapters ?? []).map(iaasPrefix),
     );
+    const iaas = new IaasSync(api, store, options.adapters ?? [], log.child({ part: 'iaas' }), options.iaas);
     const consoleDir = options.consoleDir === false ? undefined : (options.consoleDir ?? defaultConsoleDir());
     const health = async (): Promise<z.infer<typeof Health>> => {
       const leader = lease.current !== undefined;
@@ -170,6 +183,7 @@ export class FtService {
       log,
       instanceId,
       ref.url,
+      iaas,
     );
     ref.service = service;
 
@@ -205,6 +219,7 @@ export class FtService {
           });
           readyFor = token;
           reconciler.wake();
+          if (lease.current === token && !service.closing) iaas.start();
         } catch (err) {
           log.error({ err: messageOf(err) }, 'could not write the hosts as the new leader');
         }
@@ -215,6 +230,7 @@ export class FtService {
       readyFor = undefined;
       log.warn({ instance: instanceId, why }, 'leader: lease lost');
       reconciler.demoted();
+      void iaas.stop();
     });
     lease.on('error', (err) => log.warn({ err: messageOf(err) }, 'lease round failed'));
     service.startFollowerFeed();
@@ -249,9 +265,11 @@ export class FtService {
       this.closing = true;
       clearInterval(this.pollTimer);
       this.hub.closeAll();
+      await this.iaas.stop();
       await this.http.close();
       await this.reconciler.stop();
       await this.driver.close();
+      await this.iaas.close();
       await this.reconciler.detach();
       await this.lease.stop({ release: true });
       await this.store.close();
