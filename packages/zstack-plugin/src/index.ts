@@ -17,6 +17,7 @@ export {
   type CujuBackupInput,
   type CujuDomain,
   type CujuDomainInput,
+  LIBVIRT_SAFE_MON_ID,
   primaryDomain,
   QEMU_NS,
 } from './iaas/libvirt/domain-xml.js';

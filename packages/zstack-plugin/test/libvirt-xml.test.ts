@@ -69,7 +69,14 @@ describe('libvirt domain XML for Cuju', () => {
       const d = primaryDomain(input);
       expect(d).toMatchObject({ name: 'vm1', uuid: input.uuid });
       expect(d.xml).toContain('<emulator>/opt/cuju/bin/qemu-system-x86_64</emulator>');
-      expect(qemuArgs(d.xml)).toEqual(primaryArgv(spec, 'master'));
+      // primaryArgv's, but for the readline monitor's id, which libvirt's own monitor holds.
+      const sdk = primaryArgv(spec, 'master');
+      expect(sdk).toContain('chardev=mon,id=monitor,mode=readline');
+      expect(qemuArgs(d.xml)).toEqual(
+        sdk.map((a) =>
+          a === 'chardev=mon,id=monitor,mode=readline' ? 'chardev=mon,id=cuju-monitor,mode=readline' : a,
+        ),
+      );
       expect(d.xml).toContain('<shareable/>');
       expect(d.xml).toContain(`xmlns:cuju="${FT_INTENT_NS}"`);
       const v = validate(d.xml, 'primary');
@@ -87,7 +94,9 @@ describe('libvirt domain XML for Cuju', () => {
       expect(b.uuid).not.toBe(input.uuid);
       expect(b.uuid).toMatch(/^[0-9a-f-]{36}$/);
       const args = qemuArgs(b.xml);
-      expect(args).toEqual(receiverArgv(spec, { port: 4441 }, 'master'));
+      expect(args).toEqual(
+        receiverArgv(spec, { port: 4441 }, 'master').map((a) => a.replace('id=monitor,', 'id=cuju-monitor,')),
+      );
       expect(args.slice(-2)).toEqual(['-incoming', 'tcp:0:4441,ft_mode']);
       // The backup carries no checkbox: it is the service's, not the user's.
       expect(b.xml).not.toContain(FT_INTENT_NS);

@@ -293,8 +293,8 @@ export class LibvirtAdapter implements IaasAdapter {
   ): Promise<IaasVm | undefined> {
     const info = parseDominfo(await this.virsh(conn, ['dominfo', '--domain', domain], signal), domain);
     if (info.name.startsWith(BACKUP_PREFIX)) return undefined;
-    let names = this.uuids.get(conn.host);
-    if (!names) this.uuids.set(conn.host, (names = new Map()));
+    const names = this.uuids.get(conn.host) ?? new Map<string, string>();
+    this.uuids.set(conn.host, names);
     names.set(info.name, info.uuid);
     const intentText = await this.metadata(conn, info.uuid, FT_INTENT_NS, signal);
     const statusText =

@@ -112,7 +112,24 @@ function check(input: CujuDomainInput, field: string): void {
   }
 }
 
-function domainXml(input: CujuDomainInput, name: string, uuid: string, argv: readonly string[]): string {
+/**
+ * libvirt gives its own QMP monitor the id `monitor` (`-mon chardev=charmonitor,id=monitor,
+ * mode=control`), the very id Cuju's scripts give the readline monitor (`-mon
+ * chardev=mon,id=monitor,mode=readline`): QEMU refuses the pair with "Duplicate ID
+ * 'monitor' for mon" (seen with libvirt 9.0 and QEMU 7.2). The id names nothing anyone
+ * connects to (Cuju's tools use the socket path), so under libvirt that one `-mon`
+ * argument gets another id; every other argument is the SDK's, unchanged.
+ */
+export const LIBVIRT_SAFE_MON_ID = 'cuju-monitor';
+
+function underLibvirt(argv: readonly string[]): string[] {
+  return argv.map((arg, i) =>
+    argv[i - 1] === '-mon' ? arg.replace(/(^|,)id=monitor(,|$)/, `$1id=${LIBVIRT_SAFE_MON_ID}$2`) : arg,
+  );
+}
+
+function domainXml(input: CujuDomainInput, name: string, uuid: string, sdkArgv: readonly string[]): string {
+  const argv = underLibvirt(sdkArgv);
   const lines = [
     `<domain${xmlAttrs([
       ['type', input.type ?? 'kvm'],
