@@ -101,8 +101,9 @@ function idOf(reply: Record<string, unknown>): number {
 abstract class VirshMonitorBase {
   /** Where the monitor is, as shown in errors: `libvirt:URI#DOMAIN`. */
   readonly endpoint: string;
+  /** @internal The checked target, domain and deadline policy. */
   protected readonly checked: Checked;
-  /** The options as given (hooks and backoff are read from them). */
+  /** @internal The options as given (hooks and backoff are read from them). */
   protected readonly given: VirshMonitorOptions;
   private readonly closing = new AbortController();
   private readonly inFlight = new Set<Promise<unknown>>();
@@ -118,11 +119,12 @@ abstract class VirshMonitorBase {
     return this.closing.signal.aborted;
   }
 
+  /** @internal The deadline of a call: the caller's, else the policy's for the command. */
   protected timeoutFor(command: string, given: number | undefined): number {
     return given ?? this.checked.commands[command] ?? this.checked.defaultMs;
   }
 
-  /** Runs `virsh qemu-monitor-command ...` for one call; close() kills it and rejects it as disconnected. */
+  /** @internal Runs `virsh qemu-monitor-command ...` for one call; close() kills it and rejects it as disconnected. */
   protected call(args: string[], subject: string, timeoutMs: number, signal: AbortSignal | undefined) {
     if (this.closed) {
       return Promise.reject(
@@ -146,7 +148,7 @@ abstract class VirshMonitorBase {
     return run;
   }
 
-  /** Ends every call in flight (their virsh are killed) and refuses new ones. */
+  /** @internal Ends every call in flight (their virsh are killed) and refuses new ones. */
   protected async closeCalls(): Promise<void> {
     this.closing.abort(new Error('closed'));
     await Promise.allSettled([...this.inFlight]);
