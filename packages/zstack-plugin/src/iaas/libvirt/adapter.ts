@@ -58,6 +58,30 @@ export const LIBVIRT_ADAPTER_NAME = 'libvirt';
 /** `virsh event --all` prints `event 'TYPE' for domain 'NAME': DETAIL`. */
 const DOMAIN_EVENT = /^event '([\w-]+)' for domain '(.*?)'(?::|$)/;
 
+/** Domains read at the same time by listVms(). */
+const LIST_CONCURRENCY = 4;
+
+/** Maps `items` through `fn`, at most `limit` at a time, keeping the order; the first error wins. */
+async function inPool<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  let failed = false;
+  const worker = async () => {
+    // After an error no worker starts another item: the call ends with its runs.
+    while (!failed && next < items.length) {
+      const i = next++;
+      try {
+        results[i] = await fn(items[i]!);
+      } catch (err) {
+        failed = true;
+        throw err;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return results;
+}
+
 /** libvirt's state words folded into the adapter's three. */
 function foldState(state: string): IaasVm['state'] {
   return state === 'shut off' || state === 'crashed' ? 'stopped' : 'running';
@@ -170,19 +194,22 @@ export class LibvirtAdapter implements IaasAdapter {
     const all: IaasVm[] = [];
     for (const conn of this.connections) {
       const out = await this.virsh(conn, ['list', '--all', '--uuid'], signal);
-      for (const uuid of out
+      const uuids = out
         .split('\n')
         .map((l) => l.trim())
-        .filter(Boolean)) {
+        .filter(Boolean);
+      // A few domains at a time: each costs two or three virsh runs (tens of ms each).
+      const found = await inPool(uuids, LIST_CONCURRENCY, async (uuid) => {
         try {
-          const vm = await this.readVm(conn, uuid, signal);
-          if (vm) all.push(vm);
+          return await this.readVm(conn, uuid, signal);
         } catch (err) {
-          if (err instanceof QmpVirshError && err.failure === 'no-domain') continue; // gone meanwhile
+          if (err instanceof QmpVirshError && err.failure === 'no-domain') return undefined; // gone meanwhile
           if (!(err instanceof FtServiceError) || err.code !== 'FTS_INVALID_INPUT') throw err;
           this.options.onProblem?.({ host: conn.host, iaasId: uuid, error: err });
+          return undefined;
         }
-      }
+      });
+      for (const vm of found) if (vm) all.push(vm);
     }
     return all;
   }
