@@ -48,6 +48,18 @@ export class FtApi {
     private readonly reservedPrefixes: readonly string[] = [],
   ) {}
 
+  /** Throws FTS_NOT_LEADER (with the leader's URL) unless this instance leads. */
+  async assertLeader(): Promise<void> {
+    if (this.gate.current !== undefined) return;
+    const leader = await this.gate.leaderUrl();
+    throw new FtServiceError(
+      'FTS_NOT_LEADER',
+      leader
+        ? `this instance is a follower: send writes to the leader at ${leader}`
+        : 'no instance leads yet: retry shortly',
+    );
+  }
+
   private async write<T>(fn: (w: StoreWriter) => Promise<T>): Promise<T> {
     const token = this.gate.current;
     if (token === undefined) {

@@ -5,6 +5,7 @@ export * from './errors.js';
 export { type LiveEventName, LiveHub } from './http/live.js';
 export { ErrorBody, openApiDocument } from './http/openapi.js';
 export type { IaasAdapter, IaasHint, IaasVm } from './iaas/adapter.js';
+export type { IaasCreated, IaasCreator } from './iaas/create.js';
 export {
   LIBVIRT_ADAPTER_NAME,
   LibvirtAdapter,
@@ -33,6 +34,7 @@ export {
   statusElement,
 } from './iaas/libvirt/metadata.js';
 export { IaasSync, type IaasSyncOptions, type IaasSyncPass, iaasPrefix, iaasVmId } from './iaas/sync.js';
+export * from './iaas/zstack/index.js';
 export { LeaderLease, type LeaderOptions } from './leader.js';
 export { ServiceMetrics } from './metrics.js';
 export * from './model.js';

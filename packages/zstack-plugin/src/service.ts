@@ -19,6 +19,7 @@ import { LiveHub } from './http/live.js';
 import type { Health } from './http/openapi.js';
 import { buildHttp } from './http/server.js';
 import type { IaasAdapter } from './iaas/adapter.js';
+import type { IaasCreator } from './iaas/create.js';
 import { IaasSync, type IaasSyncOptions, iaasPrefix } from './iaas/sync.js';
 import { LeaderLease } from './leader.js';
 import { ServiceMetrics } from './metrics.js';
@@ -57,6 +58,11 @@ export interface FtServiceOptions {
   adapters?: readonly IaasAdapter[];
   /** The adapters' sync timing. */
   iaas?: IaasSyncOptions;
+  /**
+   * The console's create form goes to this IaaS (one of `adapters`, e.g. the ZStackAdapter
+   * with its create defaults): the VM is created there, ticked, and imported by the sync.
+   */
+  createVia?: IaasCreator;
   /** A pino logger (default: JSON lines on stderr at `info`). */
   logger?: Logger;
   /** The built console (default: dist/console beside this module, when it exists). */
@@ -92,6 +98,16 @@ export class FtService {
       );
     }
     const hosts = options.hosts.map((h, i) => parseAt(Host, h, `hosts[${i}]`));
+    IaasSync.check(options.adapters ?? []);
+    if (options.createVia && !(options.adapters ?? []).includes(options.createVia as never)) {
+      throw new FtServiceError(
+        'FTS_CONFIG',
+        `createVia: ${options.createVia.name} is not one of the adapters`,
+        {
+          field: 'createVia',
+        },
+      );
+    }
     const log =
       options.logger ??
       pino({ level: 'info', redact: ['req.headers.authorization', 'token', '*.token'] }, pino.destination(2));
@@ -144,6 +160,13 @@ export class FtService {
       () => reconciler.wake(),
       (options.adapters ?? []).map(iaasPrefix),
     );
+    if (options.createVia && !(options.adapters ?? []).some((a) => a.name === options.createVia?.name)) {
+      await store.close();
+      throw new FtServiceError(
+        'FTS_CONFIG',
+        `createVia: ${options.createVia.name} is not one of the adapters`,
+      );
+    }
     const iaas = new IaasSync(api, store, options.adapters ?? [], log.child({ part: 'iaas' }), options.iaas);
     const consoleDir = options.consoleDir === false ? undefined : (options.consoleDir ?? defaultConsoleDir());
     const health = async (): Promise<z.infer<typeof Health>> => {
@@ -166,6 +189,11 @@ export class FtService {
       token: options.token,
       consoleDir,
       closing: () => ref.service?.closing ?? false,
+      iaas: {
+        adapters: (options.adapters ?? []).map((a) => a.name),
+        creator: options.createVia,
+        created: (name) => iaas.wake(name),
+      },
     });
     await http.listen({ host, port: options.listen?.port ?? 0 });
     const addr = http.server.address();

@@ -10,7 +10,7 @@
  */
 import type { Logger } from 'pino';
 import type { FtApi } from '../api.js';
-import { isFtServiceError, messageOf } from '../errors.js';
+import { FtServiceError, isFtServiceError, messageOf } from '../errors.js';
 import type { FtIntentInput, FtStatus, VmView } from '../model.js';
 import { canonical } from '../status.js';
 import type { FtStore } from '../store/store.js';
@@ -66,19 +66,29 @@ export class IaasSync {
     private readonly log: Logger,
     options: IaasSyncOptions = {},
   ) {
-    const names = new Set<string>();
-    for (const a of adapters) {
-      if (!/^[a-z][a-z0-9]{0,15}$/.test(a.name)) {
-        throw new TypeError(
-          `adapters[].name: ${JSON.stringify(a.name)} is not 1-16 lowercase letters/digits`,
-        );
-      }
-      if (names.has(a.name)) throw new TypeError(`adapters[].name: ${a.name} is given twice`);
-      names.add(a.name);
-    }
+    IaasSync.check(adapters);
     this.pollMs = options.pollMs ?? 5000;
     this.callTimeoutMs = options.callTimeoutMs ?? 15_000;
     this.backoff = options.backoff ?? { baseMs: 500, maxMs: 30_000 };
+  }
+
+  /** Refuses adapters whose names cannot prefix VM ids, or that share a name (FTS_CONFIG). */
+  static check(adapters: readonly IaasAdapter[]): void {
+    const names = new Set<string>();
+    for (const [i, a] of adapters.entries()) {
+      if (typeof a.name !== 'string' || !/^[a-z][a-z0-9]{0,15}$/.test(a.name)) {
+        throw new FtServiceError(
+          'FTS_CONFIG',
+          `adapters[${i}].name: ${JSON.stringify(a.name)} is not 1-16 lowercase letters and digits`,
+          { field: `adapters[${i}].name` },
+        );
+      }
+      if (names.has(a.name))
+        throw new FtServiceError('FTS_CONFIG', `adapters[${i}].name: ${a.name} is given twice`, {
+          field: `adapters[${i}].name`,
+        });
+      names.add(a.name);
+    }
   }
 
   /** Called after each sync pass (also a failed one's: `listed` is then -1). */
