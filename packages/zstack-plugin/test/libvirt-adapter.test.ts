@@ -221,6 +221,11 @@ describe.runIf(hasLibvirt)('libvirt adapter against a real libvirtd', () => {
       );
       expect(published).toMatchObject({ primaryHost: 'sim-a', secondaryHost: 'sim-b' });
       expect(await adapter.readPublishedStatus('sim-a', tickedUuid)).toEqual(published);
+      // Written into the stored definition too: it survives the domain's restart.
+      const stored = parseStatusElement(
+        await lv.virsh('metadata', 'lv-ticked', '--uri', FT_STATUS_NS, '--config'),
+      );
+      expect(stored.state).toBe('protected');
 
       // Unticked in libvirt: the service turns FT off, and says so in the metadata.
       await setIntent('lv-ticked', '<ft enabled="false"/>');

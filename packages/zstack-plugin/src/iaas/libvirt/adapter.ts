@@ -92,6 +92,8 @@ interface Info {
   uuid: string;
   state: string;
   memoryKiB: number;
+  /** Defined (kept after shutdown), not only running. */
+  persistent: boolean;
 }
 
 /** Reads `virsh dominfo` (LC_ALL=C): `Name:`, `UUID:`, `State:`, `Max memory:` lines. */
@@ -108,6 +110,7 @@ function parseDominfo(text: string, where: string): Info {
     uuid: field('UUID').toLowerCase(),
     state: field('State'),
     memoryKiB: Number(mem[1]),
+    persistent: field('Persistent') === 'yes',
   };
 }
 
@@ -183,6 +186,8 @@ export class LibvirtAdapter implements IaasAdapter {
   /** Domain name → UUID per host, learnt while listing, for events (which name domains). */
   private readonly uuids = new Map<string, Map<string, string>>();
   private readonly loops = new Set<VirshLoop>();
+  /** Per domain UUID, whether its status must go into the live XML, the persistent one, or both. */
+  private readonly writeFlags = new Map<string, string[]>();
 
   constructor(private readonly options: LibvirtAdapterOptions) {
     checkOptions(options);
@@ -272,6 +277,9 @@ export class LibvirtAdapter implements IaasAdapter {
 
   async publishStatus(vm: IaasVm, status: FtStatus, signal?: AbortSignal): Promise<void> {
     const conn = this.connectionOf(vm.host);
+    // A running persistent domain gets it in both its live and its stored XML, so the
+    // status survives a restart; otherwise libvirt's "current" is the only one there is.
+    const flags = this.writeFlags.get(vm.iaasId) ?? [];
     await this.virsh(
       conn,
       [
@@ -284,6 +292,7 @@ export class LibvirtAdapter implements IaasAdapter {
         FT_STATUS_KEY,
         '--set',
         statusElement(status),
+        ...flags,
       ],
       signal,
     );
@@ -323,6 +332,8 @@ export class LibvirtAdapter implements IaasAdapter {
     const names = this.uuids.get(conn.host) ?? new Map<string, string>();
     this.uuids.set(conn.host, names);
     names.set(info.name, info.uuid);
+    const running = foldState(info.state) === 'running';
+    this.writeFlags.set(info.uuid, running && info.persistent ? ['--live', '--config'] : []);
     const intentText = await this.metadata(conn, info.uuid, FT_INTENT_NS, signal);
     const statusText =
       intentText === undefined ? await this.metadata(conn, info.uuid, FT_STATUS_NS, signal) : undefined;
