@@ -18,6 +18,8 @@ export {
   type CujuBackupInput,
   type CujuDomain,
   type CujuDomainInput,
+  type GuestDomainInput,
+  guestDomain,
   LIBVIRT_SAFE_MON_ID,
   primaryDomain,
   QEMU_NS,

@@ -186,6 +186,33 @@ describe.runIf(hasLibvirt)('libvirt adapter against a real libvirtd', () => {
     expect(() => new LibvirtAdapter({ connections: [] })).toThrow(/options.connections/);
   });
 
+  it("the console's create form makes a libvirt domain with the checkbox in its metadata", async () => {
+    const creator = new LibvirtAdapter({
+      connections: [{ host: 'sim-a', uri: lv.uri }],
+      create: { type: 'qemu' },
+    });
+    const vm = await creator.createVm({ name: 'form vm', memoryMiB: 64, ft: { enabled: false } });
+    expect(vm).toMatchObject({
+      name: 'form vm',
+      host: 'sim-a',
+      memoryMiB: 64,
+      state: 'running',
+      ft: undefined,
+    });
+    expect(await lv.virsh('metadata', 'form vm', '--uri', FT_INTENT_NS)).toMatch(/<ft enabled="false"/);
+    // Listed (ticked before counts: an unticked box keeps it managed), and by the same id.
+    expect((await creator.listVms()).find((v) => v.name === 'form vm')).toEqual(vm);
+    await expect(creator.createVm({ name: 'x', host: 'sim-b', ft: { enabled: true } })).rejects.toMatchObject(
+      {
+        field: 'body.host',
+      },
+    );
+    await expect(adapter.createVm({ name: 'y' })).rejects.toMatchObject({ code: 'FTS_CONFIG' });
+    await creator.close();
+    await lv.virsh('destroy', 'form vm');
+    await lv.virsh('undefine', 'form vm');
+  });
+
   it('end to end: the ticked domain reaches Protected on the sim, and the status is written into its metadata', async () => {
     const service = await FtService.start({
       store: { kind: 'sqlite', path: join(t.dir, 'fts.db') },

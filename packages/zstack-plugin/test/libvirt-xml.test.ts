@@ -14,6 +14,7 @@ import {
   type CujuDomainInput,
   FT_INTENT_NS,
   FtServiceError,
+  guestDomain,
   intentElement,
   parseIntentElement,
   parseStatusElement,
@@ -104,6 +105,26 @@ describe('libvirt domain XML for Cuju', () => {
       // Two backups of the same VM never share a UUID.
       expect(backupDomain({ ...rest, backupOf: input.uuid!, incoming: { port: 4441 } }).uuid).not.toBe(
         b.uuid,
+      );
+    },
+  );
+
+  it.runIf(hasValidator)(
+    "the create form's guest: plain domain with the checkbox, no pass-through; valid",
+    () => {
+      const g = guestDomain({
+        name: 'web server 1',
+        memoryMiB: 512,
+        type: 'qemu',
+        intent: { enabled: false },
+      });
+      expect(g.xml).toContain('<name>web server 1</name>');
+      expect(g.xml).toContain('<emulator>/usr/bin/qemu-system-x86_64</emulator>');
+      expect(g.xml).toContain('enabled="false"');
+      expect(g.xml).not.toContain('<qemu:commandline>');
+      expect(validate(g.xml, 'guest').ok).toBe(true);
+      expect(() => guestDomain({ name: 'a/b', memoryMiB: 512, intent: { enabled: true } })).toThrow(
+        /guest.name/,
       );
     },
   );

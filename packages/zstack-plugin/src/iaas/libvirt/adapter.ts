@@ -9,12 +9,22 @@
  * Managed VMs are the domains that carry either element (ticked, or ticked before);
  * backup domains (`cuju-bk-*`) are the service's own and never listed.
  */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { QmpVirshError, runVirsh, type VirshBackoff, VirshLoop, type VirshTarget } from '@cuju/qmp';
 import { FtServiceError } from '../../errors.js';
-import type { FtIntentInput, FtStatus } from '../../model.js';
+import {
+  type CreateVm,
+  CreateVm as CreateVmSchema,
+  type FtIntentInput,
+  type FtStatus,
+  parseAt,
+} from '../../model.js';
 import type { IaasAdapter, IaasHint, IaasVm } from '../adapter.js';
+import type { IaasCreator } from '../create.js';
 import { iaasVmId } from '../sync.js';
-import { BACKUP_PREFIX } from './domain-xml.js';
+import { BACKUP_PREFIX, type GuestDomainInput, guestDomain } from './domain-xml.js';
 import {
   FT_INTENT_NS,
   FT_STATUS_KEY,
@@ -48,6 +58,11 @@ export interface LibvirtAdapterOptions {
   callTimeoutMs?: number;
   /** Restart delays of the `virsh event --loop` children. */
   eventBackoff?: VirshBackoff;
+  /**
+   * Enables createVm (the console's create form makes a libvirt domain, its checkbox in
+   * the metadata): how the new domains are made. Absent: createVm refuses (FTS_CONFIG).
+   */
+  create?: Pick<GuestDomainInput, 'type' | 'machine' | 'emulator' | 'vcpus'>;
   /** A domain whose metadata could not be read is left out of listVms() and reported here. */
   onProblem?: (problem: { host: string; iaasId: string; error: Error }) => void;
 }
@@ -178,7 +193,7 @@ class HintQueue implements AsyncIterable<IaasHint> {
 }
 
 /** The libvirt-only adapter (see the file comment). */
-export class LibvirtAdapter implements IaasAdapter {
+export class LibvirtAdapter implements IaasAdapter, IaasCreator {
   readonly name = LIBVIRT_ADAPTER_NAME;
   private readonly connections: ReadonlyArray<LibvirtHostConnection & Required<Pick<VirshTarget, 'virsh'>>>;
   private readonly callTimeoutMs: number;
@@ -296,6 +311,45 @@ export class LibvirtAdapter implements IaasAdapter {
       ],
       signal,
     );
+  }
+
+  /**
+   * The console's create form in libvirt: defines a persistent domain on the form's host
+   * (default: the first connection) with the checkbox as our metadata element, starts it,
+   * and resolves with it as listVms() will show it; the service learns of it through its
+   * sync, like of any domain ticked with virsh.
+   */
+  async createVm(input: CreateVm, signal?: AbortSignal): Promise<IaasVm> {
+    const defaults = this.options.create;
+    if (!defaults) {
+      throw new FtServiceError('FTS_CONFIG', 'the libvirt adapter has no create options (options.create)');
+    }
+    const form = parseAt(CreateVmSchema, input, 'body');
+    const conn =
+      form.host === undefined ? this.connections[0]! : this.connections.find((c) => c.host === form.host);
+    if (!conn) {
+      throw new FtServiceError(
+        'FTS_INVALID_INPUT',
+        `body.host: ${form.host} is not a libvirt host of this adapter`,
+        {
+          field: 'body.host',
+        },
+      );
+    }
+    const domain = guestDomain({ ...defaults, name: form.name, memoryMiB: form.memoryMiB, intent: form.ft });
+    // virsh reads the XML from a file: a private temporary one, removed at once.
+    const dir = await mkdtemp(join(tmpdir(), 'cuju-lv-create-'));
+    try {
+      const file = join(dir, 'domain.xml');
+      await writeFile(file, domain.xml, { mode: 0o600 });
+      await this.virsh(conn, ['define', '--file', file], signal);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+    await this.virsh(conn, ['start', '--domain', domain.uuid], signal);
+    const vm = await this.readVm(conn, domain.uuid, signal);
+    if (!vm) throw new FtServiceError('FTS_INTERNAL', `domain ${domain.name} lost its metadata after create`);
+    return vm;
   }
 
   /** The status element the adapter last wrote on a domain, read back; undefined when none. */

@@ -68,11 +68,34 @@ function invalid(field: string, why: string): never {
   throw new FtServiceError('FTS_INVALID_INPUT', `${field}: ${why}`, { field });
 }
 
+/** What libvirt's own elements take: memory, vCPUs, type, machine, emulator, disk. */
+type MachineInput = Pick<
+  CujuDomainInput,
+  'memoryMiB' | 'vcpus' | 'type' | 'machine' | 'emulator' | 'disk'
+> & {
+  uuid?: string;
+};
+
 function check(input: CujuDomainInput, field: string): void {
   if (typeof input !== 'object' || input === null) invalid(field, 'must be an object');
   if (typeof input.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/.test(input.name)) {
     invalid(`${field}.name`, 'must be 1-64 letters, digits, dots, dashes or underscores');
   }
+  checkMachine(input, field);
+  const spec = input.spec as Partial<CujuVmSpec> | undefined;
+  if (typeof spec !== 'object' || spec === null) invalid(`${field}.spec`, 'must be a CujuVmSpec');
+  for (const [key, instead] of [
+    ['name', 'name'],
+    ['memory', 'memoryMiB'],
+    ['smp', 'vcpus'],
+    ['image', 'disk'],
+  ] as const) {
+    if (spec[key] !== undefined)
+      invalid(`${field}.spec.${key}`, `must be unset: libvirt sets it (give ${field}.${instead})`);
+  }
+}
+
+function checkMachine(input: MachineInput, field: string): void {
   if (input.uuid !== undefined && !UUID.test(input.uuid)) invalid(`${field}.uuid`, 'must be a UUID');
   if (!Number.isInteger(input.memoryMiB) || input.memoryMiB < 16 || input.memoryMiB > 16 * 1024 * 1024) {
     invalid(`${field}.memoryMiB`, 'must be a whole number of MiB from 16');
@@ -99,17 +122,6 @@ function check(input: CujuDomainInput, field: string): void {
   ) {
     invalid(`${field}.disk`, 'must be an absolute path');
   }
-  const spec = input.spec as Partial<CujuVmSpec> | undefined;
-  if (typeof spec !== 'object' || spec === null) invalid(`${field}.spec`, 'must be a CujuVmSpec');
-  for (const [key, instead] of [
-    ['name', 'name'],
-    ['memory', 'memoryMiB'],
-    ['smp', 'vcpus'],
-    ['image', 'disk'],
-  ] as const) {
-    if (spec[key] !== undefined)
-      invalid(`${field}.spec.${key}`, `must be unset: libvirt sets it (give ${field}.${instead})`);
-  }
 }
 
 /**
@@ -128,7 +140,13 @@ function underLibvirt(argv: readonly string[]): string[] {
   );
 }
 
-function domainXml(input: CujuDomainInput, name: string, uuid: string, sdkArgv: readonly string[]): string {
+/** The XML; `sdkArgv` empty: no `<qemu:commandline>` (libvirt's schema wants an argument in one). */
+function domainXml(
+  input: MachineInput & { intent?: FtIntentInput | undefined },
+  name: string,
+  uuid: string,
+  sdkArgv: readonly string[],
+): string {
   const argv = underLibvirt(sdkArgv);
   const lines = [
     `<domain${xmlAttrs([
@@ -157,9 +175,13 @@ function domainXml(input: CujuDomainInput, name: string, uuid: string, sdkArgv: 
       '    </disk>',
     );
   }
-  lines.push('  </devices>', '  <qemu:commandline>');
-  for (const arg of argv) lines.push(`    <qemu:arg${xmlAttrs([['value', arg]])}/>`);
-  lines.push('  </qemu:commandline>', '</domain>', '');
+  lines.push('  </devices>');
+  if (argv.length > 0) {
+    lines.push('  <qemu:commandline>');
+    for (const arg of argv) lines.push(`    <qemu:arg${xmlAttrs([['value', arg]])}/>`);
+    lines.push('  </qemu:commandline>');
+  }
+  lines.push('</domain>', '');
   return lines.join('\n');
 }
 
@@ -187,4 +209,37 @@ export function backupDomain(input: CujuBackupInput): CujuDomain {
   const uuid = randomUUID();
   const argv = receiverArgv(input.spec, incoming, input.build);
   return { name, uuid, xml: domainXml(domain, name, uuid, argv) };
+}
+
+/** An ordinary guest as the console's create form makes it in libvirt (the VM the user ticks). */
+export interface GuestDomainInput {
+  /** The form's name: letters, digits, space, dot, dash, underscore. */
+  name: string;
+  memoryMiB: number;
+  /** Default 1. */
+  vcpus?: number;
+  /** Default `kvm`. */
+  type?: 'kvm' | 'qemu';
+  /** Default `pc`. */
+  machine?: string;
+  /** The hypervisor binary; default Debian's `/usr/bin/qemu-system-x86_64`. */
+  emulator?: string;
+  /** The checkbox, written as our metadata element (unticked too, so the VM stays managed). */
+  intent: FtIntentInput;
+}
+
+/**
+ * A plain libvirt domain with the FT intent in its metadata: what `LibvirtAdapter.createVm`
+ * defines for the console's create form. No Cuju arguments: the guest runs as any other,
+ * and the FT service takes it from there.
+ */
+export function guestDomain(input: GuestDomainInput): CujuDomain {
+  if (typeof input !== 'object' || input === null) invalid('guest', 'must be an object');
+  if (typeof input.name !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9 ._-]{0,62}$/.test(input.name)) {
+    invalid('guest.name', 'must be 1-63 letters, digits, spaces, dots, dashes or underscores');
+  }
+  const machine = { ...input, emulator: input.emulator ?? '/usr/bin/qemu-system-x86_64' };
+  checkMachine(machine, 'guest');
+  const uuid = randomUUID();
+  return { name: input.name, uuid, xml: domainXml(machine, input.name, uuid, []) };
 }
