@@ -11,6 +11,7 @@ export {
   LibvirtAdapter,
   type LibvirtAdapterOptions,
   type LibvirtHostConnection,
+  libvirtBackupName,
 } from './iaas/libvirt/adapter.js';
 export {
   BACKUP_PREFIX,

@@ -73,6 +73,15 @@ export const LIBVIRT_ADAPTER_NAME = 'libvirt';
 /** `virsh event --all` prints `event 'TYPE' for domain 'NAME': DETAIL`. */
 const DOMAIN_EVENT = /^event '([\w-]+)' for domain '(.*?)'(?::|$)/;
 
+/**
+ * `cuju-bk-<domain uuid>`: the backup's name for a service VM id of this adapter, for
+ * FtPairDriver's `backupName` (the pair's backup is named as a libvirt backup domain is).
+ */
+export function libvirtBackupName(vmId: string): string | undefined {
+  const prefix = `${LIBVIRT_ADAPTER_NAME}-`;
+  return vmId.startsWith(prefix) ? `${BACKUP_PREFIX}${vmId.slice(prefix.length)}` : undefined;
+}
+
 /** Domains read at the same time by listVms(). */
 const LIST_CONCURRENCY = 4;
 
