@@ -6,6 +6,7 @@
  * runs on cuju-sim (Cuju cannot run under this libvirt: iaas-integration.md §0), and the
  * status is written back into the domain's metadata.
  */
+import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HmpClient } from '@cuju/qmp';
@@ -52,6 +53,18 @@ async function startDomain(name: string, xml: string): Promise<string> {
   await lv.virsh('define', file);
   await lv.virsh('start', name);
   return (await lv.virsh('domuuid', name)).trim();
+}
+
+/** The adapter's `virsh event --all --loop` children for this file's libvirtd. */
+function eventChildren(): number[] {
+  try {
+    return execFileSync('pgrep', ['-f', `virsh .*${lv.dir}.* event --all --loop`], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return [];
+  }
 }
 
 const setIntent = (domain: string, xml: string) =>
@@ -164,8 +177,22 @@ describe.runIf(hasLibvirt)('libvirt adapter against a real libvirtd', () => {
     // Removing the element ends the management (the service then deletes its record).
     await lv.virsh('metadata', 'lv-plain', '--uri', FT_INTENT_NS, '--remove', '--live', '--config');
     expect(await adapter.getVm(plainUuid)).toBeUndefined();
+
+    // The event child dies (libvirtd restarted, connection lost): it is started again and
+    // the adapter asks for a full look (events were lost meanwhile).
+    const [child] = eventChildren();
+    expect(child).toBeDefined();
+    hints.length = 0;
+    process.kill(child!, 'SIGKILL');
+    await eventually('a resync hint after the restart', () => hints.some((h) => h.kind === 'resync'), 30_000);
+    await eventually(
+      'a new event child',
+      () => eventChildren().length === 1 && eventChildren()[0] !== child,
+      30_000,
+    );
     abort.abort();
     await reading;
+    await eventually('no event child after the abort', () => eventChildren().length === 0, 30_000);
   });
 
   it('refuses a bad checkbox naming the attribute, and leaves that domain out of the list', async () => {
@@ -175,6 +202,7 @@ describe.runIf(hasLibvirt)('libvirt adapter against a real libvirtd', () => {
       onProblem: (p) => problems.push(`${p.iaasId}: ${(p.error as { field?: string }).field}`),
     });
     await setIntent('lv-plain', '<ft enabled="true" epoch-us="soon"/>');
+    await expect(strict.listVms(AbortSignal.abort('stop'))).rejects.toMatchObject({ code: 'QMP_ABORTED' });
     await expect(strict.getVm(plainUuid)).rejects.toMatchObject({
       code: 'FTS_INVALID_INPUT',
       field: 'lv-plain.metadata.ft@epoch-us',
