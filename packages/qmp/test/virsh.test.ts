@@ -37,10 +37,10 @@ const hasLibvirt = requirePeer(
   'run scripts/install-peers.sh (apt-get install libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients)',
 );
 
-/** virsh processes talking to this test's libvirtd (its socket path is on their command line). */
-function virshPids(lv: Libvirtd): number[] {
+/** virsh processes talking to this test's libvirtd (its socket path is on their command line), `also` matching too. */
+function virshPids(lv: Libvirtd, also = ''): number[] {
   try {
-    return execFileSync('pgrep', ['-f', `virsh .*${lv.dir}`], { encoding: 'utf8' })
+    return execFileSync('pgrep', ['-f', `virsh .*${lv.dir}.*${also}`], { encoding: 'utf8' })
       .split('\n')
       .filter(Boolean)
       .map(Number);
@@ -154,9 +154,11 @@ describe.runIf(hasLibvirt)('libvirt transport (virsh) against a real libvirtd', 
     });
     const seen: QmpEvent[] = [];
     const stream = watched.events({ names: ['STOP'] });
-    const reading = (async () => {
-      for await (const e of stream) seen.push(e);
-    })();
+    const ending = rejection(
+      (async () => {
+        for await (const e of stream) seen.push(e);
+      })(),
+    );
     await untilEventsFlow(watched, seen);
     const first = watched.eventLoopPid!;
     process.kill(first, 'SIGKILL');
@@ -175,8 +177,44 @@ describe.runIf(hasLibvirt)('libvirt transport (virsh) against a real libvirtd', 
     await untilEventsFlow(watched, seen);
     await watched.close();
     // A closed monitor ends its streams with the close, as QmpClient does.
-    expect(await rejection(reading)).toBeInstanceOf(QmpDisconnectedError);
-    expect(virshPids(lv)).toEqual([qmp.eventLoopPid]);
+    expect(await ending).toBeInstanceOf(QmpDisconnectedError);
+    // Left: the shared monitor's two event children (QMP events, lifecycle).
+    expect(virshPids(lv, 'qemu-monitor-event')).toEqual([qmp.eventLoopPid]);
+    expect(virshPids(lv)).toHaveLength(2);
+  });
+
+  it("ends its event streams when the domain stops, as a closed socket ends QmpClient's", async () => {
+    writeFileSync(`${lv.dir}/dom2.xml`, tinyDomainXml('cuju-virsh-t2'));
+    await lv.virsh('create', `${lv.dir}/dom2.xml`);
+    const short = new VirshQmp({ uri: lv.uri, domain: 'cuju-virsh-t2' });
+    const seen: QmpEvent[] = [];
+    const stream = short.events();
+    // Its end is awaited from the start: the rejection comes while the test waits on virsh.
+    const ending = rejection(
+      (async () => {
+        for await (const e of stream) seen.push(e);
+      })(),
+    );
+    await untilEventsFlow(short, seen);
+    // The lifecycle watcher has heard the pause too: it is registered.
+    await within(
+      (async () => {
+        while (short.lifecycleEventCount === 0) await new Promise((r) => setTimeout(r, 20));
+      })(),
+      20_000,
+      'the lifecycle watcher',
+    );
+    await lv.virsh('destroy', 'cuju-virsh-t2');
+    const ended = await within(ending, 20_000, 'the stream');
+    expect(ended).toBeInstanceOf(QmpDisconnectedError);
+    expect((ended as Error).message).toMatch(/the domain stopped \(Destroyed\)/);
+    // Before it ended, the stream had QEMU's own last word.
+    expect(seen.map((e) => e.event)).toContain('SHUTDOWN');
+    // New streams end at once; commands still run (and say the domain is gone).
+    expect(await rejection(short.events().next())).toBeInstanceOf(QmpDisconnectedError);
+    expect(((await rejection(short.execute('query-status'))) as QmpVirshError).failure).toBe('no-domain');
+    await short.close();
+    expect(virshPids(lv, 'cuju-virsh-t2')).toEqual([]);
   });
 
   it('gives up at the deadline or on abort, ends in-flight calls on close, and leaves no virsh behind', async () => {
@@ -194,8 +232,9 @@ describe.runIf(hasLibvirt)('libvirt transport (virsh) against a real libvirtd', 
     // close() aborts at once, before virsh can have answered: the call ends as disconnected.
     expect(err).toBeInstanceOf(QmpDisconnectedError);
     expect(await rejection(closing.execute('query-status'))).toBeInstanceOf(QmpDisconnectedError);
-    // Only the shared monitor's own event child is left, and close() ends it too.
-    expect(virshPids(lv)).toEqual([qmp.eventLoopPid]);
+    // Only the shared monitor's own event children are left, and close() ends them too.
+    expect(virshPids(lv, 'qemu-monitor-event')).toEqual([qmp.eventLoopPid]);
+    expect(virshPids(lv)).toHaveLength(2);
     await qmp.close();
     expect(virshPids(lv)).toEqual([]);
   });

@@ -23,7 +23,7 @@ import { redactArguments } from '../redact.js';
 import { DEFAULT_COMMAND_TIMEOUTS, DEFAULT_TIMEOUT_MS } from '../timeouts.js';
 import type { CallOptions, ExecuteOptions, TimeoutPolicy } from '../types.js';
 import { type VirshBackoff, VirshLoop, type VirshLoopExit } from './loop.js';
-import { checkVirshTarget, runVirsh, type VirshTarget } from './run.js';
+import { checkVirshTarget, classifyVirshStderr, runVirsh, type VirshTarget } from './run.js';
 
 /** Where a libvirt-managed monitor is: the libvirt URI, the domain, and the virsh to run. */
 export interface VirshMonitorOptions extends VirshTarget {
@@ -66,6 +66,9 @@ function checkOptions(options: unknown): Checked {
 
 /** `virsh qemu-monitor-event` prints `event NAME at SECONDS.MICROS for domain 'DOM': DATA`. */
 const EVENT_LINE = /^event (\S+) at (-?\d+)\.(\d+) for domain '.*?': (.*)$/;
+
+/** `virsh event --event lifecycle` prints `event 'lifecycle' for domain 'DOM': Stopped Destroyed`. */
+const LIFECYCLE_STOPPED = /^event 'lifecycle' for domain '.*?': Stopped(.*)$/;
 
 /** One `qemu-monitor-event` line as a QmpEvent (seq 0: the hub numbers it); undefined for anything else. */
 export function parseVirshEventLine(line: string): QmpEvent | undefined {
@@ -159,7 +162,10 @@ abstract class VirshMonitorBase {
  * QMP over libvirt: each command is one `virsh qemu-monitor-command DOMAIN JSON` (libvirt
  * passes it to its own QMP connection and returns QEMU's reply), and events come from one
  * long-lived `virsh qemu-monitor-event --domain DOMAIN --loop` child, started on the
- * first `events()` call (or `until` wait) and restarted with backoff when it ends. No
+ * first `events()` call (or `until` wait) and restarted with backoff when it ends. A
+ * second child (`virsh event --domain DOMAIN --event lifecycle --loop`) watches the
+ * domain: when it stops (or is gone), every stream and wait ends with
+ * QmpDisconnectedError, as a closed socket ends QmpClient's; commands still run. No
  * native addon: what ZStack's agent does, from Node. Like QmpClient it implements
  * QmpMonitor, so `QmpHmp`, the Cuju SDK and any code written against QmpMonitor work
  * over libvirt unchanged.
@@ -173,6 +179,10 @@ abstract class VirshMonitorBase {
 export class VirshQmp extends VirshMonitorBase implements QmpMonitor {
   private readonly hub = new EventHub(256);
   private loop: VirshLoop | undefined;
+  private lifecycle: VirshLoop | undefined;
+  private lifecycleLines = 0;
+  /** The streams ended because the domain stopped or is gone. */
+  private ended = false;
 
   constructor(options: VirshMonitorOptions) {
     super(options);
@@ -197,20 +207,57 @@ export class VirshQmp extends VirshMonitorBase implements QmpMonitor {
    * call, so that it is registered with libvirtd by the time an event matters.
    */
   startEvents(): void {
-    if (this.closed) return;
+    if (this.closed || this.ended) return;
     if (!this.loop) {
+      const domain = this.checked.domain;
       this.loop = new VirshLoop({
         target: this.checked.target,
-        args: ['qemu-monitor-event', '--domain', this.checked.domain, '--loop'],
+        args: ['qemu-monitor-event', '--domain', domain, '--loop'],
         onLine: (line) => {
           const event = parseVirshEventLine(line);
           if (event) this.hub.publish(event);
         },
-        ...(this.given.onEventLoopExit ? { onExit: this.given.onEventLoopExit } : {}),
+        onExit: (exit) => {
+          this.endIfGone(exit.stderr);
+          this.given.onEventLoopExit?.(exit);
+        },
+        ...(this.given.eventBackoff ? { backoff: this.given.eventBackoff } : {}),
+      });
+      // libvirt's lifecycle events say when the domain's QEMU is gone, which is what a
+      // closed socket says to QmpClient: the streams end then, with QmpDisconnectedError.
+      this.lifecycle = new VirshLoop({
+        target: this.checked.target,
+        args: ['event', '--domain', domain, '--event', 'lifecycle', '--loop'],
+        onLine: (line) => {
+          this.lifecycleLines++;
+          const m = LIFECYCLE_STOPPED.exec(line);
+          if (m) this.endEvents(`the domain stopped (${m[1]!.trim()})`);
+        },
+        onExit: (exit) => this.endIfGone(exit.stderr),
         ...(this.given.eventBackoff ? { backoff: this.given.eventBackoff } : {}),
       });
     }
     this.loop.start();
+    this.lifecycle?.start();
+  }
+
+  /** @internal Lifecycle lines seen so far (tests use it to know the watcher is registered). */
+  get lifecycleEventCount(): number {
+    return this.lifecycleLines;
+  }
+
+  /** A restarted event child that cannot find the domain: it is gone for good. */
+  private endIfGone(stderr: string): void {
+    if (classifyVirshStderr(stderr) === 'no-domain') this.endEvents('the domain is gone');
+  }
+
+  /** Ends every stream and wait with QmpDisconnectedError; stops the children. Commands still run. */
+  private endEvents(why: string): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.hub.end(new QmpDisconnectedError(this.endpoint, why));
+    void this.loop?.stop();
+    void this.lifecycle?.stop();
   }
 
   events(options?: EventStreamOptions & { names?: readonly string[] }): MonitorEventStream {
@@ -222,7 +269,7 @@ export class VirshQmp extends VirshMonitorBase implements QmpMonitor {
 
   async close(): Promise<void> {
     const calls = this.closeCalls();
-    await this.loop?.stop();
+    await Promise.all([this.loop?.stop(), this.lifecycle?.stop()]);
     await calls;
     this.hub.end(new QmpDisconnectedError(this.endpoint, 'the client closed the connection'));
   }
