@@ -91,7 +91,7 @@ export class IaasSync {
     }
   }
 
-  /** Called after each sync pass (also a failed one's: `listed` is then -1). */
+  /** Called after each completed sync pass (a failed one is logged and retried with backoff). */
   onPass(listener: (p: IaasSyncPass) => void): () => void {
     this.passListeners.add(listener);
     return () => this.passListeners.delete(listener);
@@ -158,47 +158,14 @@ export class IaasSync {
       }
       seen.add(vm.id);
       run.known.set(vm.id, vm);
-      const view = views.get(vm.id);
-      if (vm.state === 'deleted') {
-        if (view && view.vm.desired !== 'deleting') {
-          await this.api.deleteVm(vm.id);
-          pass.deleted.push(vm.id);
-        }
-        continue;
+      try {
+        await this.syncVm(run, vm, views.get(vm.id), hosts, pass, signal);
+      } catch (err) {
+        // One VM's trouble (a bad option, its candidates unreadable) must not hold up the
+        // others; losing the lease, the store or the signal ends the pass.
+        if (signal.aborted || (isFtServiceError(err) && FATAL.has(err.code))) throw err;
+        pass.skipped.push({ iaasId: vm.iaasId, why: messageOf(err) });
       }
-      if (!view) {
-        // Only a ticked, running VM is taken in: the service starts what it protects.
-        if (vm.ft === undefined || !vm.ft.enabled || vm.state !== 'running') continue;
-        if (!hosts.has(vm.host)) {
-          pass.skipped.push({
-            iaasId: vm.iaasId,
-            why: `its host ${vm.host} is not one of the service's hosts`,
-          });
-          continue;
-        }
-        const ft = await this.intentFor(adapter, vm, hosts, signal);
-        try {
-          await this.api.importVm(
-            { id: vm.id, name: vm.name.slice(0, 100) || vm.id, host: vm.host, memoryMiB: vm.memoryMiB, ft },
-            adapter.name,
-          );
-          pass.imported.push(vm.id);
-        } catch (err) {
-          if (!isFtServiceError(err, 'FTS_INVALID_INPUT')) throw err;
-          pass.skipped.push({ iaasId: vm.iaasId, why: messageOf(err) });
-        }
-        continue;
-      }
-      if (view.vm.desired === 'deleting') continue;
-      // A stopped VM keeps its intent: the service does not stop or start VMs for the IaaS.
-      if (vm.state === 'stopped') continue;
-      const ft =
-        vm.ft === undefined
-          ? { ...stripIntent(view), enabled: false }
-          : await this.intentFor(adapter, vm, hosts, signal);
-      const after = await this.api.putIntent(vm.id, ft);
-      if (after.intent.generation !== view.intent.generation) pass.changed.push(vm.id);
-      run.catchUp(after);
     }
     // Not listed any more: the adapter no longer manages it (deleted, or untagged for good).
     for (const view of views.values()) {
@@ -211,6 +178,52 @@ export class IaasSync {
     }
     for (const p of this.passListeners) p(pass);
     return pass;
+  }
+
+  private async syncVm(
+    run: AdapterRun,
+    vm: IaasVm,
+    view: VmView | undefined,
+    hosts: ReadonlySet<string>,
+    pass: IaasSyncPass,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const adapter = run.adapter;
+    if (vm.state === 'deleted') {
+      if (view && view.vm.desired !== 'deleting') {
+        await this.api.deleteVm(vm.id);
+        pass.deleted.push(vm.id);
+      }
+      return;
+    }
+    if (!view) {
+      // Only a ticked, running VM is taken in: the service starts what it protects.
+      if (vm.ft === undefined || !vm.ft.enabled || vm.state !== 'running') return;
+      if (!hosts.has(vm.host)) {
+        pass.skipped.push({
+          iaasId: vm.iaasId,
+          why: `its host ${vm.host} is not one of the service's hosts`,
+        });
+        return;
+      }
+      const ft = await this.intentFor(adapter, vm, hosts, signal);
+      await this.api.importVm(
+        { id: vm.id, name: vm.name.slice(0, 100) || vm.id, host: vm.host, memoryMiB: vm.memoryMiB, ft },
+        adapter.name,
+      );
+      pass.imported.push(vm.id);
+      return;
+    }
+    if (view.vm.desired === 'deleting') return;
+    // A stopped VM keeps its intent: the service does not stop or start VMs for the IaaS.
+    if (vm.state === 'stopped') return;
+    const ft =
+      vm.ft === undefined
+        ? { ...stripIntent(view), enabled: false }
+        : await this.intentFor(adapter, vm, hosts, signal);
+    const after = await this.api.putIntent(vm.id, ft);
+    if (after.intent.generation !== view.intent.generation) pass.changed.push(vm.id);
+    run.catchUp(after);
   }
 
   /** The intent of a ticked VM: its options, the backup limited to the adapter's candidates. */
@@ -254,6 +267,9 @@ export class IaasSync {
     return this.log;
   }
 }
+
+/** Errors that end a pass: the service, not the VM, is in trouble. */
+const FATAL = new Set(['FTS_NOT_LEADER', 'FTS_FENCED', 'FTS_STORE', 'FTS_SHUTTING_DOWN', 'FTS_ABORTED']);
 
 /** The intent input of a view (what putIntent takes). */
 function stripIntent(view: VmView): FtIntentInput {
