@@ -62,6 +62,8 @@ interface GroupVm {
   death: { at: number; exit: VmExit } | undefined;
   /** Its last stdout line (what it said before it died). */
   lastLine: string;
+  /** The bytes of its log read so far (lines and their breaks). */
+  bytes: number;
 }
 
 /** The markers that mean a step failed, with the line that says why. */
@@ -304,6 +306,32 @@ export class FtGroup {
     this.#track(plan, session);
   }
 
+  /**
+   * @internal Resolves once an adopted VM's log has been read up to `size` bytes (its
+   * size when it was adopted), or its exit settled (its log read to the end), or after
+   * `timeoutMs`: the markers it printed before count in status().
+   */
+  async caughtUp(key: string, size: number, timeoutMs: number): Promise<void> {
+    const v = this.#vms.get(key);
+    if (!v) return;
+    const ended = v.session.exited.then(
+      () => true,
+      () => true,
+    );
+    let listener: (() => void) | undefined;
+    const read = new Promise<void>((resolve) => {
+      listener = () => {
+        if (v.bytes >= size) resolve();
+      };
+      this.#listeners.add(listener);
+      listener();
+    });
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([read, ended, new Promise<void>((r) => (timer = setTimeout(r, timeoutMs)))]);
+    clearTimeout(timer);
+    if (listener) this.#listeners.delete(listener);
+  }
+
   /** @internal The owner adopted and launched sessions join. */
   get owner(): SessionOwner<CujuVmMonitor> {
     return this.#owner;
@@ -505,10 +533,12 @@ export class FtGroup {
 
   /** Follows a session: its markers (with times) and its death. */
   #track(plan: GroupPlanVm, session: VmSession<CujuVmMonitor>): void {
-    const v: GroupVm = { plan, session, markers: new Map(), death: undefined, lastLine: '' };
+    const v: GroupVm = { plan, session, markers: new Map(), death: undefined, lastLine: '', bytes: 0 };
     this.#vms.set(plan.key, v);
     session.onLine((line) => {
       v.lastLine = line;
+      v.bytes += Buffer.byteLength(line) + 1;
+      this.#notify();
       const m = this.engine.markerOf(line);
       if (!m) return;
       this.engine.observe(session, line);

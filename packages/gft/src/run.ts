@@ -90,8 +90,14 @@ export async function attachGroup(record: GroupRecord, options: AttachGroupOptio
   const group = new FtGroup({ ...plan, vms }, hosts, options.hosts === undefined, record.generation);
   for (const [i, v] of vms.entries()) {
     const r = record.vms[i]!;
+    const host = group.host(v.host);
+    // The log's size now: its lines up to there are read before the group is handed out.
+    const size = await host
+      .run(['stat', '-c', '%s', '--', r.logPath])
+      .then((x) => Number.parseInt(x.stdout.trim(), 10) || 0)
+      .catch(() => 0);
     const session = await VmSession.adopt({
-      host: group.host(v.host),
+      host,
       name: `member ${v.member} ${v.role}`,
       spec: v.spec,
       ref: { pid: r.pid, logPath: r.logPath, ...(r.sudo ? { sudo: true } : {}) },
@@ -100,6 +106,7 @@ export async function attachGroup(record: GroupRecord, options: AttachGroupOptio
       offset: 0,
     });
     group.adopt(v, session);
+    await group.caughtUp(v.key, size, record.spec.options.timeouts.commandMs);
   }
   return group;
 }
