@@ -32,6 +32,14 @@ function valid(): GroupSpecInput & { members: Array<Record<string, unknown>> } {
   } as GroupSpecInput & { members: Array<Record<string, unknown>> };
 }
 
+/** A case's change of the valid spec, made in place. */
+function mut(change: (s: ReturnType<typeof valid>) => void): (s: ReturnType<typeof valid>) => unknown {
+  return (s) => {
+    change(s);
+    return s;
+  };
+}
+
 /** The problems parseGroupSpec reports for `input` (it must refuse it). */
 function problems(input: unknown, format?: 'yaml' | 'json'): GroupSpecProblem[] {
   try {
@@ -69,18 +77,30 @@ describe('parseGroupSpec', () => {
   const cases: Array<[string, (s: ReturnType<typeof valid>) => unknown, Array<[string, string]>]> = [
     [
       'a MAC that is not six hex pairs',
-      (s) => ((s.members[2]!.mac = 'ae:ae:00:00:00'), s),
+      mut((s) => {
+        s.members[2]!.mac = 'ae:ae:00:00:00';
+      }),
       [['members[2].mac', 'invalid_format']],
     ],
     [
       'a duplicate MAC (compared as numbers, as sscanf reads it)',
-      (s) => ((s.members[1]!.mac = 'AE:AE:00:00:00:21'), s),
+      mut((s) => {
+        s.members[1]!.mac = 'AE:AE:00:00:00:21';
+      }),
       [['members[1].mac', 'unique-mac']],
     ],
-    ['ids that are not 0..n-1', (s) => ((s.members[2]!.id = 7), s), [['members[2].id', 'ids']]],
+    [
+      'ids that are not 0..n-1',
+      mut((s) => {
+        s.members[2]!.id = 7;
+      }),
+      [['members[2].id', 'ids']],
+    ],
     [
       'a duplicate id (its default monitors are the other member too)',
-      (s) => ((s.members[2]!.id = 1), s),
+      mut((s) => {
+        s.members[2]!.id = 1;
+      }),
       [
         ['members[2].id', 'ids'],
         ['members[2].primary.monitor', 'unique-monitor'],
@@ -89,7 +109,9 @@ describe('parseGroupSpec', () => {
     ],
     [
       'no leader (id 0)',
-      (s) => ((s.members[0]!.id = 3), (s.members.length = 3), s),
+      mut((s) => {
+        s.members[0]!.id = 3;
+      }),
       [
         ['members[0].id', 'ids'],
         ['members', 'leader'],
@@ -97,12 +119,16 @@ describe('parseGroupSpec', () => {
     ],
     [
       'a port out of range',
-      (s) => (((s.members[0]!.backup as { ftPort: number }).ftPort = 70_000), s),
+      mut((s) => {
+        (s.members[0]!.backup as { ftPort: number }).ftPort = 70_000;
+      }),
       [['members[0].backup.ftPort', 'too_big']],
     ],
     [
       'two join ports alike on one host',
-      (s) => (((s.members[1]!.primary as { joinPort: number }).joinPort = 5000), s),
+      mut((s) => {
+        (s.members[1]!.primary as { joinPort: number }).joinPort = 5000;
+      }),
       // Its backup binds 5001 too (recv_b's primary + 1), as member 0's does.
       [
         ['members[1].primary.joinPort', 'distinct-join-ports'],
@@ -111,17 +137,23 @@ describe('parseGroupSpec', () => {
     ],
     [
       'a backup join port (primary + 1) that is another VM join port on its host',
-      (s) => ((s.members[1]!.backup = { host: 'b', ftPort: 4442, joinPort: 5001 }), s),
+      mut((s) => {
+        s.members[1]!.backup = { host: 'b', ftPort: 4442, joinPort: 5001 };
+      }),
       [['members[1].backup.joinPort', 'distinct-join-ports']],
     ],
     [
       'an FT port that is another member FT port on the same host',
-      (s) => (((s.members[2]!.backup as { ftPort: number }).ftPort = 4441), s),
+      mut((s) => {
+        (s.members[2]!.backup as { ftPort: number }).ftPort = 4441;
+      }),
       [['members[2].backup.ftPort', 'unique-host-port']],
     ],
     [
       'an IP longer than Cuju 16-byte fields',
-      (s) => (((s.members[0]!.primary as { ip?: string }).ip = '192.168.100.1000'), s),
+      mut((s) => {
+        (s.members[0]!.primary as { ip?: string }).ip = '192.168.100.1000';
+      }),
       [
         ['members[0].primary.ip', 'too_big'],
         ['members[0].primary.ip', 'invalid_format'],
@@ -129,12 +161,16 @@ describe('parseGroupSpec', () => {
     ],
     [
       'an IP that is not dotted IPv4',
-      (s) => (((s.members[0]!.backup as { ip?: string }).ip = 'backup.lab'), s),
+      mut((s) => {
+        (s.members[0]!.backup as { ip?: string }).ip = 'backup.lab';
+      }),
       [['members[0].backup.ip', 'invalid_format']],
     ],
     [
       'a host that is not in hosts',
-      (s) => (((s.members[1]!.backup as { host: string }).host = 'nowhere'), s),
+      mut((s) => {
+        (s.members[1]!.backup as { host: string }).host = 'nowhere';
+      }),
       [['members[1].backup.host', 'host-ref']],
     ],
     [
@@ -143,8 +179,20 @@ describe('parseGroupSpec', () => {
       [['options.build', 'build-has-gft']],
     ],
     ['an unknown build', (s) => ({ ...s, options: { build: 'colo' } }), [['options.build', 'build']]],
-    ['an unknown field', (s) => ((s.members[0]!.gftId = 0), s), [['members[0]', 'unrecognized_keys']]],
-    ['a single member', (s) => ((s.members.length = 1), s), [['members', 'too_small']]],
+    [
+      'an unknown field',
+      mut((s) => {
+        s.members[0]!.gftId = 0;
+      }),
+      [['members[0]', 'unrecognized_keys']],
+    ],
+    [
+      'a single member',
+      mut((s) => {
+        s.members.length = 1;
+      }),
+      [['members', 'too_small']],
+    ],
     [
       'a relative work directory',
       (s) => ({ ...s, options: { workDir: 'tmp' } }),
@@ -157,7 +205,9 @@ describe('parseGroupSpec', () => {
     ],
     [
       'two monitors alike on one host',
-      (s) => (((s.members[1]!.primary as { monitor?: string }).monitor = '/tmp/cuju-gft/vm1.monitor'), s),
+      mut((s) => {
+        (s.members[1]!.primary as { monitor?: string }).monitor = '/tmp/cuju-gft/vm1.monitor';
+      }),
       [['members[1].primary.monitor', 'unique-monitor']],
     ],
   ];
