@@ -400,7 +400,7 @@ export class FtGroup {
       this.#generation += 1;
       emit({ type: 'protected', at: Date.now(), ms: performance.now() - t0 });
     } catch (err) {
-      const step = note ? stepOf(note.vm) : current;
+      const step = note ? markerStep(plan, note, stepOf(note.vm)) : current;
       const failure = {
         stepId: step?.id,
         phase: step?.phase,
@@ -427,6 +427,7 @@ export class FtGroup {
       }
       unwatch();
       await this.#stopVms(onFailure === 'stop-all' ? [...this.#vms.keys()] : started);
+      await this.#removeFailedLaunches(plan, started);
       if (onFailure === 'stop-all') {
         for (const w of this.#workDirs.splice(0)) {
           if (w.created)
@@ -622,6 +623,26 @@ export class FtGroup {
     }
   }
 
+  /**
+   * A launch that failed has had its VM killed (VmSession.launch) but its log and socket
+   * are still there: remove those of every new VM of the plan that did not start.
+   */
+  async #removeFailedLaunches(plan: GroupPlan, started: string[]): Promise<void> {
+    for (const v of plan.vms) {
+      if (started.includes(v.key) || this.#vms.get(v.key)?.plan === v) continue;
+      if (this.#vms.has(v.key)) continue; // a survivor of an earlier generation
+      const host = this.#hosts.get(v.host);
+      const files = [
+        v.logPath,
+        `${v.logPath}.pid`,
+        `${v.logPath}.exit`,
+        `${v.logPath}.lock`,
+        v.spec.monitorPath,
+      ];
+      await host?.run(['rm', '-f', '--', ...files]).catch(() => {});
+    }
+  }
+
   async #stopVms(keys: string[], signal?: AbortSignal): Promise<void> {
     const grace = this.spec.options.timeouts.stopGraceMs;
     const vms = keys.map((k) => this.#vms.get(k)).filter((v): v is GroupVm => v !== undefined);
@@ -635,6 +656,20 @@ export class FtGroup {
       }),
     );
   }
+}
+
+/**
+ * The step a failure marker belongs to: gft_init's connection and ACK errors come from the
+ * leader's gft_init (and a member's link errors from what it started), printed on stdout
+ * after the monitor answered; the others belong to the step running on that VM.
+ */
+function markerStep(
+  plan: GroupPlan,
+  note: FailureNote,
+  fallback: GroupPlanStep | undefined,
+): GroupPlanStep | undefined {
+  if (!/^qmp_gft_leader_init |^gft_master_connect_other_master /.test(note.line)) return fallback;
+  return plan.phases.flatMap((p) => p.steps).find((s) => s.id === 'gft-init') ?? fallback;
 }
 
 /** Runs a phase's steps in order or at once; the first failure aborts the others (through `fail`) and is thrown once all settled. */
