@@ -237,7 +237,7 @@ export class FtGroup {
                   member: v.plan.member,
                   key: v.plan.key,
                   at: new Date(tookAt).toISOString(),
-                  afterMs: Number.isFinite(first) ? Math.max(0, tookAt - first) : 0,
+                  afterMs: Number.isFinite(first) ? Math.max(0, Math.round(tookAt - first)) : 0,
                 };
                 takeovers.push(t);
                 onEvent?.({ type: 'took-over', takeover: t });
@@ -260,7 +260,7 @@ export class FtGroup {
             firstDeath,
             deaths,
             takeovers,
-            failoverMs: last - Date.parse(firstDeath.at),
+            failoverMs: Math.round(last - Date.parse(firstDeath.at)),
             state,
           };
           onEvent?.({ type: 'group-failed-over', report });
