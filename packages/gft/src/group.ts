@@ -44,7 +44,9 @@ export interface RunOptions {
 
 /** Options of watch(). */
 export interface WatchOptions {
+  /** Stops watching: watch() rejects with GFT_ABORTED. */
   signal?: AbortSignal;
+  /** Each death, takeover and the group failover, as they are seen. */
   onEvent?: (event: GroupWatchEvent) => void;
 }
 

@@ -58,9 +58,9 @@ export {
   GroupSpec,
   type GroupSpecInput,
   groupSpecJsonSchema,
-  type HostSpec,
-  type MemberSpec,
+  HostSpec,
+  MemberSpec,
   type ParseGroupSpecOptions,
   parseGroupSpec,
-  type SpareSpec,
+  SpareSpec,
 } from './spec.js';

@@ -53,7 +53,8 @@ const SshHostSpec = z.strictObject({
   ]),
 });
 
-const HostSpec = z.discriminatedUnion('kind', [LocalHostSpec, SshHostSpec]);
+/** A host of the spec (zod): `local` or `ssh`. */
+export const HostSpec = z.discriminatedUnion('kind', [LocalHostSpec, SshHostSpec]);
 
 /** A member's primary: the VM that runs the guest (run_ft). */
 const PrimarySpec = z.strictObject({
@@ -96,7 +97,7 @@ const VmOptionsSpec = z.strictObject({
 });
 
 /** One group member: its id, its MAC, its primary and its backup. */
-const MemberSpec = z.strictObject({
+export const MemberSpec = z.strictObject({
   /** `-gft-id`: 0..n-1, the leader is 0. */
   id: z.number().int().min(0),
   /** The guest's MAC (`gft_add_host`'s master_mac; both VMs use it). */
@@ -107,7 +108,7 @@ const MemberSpec = z.strictObject({
 });
 
 /** A slot for a new receiver when the group is re-protected (one per member to re-protect). */
-const SpareSpec = z.strictObject({
+export const SpareSpec = z.strictObject({
   host: hostName,
   ip: ipv4.optional(),
   ftPort: port,
