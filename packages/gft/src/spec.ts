@@ -31,22 +31,24 @@ const hostName = z.string().regex(NAME, { message: 'must name a host of `hosts`'
 const LocalHostSpec = z.strictObject({
   kind: z.literal('local'),
   /** The address the other hosts reach it at (default 127.0.0.1); also the default IP of its VMs. */
-  address: ipv4.default('127.0.0.1'),
+  address: ipv4
+    .default('127.0.0.1')
+    .describe('The address the other hosts reach it at (default 127.0.0.1); also the default IP of its VMs.'),
 });
 
 /** A host reached over SSH, with its host key checked. */
 const SshHostSpec = z.strictObject({
   kind: z.literal('ssh'),
   /** The address the other hosts reach it at; also the default IP of its VMs. */
-  address: ipv4,
+  address: ipv4.describe('The address the other hosts reach it at; also the default IP of its VMs.'),
   /** Where to connect for SSH (default: `address`). */
-  sshHost: z.string().min(1).optional(),
+  sshHost: z.string().min(1).optional().describe('Where to connect for SSH (default: `address`).'),
   port: port.default(22),
   user: z.string().min(1),
   /** An OpenSSH private key file on this machine. */
-  privateKeyPath: z.string().min(1).optional(),
+  privateKeyPath: z.string().min(1).optional().describe('An OpenSSH private key file on this machine.'),
   /** An ssh-agent socket (e.g. $SSH_AUTH_SOCK). */
-  agent: z.string().min(1).optional(),
+  agent: z.string().min(1).optional().describe('An ssh-agent socket (e.g. $SSH_AUTH_SOCK).'),
   hostKey: z.union([
     z.strictObject({ knownHostsPath: z.string().min(1) }),
     z.strictObject({ sha256: z.string().regex(/^SHA256:[A-Za-z0-9+/]{43}$/) }),
@@ -60,48 +62,71 @@ export const HostSpec = z.discriminatedUnion('kind', [LocalHostSpec, SshHostSpec
 const PrimarySpec = z.strictObject({
   host: hostName,
   /** Its IP as the other members reach it (`gft_add_host`'s master_host_ip); default its host's address. */
-  ip: ipv4.optional(),
+  ip: ipv4
+    .optional()
+    .describe(
+      "Its IP as the other members reach it (`gft_add_host`'s master_host_ip); default its host's address.",
+    ),
   /** `-ft-join-port` (`gft_add_host`'s master_host_gft_port); Cuju's default 5000. */
-  joinPort: port.default(5000),
+  joinPort: port
+    .default(5000)
+    .describe("`-ft-join-port` (`gft_add_host`'s master_host_gft_port); Cuju's default 5000."),
   /** Its monitor socket (default WORKDIR/vmN.monitor, N = id + 1, as the seeds). */
-  monitor: absPath.optional(),
+  monitor: absPath
+    .optional()
+    .describe('Its monitor socket (default WORKDIR/vmN.monitor, N = id + 1, as the seeds).'),
 });
 
 /** A member's backup: the receiver (recv_b). */
 const BackupSpec = z.strictObject({
   host: hostName,
   /** Its IP (`gft_add_host`'s slave_host_ip); default its host's address. */
-  ip: ipv4.optional(),
+  ip: ipv4.optional().describe("Its IP (`gft_add_host`'s slave_host_ip); default its host's address."),
   /** `-incoming tcp:0:PORT,ft_mode` (`slave_host_ft_port`). */
-  ftPort: port,
+  ftPort: port.describe('`-incoming tcp:0:PORT,ft_mode` (`slave_host_ft_port`).'),
   /**
    * Its own `-ft-join-port` (every groupft VM binds one). Given: the member is added with
    * `gft_add_host2` (slave_host_join_port). Absent: `gft_add_host`, and the backup binds
    * the primary's join port + 1, as recv_b does.
    */
-  joinPort: port.optional(),
+  joinPort: port
+    .optional()
+    .describe(
+      "Its own `-ft-join-port` (every groupft VM binds one). Given: the member is added with `gft_add_host2` (slave_host_join_port). Absent: `gft_add_host`, and the backup binds the primary's join port + 1, as recv_b does.",
+    ),
   /** Its monitor socket (default WORKDIR/vmNr.monitor). */
-  monitor: absPath.optional(),
+  monitor: absPath.optional().describe('Its monitor socket (default WORKDIR/vmNr.monitor).'),
 });
 
 /** What the member's VMs are started with besides the group's fields. */
 const VmOptionsSpec = z.strictObject({
   /** The raw disk image (absent: no disk; cuju-sim runs none). */
-  image: z.string().min(1).optional(),
+  image: z.string().min(1).optional().describe('The raw disk image (absent: no disk; cuju-sim runs none).'),
   /** `-m` (`1G`, `2048M`, or MiB). */
-  memory: z.union([z.string().min(1), z.number().int().positive()]).optional(),
+  memory: z
+    .union([z.string().min(1), z.number().int().positive()])
+    .optional()
+    .describe('`-m` (`1G`, `2048M`, or MiB).'),
   smp: z.number().int().min(1).max(255).optional(),
   /** The primary's tap (default tap(2*id)); the backup's is `backupTap` (default tap(2*id+1)). */
-  tap: z.string().min(1).max(15).optional(),
+  tap: z
+    .string()
+    .min(1)
+    .max(15)
+    .optional()
+    .describe("The primary's tap (default tap(2*id)); the backup's is `backupTap` (default tap(2*id+1))."),
   backupTap: z.string().min(1).max(15).optional(),
 });
 
 /** One group member: its id, its MAC, its primary and its backup. */
 export const MemberSpec = z.strictObject({
   /** `-gft-id`: 0..n-1, the leader is 0. */
-  id: z.number().int().min(0),
+  id: z.number().int().min(0).describe('`-gft-id`: 0..n-1, the leader is 0.'),
   /** The guest's MAC (`gft_add_host`'s master_mac; both VMs use it). */
-  mac: z.string().regex(MAC, { message: 'must be a MAC address: six hex pairs, colon-separated' }),
+  mac: z
+    .string()
+    .regex(MAC, { message: 'must be a MAC address: six hex pairs, colon-separated' })
+    .describe("The guest's MAC (`gft_add_host`'s master_mac; both VMs use it)."),
   primary: PrimarySpec,
   backup: BackupSpec,
   vm: VmOptionsSpec.optional(),
@@ -114,34 +139,63 @@ export const SpareSpec = z.strictObject({
   ftPort: port,
   joinPort: port,
   /** Default WORKDIR/spareK.monitor (K = slot index + 1). */
-  monitor: absPath.optional(),
+  monitor: absPath.optional().describe('Default WORKDIR/spareK.monitor (K = slot index + 1).'),
 });
 
 /** Deadlines (ms). */
 const TimeoutsSpec = z.strictObject({
   /** A VM's start until its monitor answers (default 30 000). */
-  launchMs: z.number().int().positive().default(30_000),
+  launchMs: z
+    .number()
+    .int()
+    .positive()
+    .default(30_000)
+    .describe("A VM's start until its monitor answers (default 30 000)."),
   /** From gft_init until every member is confirmed protected (default 60 000). */
-  protectMs: z.number().int().positive().default(60_000),
+  protectMs: z
+    .number()
+    .int()
+    .positive()
+    .default(60_000)
+    .describe('From gft_init until every member is confirmed protected (default 60 000).'),
   /** A monitor command's answer (default 10 000). */
-  commandMs: z.number().int().positive().default(10_000),
+  commandMs: z
+    .number()
+    .int()
+    .positive()
+    .default(10_000)
+    .describe("A monitor command's answer (default 10 000)."),
   /** SIGTERM to SIGKILL when a VM is stopped (default 2 000). */
-  stopGraceMs: z.number().int().min(0).default(2_000),
+  stopGraceMs: z
+    .number()
+    .int()
+    .min(0)
+    .default(2_000)
+    .describe('SIGTERM to SIGKILL when a VM is stopped (default 2 000).'),
 });
 
 const OptionsSpec = z.strictObject({
   /** The Cuju build: one with group FT (`groupft`). */
-  build: z.string().default('groupft'),
+  build: z.string().default('groupft').describe('The Cuju build: one with group FT (`groupft`).'),
   /** `cuju-adjust-epoch`, in microseconds, sent to every primary before gft_init (absent: Cuju's default). */
-  epochUs: z.number().int().positive().optional(),
+  epochUs: z
+    .number()
+    .int()
+    .positive()
+    .optional()
+    .describe(
+      "`cuju-adjust-epoch`, in microseconds, sent to every primary before gft_init (absent: Cuju's default).",
+    ),
   /** Where each host keeps monitor sockets and logs (default /tmp/cuju-gft). */
-  workDir: absPath.default('/tmp/cuju-gft'),
+  workDir: absPath
+    .default('/tmp/cuju-gft')
+    .describe('Where each host keeps monitor sockets and logs (default /tmp/cuju-gft).'),
   /** The Cuju binary on every host, and arguments before Cuju's own (cuju-sim's script). */
   binary: z
     .strictObject({ path: z.string().min(1), args: z.array(z.string()).default([]) })
     .default({ path: './x86_64-softmmu/qemu-system-x86_64', args: [] }),
   /** Through sudo on every host. */
-  sudo: z.boolean().default(false),
+  sudo: z.boolean().default(false).describe('Through sudo on every host.'),
   timeouts: TimeoutsSpec.default({
     launchMs: 30_000,
     protectMs: 60_000,
@@ -157,7 +211,7 @@ const OptionsSpec = z.strictObject({
  */
 export const GroupSpec = z.strictObject({
   /** Optional label, shown in plans and records. */
-  name: z.string().min(1).optional(),
+  name: z.string().min(1).optional().describe('Optional label, shown in plans and records.'),
   hosts: z.record(z.string().regex(NAME, { message: 'a host name: letters, digits, _ . -' }), HostSpec),
   members: z.array(MemberSpec).min(2).max(GROUP_MEMBER_MAX),
   spares: z.array(SpareSpec).default([]),
