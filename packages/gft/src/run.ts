@@ -172,7 +172,18 @@ export type ReprotectOptions = RunOptions & AttachGroupOptions;
  * failure fails the whole group over, so re-protection forms the whole group anew.
  */
 export async function reprotect(target: GroupTarget, options: ReprotectOptions = {}): Promise<FtGroup> {
-  const group = target instanceof FtGroup ? target : await attachGroup(target, options);
+  if (target instanceof FtGroup) return reprotectGroup(target, options);
+  const group = await attachGroup(target, options);
+  try {
+    return await reprotectGroup(group, options);
+  } catch (err) {
+    // The VMs run on; this process lets go of them (the record still names them).
+    await group.release();
+    throw err;
+  }
+}
+
+async function reprotectGroup(group: FtGroup, options: ReprotectOptions): Promise<FtGroup> {
   const status = group.status();
   if (status.state !== 'failed-over') {
     throw new GftError(

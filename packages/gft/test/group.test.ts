@@ -59,6 +59,9 @@ describe('a 3-member group on the groupft sim', () => {
     const record = readGroupRecord(JSON.stringify(group.record()));
     expect((await groupStatus(record)).state).toBe('protected');
 
+    // Nothing to re-protect while the group is protected.
+    await expect(reprotect(group)).rejects.toMatchObject({ code: 'GFT_STATE' });
+
     // Member 1's primary dies: the others exit(-1), every backup takes over.
     const seen: GroupWatchEvent[] = [];
     const watching = group.watch({ onEvent: (e) => seen.push(e) });
@@ -105,6 +108,9 @@ describe('a 3-member group on the groupft sim', () => {
     const report = await watching;
     expect(report.firstDeath.key).toBe('m0.primary');
     expect(report.state.state).toBe('failed-over');
+    // This spec has no spare slots: re-protection is refused, the survivors run on.
+    await expect(reprotect(record)).rejects.toMatchObject({ code: 'GFT_NO_SPARES' });
+    expect((await groupStatus(record)).state).toBe('failed-over');
     await downGroup(record);
     expect(await noneLeft(d)).toEqual([]);
     expect(readdirSync(spec.options.workDir)).toEqual([]);
