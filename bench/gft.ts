@@ -52,13 +52,24 @@ function loadGft(): Promise<Gft> {
 
 /** A group of `n` on the simulator, every port fresh, files under `dir`. */
 async function plan(gft: Gft, simBin: string, n: number, dir: string): Promise<GroupPlan> {
+  // The kernel may hand out a port it just gave: each is taken once per group.
+  const taken = new Set<number>();
+  const port = async (): Promise<number> => {
+    for (;;) {
+      const p = await freePort();
+      if (!taken.has(p)) {
+        taken.add(p);
+        return p;
+      }
+    }
+  };
   const members = [];
   for (let id = 0; id < n; id++) {
     members.push({
       id,
       mac: `ae:ae:00:00:00:${(0x21 + id).toString(16).padStart(2, '0')}`,
-      primary: { host: 'p', joinPort: await freePort() },
-      backup: { host: 'b', ftPort: await freePort(), joinPort: await freePort() },
+      primary: { host: 'p', joinPort: await port() },
+      backup: { host: 'b', ftPort: await port(), joinPort: await port() },
     });
   }
   const spec = gft.parseGroupSpec({

@@ -5,6 +5,7 @@
  * start, a re-protection) step by step with progress events, reads the group's state,
  * watches for member deaths and the group failover, and stops everything it owns.
  */
+import { setMaxListeners } from 'node:events';
 import {
   CujuEngine,
   type CujuMarkerKind,
@@ -352,6 +353,8 @@ export class FtGroup {
     const t0 = performance.now();
     const fail = new AbortController();
     const op = signal ? AbortSignal.any([signal, fail.signal]) : fail.signal;
+    // Every step of a parallel phase listens on it (a 32-member group: 32 at once).
+    setMaxListeners(0, op, fail.signal);
     const started: string[] = [];
     let current: GroupPlanStep | undefined;
     let currentPhase: GroupPlanPhase | undefined;
