@@ -11,7 +11,8 @@ export type GftErrorCode =
   | 'GFT_ABORTED'
   | 'GFT_RECORD_INVALID'
   | 'GFT_STATE'
-  | 'GFT_NO_SPARES';
+  | 'GFT_NO_SPARES'
+  | 'GFT_HOST_FAILED';
 
 /** The root of this package's errors: `code` says which kind. */
 export class GftError extends Error {

@@ -4,6 +4,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { type Host, LocalHost, SshHost } from '@cuju/sdk';
+import { GftError } from './errors.js';
 import type { GroupSpec, HostSpec } from './spec.js';
 
 /** Opens a Host for one host of the spec. */
@@ -26,7 +27,17 @@ export async function openHosts(spec: GroupSpec, names: Iterable<string>): Promi
   try {
     for (const name of new Set(names)) {
       const h = spec.hosts[name];
-      if (h) hosts.set(name, await openHost(h));
+      if (!h) continue;
+      try {
+        hosts.set(name, await openHost(h));
+      } catch (err) {
+        const code = (err as { code?: string }).code;
+        throw new GftError(
+          'GFT_HOST_FAILED',
+          `host '${name}' (${h.kind} ${h.address}) could not be opened${code ? ` (${code})` : ''}: ${(err as Error).message}`,
+          { cause: err },
+        );
+      }
     }
     return hosts;
   } catch (err) {
