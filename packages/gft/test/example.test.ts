@@ -46,11 +46,15 @@ function free(port: number): Promise<boolean> {
   });
 }
 
-/** A --port-base whose moved seed ports (4441..4453, 5000..5005, 5101..5105) are all free. */
+/**
+ * A --port-base whose moved seed ports (4441..4453, 5000..5005, 5101..5105) are all free,
+ * in 61000..64799: above the kernel's ephemeral ports and the other test files' slices
+ * (helpers.ts), so nothing else takes one between the check and the VM's bind.
+ */
 async function portBase(): Promise<number> {
   const seed = [4441, 4442, 4443, 4451, 4452, 4453, 5000, 5001, 5002, 5003, 5004, 5005, 5101, 5103, 5105];
   for (;;) {
-    const base = 20_000 + Math.floor(Math.random() * 40_000);
+    const base = 61_000 + Math.floor(Math.random() * 3_800);
     const moved = seed.map((p) => p - 4441 + base);
     if ((await Promise.all(moved.map(free))).every(Boolean)) return base;
   }

@@ -20,21 +20,30 @@ export function tempDir(): { dir: string; cleanup(): void } {
 }
 
 const handedOut = new Set<number>();
+/**
+ * Test files run in parallel workers, each starting VMs that bind many ports: each worker
+ * (VITEST_POOL_ID) picks from its own slice of 20000..59999, so two files never hand out
+ * the same port between its check and the VM's bind.
+ */
+const SLICE = 5_000;
+const sliceBase = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 0) || 0) % 8) * SLICE;
+
+/** Whether `port` can be bound on every address now. */
+function bindable(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const srv = createServer();
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '0.0.0.0', () => srv.close(() => resolve(true)));
+  });
+}
+
 /** A free TCP port on every address (groupft binds 0:port), never the same twice here. */
 export async function freePort(): Promise<number> {
   for (;;) {
-    const p = await new Promise<number>((resolve, reject) => {
-      const srv = createServer();
-      srv.once('error', reject);
-      srv.listen(0, '0.0.0.0', () => {
-        const { port } = srv.address() as { port: number };
-        srv.close(() => resolve(port));
-      });
-    });
-    if (!handedOut.has(p)) {
-      handedOut.add(p);
-      return p;
-    }
+    const p = sliceBase + Math.floor(Math.random() * SLICE);
+    if (handedOut.has(p) || !(await bindable(p))) continue;
+    handedOut.add(p);
+    return p;
   }
 }
 
@@ -42,16 +51,9 @@ export async function freePort(): Promise<number> {
 export async function freePortPair(): Promise<number> {
   for (;;) {
     const p = await freePort();
-    if (p >= 65_535 || handedOut.has(p + 1)) continue;
-    const free = await new Promise<boolean>((resolve) => {
-      const srv = createServer();
-      srv.once('error', () => resolve(false));
-      srv.listen(p + 1, '0.0.0.0', () => srv.close(() => resolve(true)));
-    });
-    if (free) {
-      handedOut.add(p + 1);
-      return p;
-    }
+    if (handedOut.has(p + 1) || p + 1 >= sliceBase + SLICE || !(await bindable(p + 1))) continue;
+    handedOut.add(p + 1);
+    return p;
   }
 }
 
