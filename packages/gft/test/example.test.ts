@@ -61,6 +61,15 @@ async function portBase(): Promise<number> {
 }
 
 describe('examples/gft-init.ts', () => {
+  it('--help prints the usage and exits 0; an unknown option exits 2', async () => {
+    const help = await example(['--help']);
+    expect(help.code).toBe(0);
+    expect(help.stdout).toMatch(/^usage: tsx examples\/gft-init\.ts /);
+    const bad = await example(['--bogus']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('usage:');
+  });
+
   it('--dry-run prints the seed scripts lines: add_host.sh, then gft_init.sh', async () => {
     const r = await example(['--dry-run']);
     expect(r.code).toBe(0);
