@@ -6,27 +6,15 @@
  * watches for member deaths and the group failover, and stops everything it owns.
  */
 import { setMaxListeners } from 'node:events';
-import {
-  CujuEngine,
-  type CujuMarkerKind,
-  type CujuVmMonitor,
-  type Host,
-  markerError,
-  SessionOwner,
-  type VmExit,
-  VmSession,
-} from '@cuju/sdk';
+import { CujuEngine, type CujuVmMonitor, type Host, markerError, SessionOwner, VmSession } from '@cuju/sdk';
 import { GftError, GroupRunError } from './errors.js';
 import type {
   GroupDeath,
   GroupFailoverReport,
-  GroupMemberState,
   GroupMemberStatus,
   GroupProgress,
-  GroupState,
   GroupStatus,
   GroupTakeover,
-  GroupVmStatus,
   GroupWatchEvent,
 } from './events.js';
 import { closeHosts, openHosts } from './hosts.js';
@@ -34,6 +22,7 @@ import type { GroupPlan, GroupPlanPhase, GroupPlanStep, GroupPlanVm } from './pl
 import { vmKey } from './plan.js';
 import type { GroupRecord } from './record.js';
 import type { GroupSpec } from './spec.js';
+import { type GroupVm, groupState, memberState, summary, toDeath, vmStatus } from './status.js';
 
 /** Options of a run (runPlan, reprotect). */
 export interface RunOptions {
@@ -54,19 +43,6 @@ export interface WatchOptions {
 /** Options of down(). */
 export interface DownOptions {
   signal?: AbortSignal;
-}
-
-/** One VM of the group: its plan entry, its session, what it printed, its death. */
-interface GroupVm {
-  plan: GroupPlanVm;
-  session: VmSession<CujuVmMonitor>;
-  /** Marker kinds, first time seen (Date.now()). */
-  markers: Map<CujuMarkerKind, number>;
-  death: { at: number; exit: VmExit } | undefined;
-  /** Its last stdout line (what it said before it died). */
-  lastLine: string;
-  /** The bytes of its log read so far (lines and their breaks). */
-  bytes: number;
 }
 
 /** The markers that mean a step failed, with the line that says why. */
@@ -697,62 +673,4 @@ async function runPhase(
   );
   const first = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (first) throw fail.signal.aborted ? fail.signal.reason : first.reason;
-}
-
-function toDeath(v: GroupVm): GroupDeath {
-  return {
-    member: v.plan.member,
-    role: v.plan.role,
-    key: v.plan.key,
-    at: new Date(v.death?.at ?? Date.now()).toISOString(),
-    exit: { code: v.death?.exit.code ?? null, signal: v.death?.exit.signal ?? null },
-  };
-}
-
-function vmStatus(v: GroupVm): GroupVmStatus {
-  return {
-    key: v.plan.key,
-    role: v.plan.role,
-    host: v.plan.host,
-    ip: v.plan.ip,
-    pid: v.session.pid,
-    running: v.session.running,
-    ...(v.death ? { exit: { code: v.death.exit.code, signal: v.death.exit.signal } } : {}),
-    markers: [...v.markers.keys()],
-  };
-}
-
-function memberState(p: GroupVm | undefined, b: GroupVm | undefined): GroupMemberState {
-  const pRuns = p?.session.running === true;
-  const bRuns = b?.session.running === true;
-  if (bRuns && b?.markers.has('failover-vm-started')) return 'failed-over';
-  if (pRuns && bRuns)
-    return b?.markers.has('first-commit') && p?.markers.has('timer-tick') ? 'protected' : 'starting';
-  if (pRuns) return 'unprotected';
-  if (bRuns) return b?.markers.has('first-commit') ? 'failing-over' : 'down';
-  return 'down';
-}
-
-function groupState(states: GroupMemberState[]): GroupState {
-  if (states.every((s) => s === 'protected')) return 'protected';
-  if (states.every((s) => s === 'failed-over')) return 'failed-over';
-  if (states.every((s) => s === 'down')) return 'down';
-  if (states.every((s) => s === 'protected' || s === 'starting')) return 'forming';
-  return 'degraded';
-}
-
-function summary(state: GroupState, members: GroupMemberStatus[]): string {
-  const n = members.length;
-  switch (state) {
-    case 'protected':
-      return `all ${n} members are protected`;
-    case 'failed-over':
-      return `the group failed over: all ${n} backups run their guests unprotected; reprotect() forms a new group on the spare hosts`;
-    case 'down':
-      return 'no VM of the group runs';
-    case 'forming':
-      return `${members.filter((m) => m.state === 'protected').length} of ${n} members confirmed protected`;
-    default:
-      return members.map((m) => `member ${m.id}: ${m.state}`).join(', ');
-  }
 }
