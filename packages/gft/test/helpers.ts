@@ -22,11 +22,14 @@ export function tempDir(): { dir: string; cleanup(): void } {
 const handedOut = new Set<number>();
 /**
  * Test files run in parallel workers, each starting VMs that bind many ports: each worker
- * (VITEST_POOL_ID) picks from its own slice of 20000..59999, so two files never hand out
- * the same port between its check and the VM's bind.
+ * (VITEST_POOL_ID) picks from its own slice of 10000..32399, so two files never hand out
+ * the same port between its check and the VM's bind. The slices stay below Linux's
+ * ephemeral range (32768..60999), where any other test's outgoing connection or port-0
+ * listener could take a port between our check and the VM's bind (a groupft VM then
+ * talks to a stranger and asserts).
  */
-const SLICE = 5_000;
-const sliceBase = 20_000 + ((Number(process.env.VITEST_POOL_ID ?? 0) || 0) % 8) * SLICE;
+const SLICE = 2_800;
+const sliceBase = 10_000 + ((Number(process.env.VITEST_POOL_ID ?? 0) || 0) % 8) * SLICE;
 
 /** Whether `port` can be bound on every address now. */
 function bindable(port: number): Promise<boolean> {
