@@ -3,10 +3,12 @@
  * from a spec file, kept between processes in a record file (the SDK's FtPair.record(),
  * adopted again with FtPair.attach()). Each command is one SDK operation with progress.
  */
-import { existsSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import { CujuArgumentError, type CujuVmSpec, FtPair, type FtPairRecord, LocalHost } from '@cuju/sdk';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
+import { removeStaleSockets } from './cleanup.js';
 import { type ProgressStep, withProgress } from '../progress.js';
 import { pairPlan } from './plan.js';
 import { loadPairSpec, loadSavedPair, pairOptionsOf, type SavedPair, saveSavedPair } from './spec.js';
@@ -59,11 +61,22 @@ export async function ftUp(
   o: { record: string; dryRun?: boolean; force?: boolean },
 ): Promise<void> {
   const spec = loadPairSpec(specFile);
-  const options = pairOptionsOf(spec);
+  // Without a logDir in the spec the pair's logs go in a directory of its own beside the
+  // monitor, so that whatever a failed or interrupted up leaves there goes with it.
+  const monitorDir = dirname(String((spec.vm as { monitorPath?: unknown }).monitorPath ?? '.'));
+  const ownLogDir =
+    spec.logDir || o.dryRun || !existsSync(monitorDir)
+      ? undefined
+      : mkdtempSync(join(monitorDir, `.cuju-${basename(o.record).replace(/\.json$/, '')}-`));
+  const removeOwn = () => {
+    if (ownLogDir) rmSync(ownLogDir, { recursive: true, force: true });
+  };
+  const options = pairOptionsOf(spec, spec.logDir ?? ownLogDir);
   let pair: FtPair;
   try {
     pair = new FtPair(options);
   } catch (err) {
+    removeOwn();
     if (err instanceof CujuArgumentError) {
       throw new CliError('CLI_SPEC', `${specFile}: ${err.message}`, { path: err.field, cause: err });
     }
@@ -83,6 +96,7 @@ export async function ftUp(
     return;
   }
   if (existsSync(o.record) && !o.force) {
+    removeOwn();
     throw new CliError(
       'CLI_STATE',
       `the record ${o.record} exists: its pair may still run (cuju ft down --record ${o.record}), or give --force`,
@@ -93,6 +107,9 @@ export async function ftUp(
   } catch (err) {
     // up() stops what it started when it fails or is aborted; down() waits until it has.
     await pair.down().catch(() => {});
+    removeOwn();
+    const specs = [options.vm, pair.backupSpec];
+    await removeStaleSockets(specs.flatMap((v) => [v.monitorPath, ...(v.qmpPath ? [v.qmpPath] : [])]));
     throw err;
   }
   const saved: SavedPair = {
@@ -102,6 +119,7 @@ export async function ftUp(
     binary: options.binary,
     address: options.primary.address,
     ...(spec.timeouts ? { timeouts: spec.timeouts } : {}),
+    ...(ownLogDir ? { ownLogDir } : {}),
   };
   saveSavedPair(o.record, saved);
   await pair.detach();
@@ -127,6 +145,7 @@ async function onRecord(
   const pair = await FtPair.attach(saved.record as FtPairRecord, {
     hosts: { [saved.record.hosts?.primary?.name ?? 'local']: host, local: host },
     binary: saved.binary,
+    ...(saved.ownLogDir ? { logDir: saved.ownLogDir } : {}),
     ...(saved.timeouts ? { timeouts: saved.timeouts } : {}),
     signal: ctx.signal,
   });
@@ -142,6 +161,7 @@ async function onRecord(
     // down() removed the files of the VMs it had; those of VMs replaced in earlier
     // processes (a failed-over primary, a turned-off secondary) are only known here.
     for (const log of retired) for (const suffix of ['', '.pid', '.exit', '.lock']) rmSync(`${log}${suffix}`, { force: true });
+    if (saved.ownLogDir) rmSync(saved.ownLogDir, { recursive: true, force: true });
     rmSync(file, { force: true });
   } else saveSavedPair(file, { ...saved, record, ...(retired.length ? { retired } : {}) });
   if (pair.state !== 'stopped') await pair.detach().catch(() => {});

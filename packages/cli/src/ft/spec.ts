@@ -76,8 +76,11 @@ export function loadPairSpec(file: string): PairSpec {
   return spec;
 }
 
-/** FtPairOptions from a spec: the hosts made, the binary resolved. */
-export function pairOptionsOf(spec: PairSpec): FtPairOptions {
+/**
+ * FtPairOptions from a spec: the hosts made, the binary resolved, the logs in `logDir`
+ * (the spec's, or a directory the CLI made for this pair).
+ */
+export function pairOptionsOf(spec: PairSpec, logDir: string | undefined): FtPairOptions {
   const address = spec.hosts.primary.local.address;
   const host = new LocalHost(address ? { address } : undefined);
   return {
@@ -88,7 +91,7 @@ export function pairOptionsOf(spec: PairSpec): FtPairOptions {
     ...(spec.backupVm ? { backupVm: spec.backupVm as Partial<CujuVmSpec> } : {}),
     binary: binaryOf(spec),
     ...(spec.ftPort ? { ftPort: spec.ftPort } : {}),
-    ...(spec.logDir ? { logDir: spec.logDir } : {}),
+    ...(logDir ? { logDir } : {}),
     ...(spec.timeouts ? { timeouts: spec.timeouts } : {}),
   };
 }
@@ -102,6 +105,11 @@ export interface SavedPair {
   /** The local hosts' address (the record names them `local`). */
   address: string;
   timeouts?: PairSpec['timeouts'];
+  /**
+   * The pair's own log directory, made by `cuju ft up` when the spec names none, and
+   * removed with everything in it by `cuju ft down` (or a failed up).
+   */
+  ownLogDir?: string;
   /** Logs of VMs the pair had and replaced (removed by `cuju ft down`). */
   retired?: string[];
 }
@@ -115,6 +123,7 @@ const SavedPairSchema = z.strictObject({
   address: ipv4,
   timeouts: PairSpecSchema.shape.timeouts,
   retired: z.array(z.string().min(1)).optional(),
+  ownLogDir: z.string().min(1).optional(),
 });
 
 /** Reads a record file written by `cuju ft up`. */
