@@ -66,6 +66,8 @@ export function buildProgram(state: RunState): Command {
     .description('Cuju fault tolerance from the command line: FT pairs, monitors, a simulated cluster.')
     .version('0.1.0', '-V, --version')
     .showSuggestionAfterError(true)
+    // A parent's options only before its subcommand: `monitor --socket` and `monitor events --socket`.
+    .enablePositionalOptions()
     .exitOverride()
     .configureOutput({
       writeOut: (s) => state.streams.stdout.write(s),
@@ -159,7 +161,8 @@ pair.yaml:
       'An interactive monitor shell (HMP or QMP) with history and Tab completion; `events` prints QMP events.\n' +
         'Careful: a new monitor connection to a Cuju VM whose FT runs crashes it (Cuju issue #13).',
     )
-    .requiredOption('-s, --socket <path>', 'the monitor socket')
+    // Not requiredOption: `monitor events` has its own, and commander checks a parent's first.
+    .option('-s, --socket <path>', 'the monitor socket (required)')
     .addOption(new Option('--qmp', 'the socket speaks QMP').conflicts('hmp'))
     .option('--hmp', 'the socket speaks HMP (readline monitor; the default)')
     .option('-e, --execute <line>', 'run this line and exit (repeatable); no prompt', collect)
@@ -176,14 +179,16 @@ cuju monitor --socket vm1.qmp --qmp -e query-status --json`)}${EXIT_TABLE}\n`)
       action(
         (
           ctx,
-          o: { socket: string; qmp?: boolean; execute?: string[]; history: string | boolean },
-        ) =>
-          monitorShell(ctx, {
+          o: { socket?: string; qmp?: boolean; execute?: string[]; history: string | boolean },
+        ) => {
+          if (!o.socket) throw new CliError('CLI_USAGE', "required option '-s, --socket <path>' not specified");
+          return monitorShell(ctx, {
             socket: o.socket,
             protocol: o.qmp ? 'qmp' : 'hmp',
             ...(o.execute ? { execute: o.execute } : {}),
             history: o.history === false ? false : o.history === true ? defaultHistoryFile() : o.history,
-          }),
+          });
+        },
       ),
     );
   leaf(monitor, 'events', 'Print QMP events as they come, one a line (like virsh qemu-monitor-event --loop).')

@@ -57,6 +57,7 @@ export interface Running {
   child: ChildProcess;
   records: Outcome['records'];
   stderr: () => string;
+  stdout: () => string;
   /** Resolves with the first record that matches (past or future). */
   waitFor(match: (r: Outcome['records'][number]) => boolean): Promise<Outcome['records'][number]>;
   /** Resolves with the exit status. */
@@ -73,10 +74,12 @@ export function start(args: readonly string[], options: { cwd: string }): Runnin
   const waiters: Array<{ match: (r: Outcome['records'][number]) => boolean; resolve: (r: Outcome['records'][number]) => void }> = [];
   let buffer = '';
   let stderr = '';
+  let stdout = '';
   child.stderr!.on('data', (d) => {
     stderr += d;
   });
   child.stdout!.on('data', (d) => {
+    stdout += d;
     buffer += d;
     let nl = buffer.indexOf('\n');
     while (nl >= 0) {
@@ -97,6 +100,7 @@ export function start(args: readonly string[], options: { cwd: string }): Runnin
     child,
     records,
     stderr: () => stderr,
+    stdout: () => stdout,
     exited,
     waitFor(match) {
       const found = records.find(match);
