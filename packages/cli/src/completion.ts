@@ -12,7 +12,7 @@ _cuju() {
   local cur=\${COMP_WORDS[COMP_CWORD]}
   local IFS=$'\\n'
   local candidates
-  candidates=$(cuju __complete "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
+  candidates=$(cuju __complete -- "\${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null)
   COMPREPLY=($(compgen -W "$candidates" -- "$cur"))
 }
 complete -o default -F _cuju cuju
@@ -23,7 +23,7 @@ export const ZSH_COMPLETION = `#compdef cuju
 # cuju zsh completion: source <(cuju completion zsh), after compinit
 _cuju() {
   local -a candidates
-  candidates=("\${(@f)$(cuju __complete "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
+  candidates=("\${(@f)$(cuju __complete -- "\${(@)words[2,CURRENT]}" 2>/dev/null)}")
   if (( \${#candidates} )) && [[ -n "\${candidates[1]}" ]]; then
     compadd -- "\${candidates[@]}"
   else
