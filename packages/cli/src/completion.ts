@@ -60,9 +60,13 @@ export function completeWords(program: Command, words: readonly string[]): strin
     if (option && (option.required || option.optional)) pendingOption = option;
   }
   if (pendingOption) return (pendingOption.argChoices ?? []).filter((c) => c.startsWith(current));
-  const subs = command.commands.filter((c) => !(c as unknown as { _hidden?: boolean })._hidden).map((c) => c.name());
+  const subs = command.commands
+    .filter((c) => !(c as unknown as { _hidden?: boolean })._hidden)
+    .map((c) => c.name());
   // A positional argument with choices (`completion bash|zsh`): offer them.
   const choices = command.registeredArguments.flatMap((a) => a.argChoices ?? []);
-  const candidates = current.startsWith('-') ? [...optionNames(command.options), '--help'] : [...subs, ...choices];
+  const candidates = current.startsWith('-')
+    ? [...optionNames(command.options), '--help']
+    : [...subs, ...choices];
   return [...new Set(candidates)].filter((c) => c.startsWith(current)).sort();
 }

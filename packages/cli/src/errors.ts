@@ -3,8 +3,9 @@
  * stable `code` and the process exit status for it; errors of the libraries are mapped
  * here, in one place (`toCliError`), so each command only throws or lets through.
  */
-import { CujuArgumentError, CujuError, FtPairError } from '@cuju/sdk';
+
 import { QmpAbortError, QmpArgumentError, QmpConnectError, QmpError } from '@cuju/qmp';
+import { CujuArgumentError, CujuError, FtPairError } from '@cuju/sdk';
 
 /**
  * Exit statuses of `cuju` (the README's table). Scripts branch on these; the numbers

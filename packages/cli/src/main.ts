@@ -11,6 +11,8 @@ function exit(code: number): void {
 }
 
 run(process.argv.slice(2)).then(exit, (err: unknown) => {
-  process.stderr.write(`cuju: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  process.stderr.write(
+    `cuju: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`,
+  );
   exit(1);
 });

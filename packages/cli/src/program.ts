@@ -73,13 +73,16 @@ export function buildProgram(state: RunState): Command {
       writeOut: (s) => state.streams.stdout.write(s),
       writeErr: (s) => state.streams.stderr.write(s),
     })
-    .addHelpText('after', `${examples(`
+    .addHelpText(
+      'after',
+      `${examples(`
 cuju ft up pair.yaml --record vm1.json     # launch and protect a pair, save its record
 cuju ft status --record vm1.json --json     # its state, as a JSON line
 cuju monitor --socket /run/vm1.monitor      # an HMP shell with completion
 cuju monitor events --socket /run/vm1.qmp   # QMP events, one a line
 cuju sim cluster cluster.yaml               # cuju-sim VMs on 127.0.0.2, .3, ...
-source <(cuju completion bash)`)}${EXIT_TABLE}\n`);
+source <(cuju completion bash)`)}${EXIT_TABLE}\n`,
+    );
 
   /** A leaf command's action: a context made from its `--json`, then the work. */
   const action =
@@ -106,20 +109,29 @@ source <(cuju completion bash)`)}${EXIT_TABLE}\n`);
   const ft = program
     .command('ft')
     .description('An FT pair (a primary and its Cuju backup) over a saved record file.')
-    .addHelpText('after', `${examples(`
+    .addHelpText(
+      'after',
+      `${examples(`
 cuju ft up pair.yaml --record vm1.json
 cuju ft test-failover --record vm1.json
 cuju ft restart-secondary --record vm1.json
-cuju ft down --record vm1.json`)}${EXIT_TABLE}\n`);
+cuju ft down --record vm1.json`)}${EXIT_TABLE}\n`,
+    );
   const recordOption = () =>
     new Option('-r, --record <file>', 'the pair record file').default(DEFAULT_RECORD);
 
-  leaf(ft, 'up', 'Launch a pair from a spec file (YAML or JSON), turn FT on until protected, save the record.')
+  leaf(
+    ft,
+    'up',
+    'Launch a pair from a spec file (YAML or JSON), turn FT on until protected, save the record.',
+  )
     .argument('<spec>', 'the pair spec file')
     .addOption(recordOption())
     .option('--dry-run', 'print the plan (command lines and monitor lines, in order); start nothing')
     .option('--force', 'overwrite an existing record file')
-    .addHelpText('after', examples(`
+    .addHelpText(
+      'after',
+      examples(`
 cuju ft up pair.yaml                        # record in ./${DEFAULT_RECORD}
 cuju ft up pair.yaml --dry-run              # the two command lines and ft_mode's lines
 cuju ft up pair.yaml --json                 # state changes as JSON lines
@@ -129,8 +141,13 @@ pair.yaml:
   binary: sim                   # cuju-sim, or { path: /opt/cuju/.../qemu-system-x86_64 }
   vm: { name: vm1, memory: 1G, monitorPath: /run/cuju/vm1.monitor,
         nic: { tap: tap0, mac: "ae:ae:00:00:00:25" } }
-  ftPort: 4441`))
-    .action(action((ctx, spec: string, o: { record: string; dryRun?: boolean; force?: boolean }) => ftUp(ctx, spec, o)));
+  ftPort: 4441`),
+    )
+    .action(
+      action((ctx, spec: string, o: { record: string; dryRun?: boolean; force?: boolean }) =>
+        ftUp(ctx, spec, o),
+      ),
+    );
 
   const onRecord = (
     name: string,
@@ -142,17 +159,42 @@ pair.yaml:
       .addOption(recordOption())
       .addHelpText('after', examples(example))
       .action(action((ctx, o: { record: string }) => fn(ctx, o.record)));
-  onRecord('status', 'Adopt the pair of a record and show its state (it keeps running).', ftStatus,
-    'cuju ft status --record vm1.json\ncuju ft status --record vm1.json --json | jq -r .state');
-  onRecord('turn-on', 'Start a new secondary for a pair whose FT is off, until protected.', ftTurnOn,
-    'cuju ft turn-on --record vm1.json');
-  onRecord('turn-off', 'End FT; the VM runs on alone (state disabled).', ftTurnOff,
-    'cuju ft turn-off --record vm1.json');
-  onRecord('restart-secondary', 'Protect the survivor again after a failover or a lost secondary.', ftRestartSecondary,
-    'cuju ft restart-secondary --record vm1.json');
-  onRecord('test-failover', 'Kill the primary and report how the backup took over.', ftTestFailover,
-    'cuju ft test-failover --record vm1.json --json | jq \'select(.type=="failover")\'');
-  onRecord('down', 'Stop both VMs, remove their files and the record.', ftDown, 'cuju ft down --record vm1.json');
+  onRecord(
+    'status',
+    'Adopt the pair of a record and show its state (it keeps running).',
+    ftStatus,
+    'cuju ft status --record vm1.json\ncuju ft status --record vm1.json --json | jq -r .state',
+  );
+  onRecord(
+    'turn-on',
+    'Start a new secondary for a pair whose FT is off, until protected.',
+    ftTurnOn,
+    'cuju ft turn-on --record vm1.json',
+  );
+  onRecord(
+    'turn-off',
+    'End FT; the VM runs on alone (state disabled).',
+    ftTurnOff,
+    'cuju ft turn-off --record vm1.json',
+  );
+  onRecord(
+    'restart-secondary',
+    'Protect the survivor again after a failover or a lost secondary.',
+    ftRestartSecondary,
+    'cuju ft restart-secondary --record vm1.json',
+  );
+  onRecord(
+    'test-failover',
+    'Kill the primary and report how the backup took over.',
+    ftTestFailover,
+    'cuju ft test-failover --record vm1.json --json | jq \'select(.type=="failover")\'',
+  );
+  onRecord(
+    'down',
+    'Stop both VMs, remove their files and the record.',
+    ftDown,
+    'cuju ft down --record vm1.json',
+  );
 
   // ---- monitor -------------------------------------------------------------------------
   const monitor = program
@@ -170,35 +212,36 @@ pair.yaml:
     .option('--no-history', 'keep no history file')
     .option('--json', 'machine output: each reply as a JSON line')
     .exitOverride()
-    .addHelpText('after', `${examples(`
+    .addHelpText(
+      'after',
+      `${examples(`
 cuju monitor --socket vm1.monitor                      # (qemu) prompt; Tab completes the build's commands
 cuju monitor --socket vm1.qmp --qmp                    # (QEMU) prompt; query-status, migrate uri=tcp:...
 cuju monitor --socket vm1.monitor -e 'info status'     # one line, then exit
-cuju monitor --socket vm1.qmp --qmp -e query-status --json`)}${EXIT_TABLE}\n`)
+cuju monitor --socket vm1.qmp --qmp -e query-status --json`)}${EXIT_TABLE}\n`,
+    )
     .action(
-      action(
-        (
-          ctx,
-          o: { socket?: string; qmp?: boolean; execute?: string[]; history: string | boolean },
-        ) => {
-          if (!o.socket) throw new CliError('CLI_USAGE', "required option '-s, --socket <path>' not specified");
-          return monitorShell(ctx, {
-            socket: o.socket,
-            protocol: o.qmp ? 'qmp' : 'hmp',
-            ...(o.execute ? { execute: o.execute } : {}),
-            history: o.history === false ? false : o.history === true ? defaultHistoryFile() : o.history,
-          });
-        },
-      ),
+      action((ctx, o: { socket?: string; qmp?: boolean; execute?: string[]; history: string | boolean }) => {
+        if (!o.socket) throw new CliError('CLI_USAGE', "required option '-s, --socket <path>' not specified");
+        return monitorShell(ctx, {
+          socket: o.socket,
+          protocol: o.qmp ? 'qmp' : 'hmp',
+          ...(o.execute ? { execute: o.execute } : {}),
+          history: o.history === false ? false : o.history === true ? defaultHistoryFile() : o.history,
+        });
+      }),
     );
   leaf(monitor, 'events', 'Print QMP events as they come, one a line (like virsh qemu-monitor-event --loop).')
     .requiredOption('-s, --socket <path>', 'the QMP socket')
     .option('--event <name>', 'only this event (repeatable)', collect)
     .option('--count <n>', 'exit after this many events', positiveInt)
-    .addHelpText('after', `${examples(`
+    .addHelpText(
+      'after',
+      `${examples(`
 cuju monitor events --socket vm1.qmp
 cuju monitor events --socket vm1.qmp --event STOP --event RESUME --json
-cuju monitor events --socket vm1.qmp --count 1   # wait for one event`)}`)
+cuju monitor events --socket vm1.qmp --count 1   # wait for one event`)}`,
+    )
     .action(
       action((ctx, o: { socket: string; event?: string[]; count?: number }) =>
         monitorEvents(ctx, {
@@ -216,7 +259,9 @@ cuju monitor events --socket vm1.qmp --count 1   # wait for one event`)}`)
   leaf(sim, 'cluster', 'Start cuju-sim VMs on loopback hosts from a spec file; Ctrl-C stops them all.')
     .argument('<spec>', 'the cluster spec file (YAML or JSON)')
     .option('--ready-timeout <ms>', 'how long each VM may take to start', positiveInt, 30_000)
-    .addHelpText('after', examples(`
+    .addHelpText(
+      'after',
+      examples(`
 cuju sim cluster cluster.yaml
 cuju sim cluster cluster.yaml --json | jq -r 'select(.type=="vm") | .monitor'
 
@@ -225,34 +270,41 @@ cluster.yaml:
   vms:
     - { name: vm1, host: 127.0.0.2 }                  # a primary
     - { name: vm1r, host: 127.0.0.3, incoming: 4441 } # its receiver (-incoming ...,ft_mode)
-    - { name: vm2, host: 127.0.0.4, qmp: true }       # with a QMP socket too`))
-    .action(action((ctx, spec: string, o: { readyTimeout: number }) =>
-      simCluster(ctx, spec, { readyTimeoutMs: o.readyTimeout }),
-    ));
+    - { name: vm2, host: 127.0.0.4, qmp: true }       # with a QMP socket too`),
+    )
+    .action(
+      action((ctx, spec: string, o: { readyTimeout: number }) =>
+        simCluster(ctx, spec, { readyTimeoutMs: o.readyTimeout }),
+      ),
+    );
 
   // ---- completion ----------------------------------------------------------------------
   leaf(program, 'completion', 'Print the shell completion script for bash or zsh.')
     .addArgument(new Argument('<shell>', 'bash or zsh').choices(['bash', 'zsh']))
-    .addHelpText('after', examples(`
+    .addHelpText(
+      'after',
+      examples(`
 source <(cuju completion bash)              # in ~/.bashrc
-source <(cuju completion zsh)               # in ~/.zshrc, after compinit`))
-    .action(action(async (ctx, shell: string) => {
-      const script = shell === 'bash' ? BASH_COMPLETION : ZSH_COMPLETION;
-      ctx.out.record('completion', { shell, script });
-      if (!ctx.out.json) state.streams.stdout.write(script);
-    }));
+source <(cuju completion zsh)               # in ~/.zshrc, after compinit`),
+    )
+    .action(
+      action(async (ctx, shell: string) => {
+        const script = shell === 'bash' ? BASH_COMPLETION : ZSH_COMPLETION;
+        ctx.out.record('completion', { shell, script });
+        if (!ctx.out.json) state.streams.stdout.write(script);
+      }),
+    );
   program
     .command('__complete', { hidden: true })
     .argument('[words...]')
     .allowUnknownOption()
     .helpOption(false)
     .action((words: string[]) => {
-      for (const c of completeWords(program, words.length === 0 ? [''] : words)) state.streams.stdout.write(`${c}\n`);
+      for (const c of completeWords(program, words.length === 0 ? [''] : words))
+        state.streams.stdout.write(`${c}\n`);
     });
   return program;
 }
-
-
 
 /**
  * Runs `cuju` with these arguments (without `node` and the script): resolves with the
@@ -274,7 +326,9 @@ export async function run(argv: readonly string[], streams?: CliStreams): Promis
       // --help and --version end through exitOverride too, with status 0.
       return err.exitCode === 0 ? EXIT_CODES.ok : EXIT_CODES.usage;
     }
-    const e = state.signal.aborted ? new CliError('CLI_INTERRUPTED', 'interrupted', { cause: err }) : toCliError(err);
+    const e = state.signal.aborted
+      ? new CliError('CLI_INTERRUPTED', 'interrupted', { cause: err })
+      : toCliError(err);
     (state.ctx?.out ?? new Output(state.streams, false)).error(e);
     return e.exitCode;
   } finally {

@@ -17,8 +17,14 @@ export interface ProgressStep {
 
 /** A source of state events: an FtPair, a group. */
 export interface StateSource {
-  on(event: 'state', listener: (change: { state: string; detail?: string; reason?: string }) => void): unknown;
-  off(event: 'state', listener: (change: { state: string; detail?: string; reason?: string }) => void): unknown;
+  on(
+    event: 'state',
+    listener: (change: { state: string; detail?: string; reason?: string }) => void,
+  ): unknown;
+  off(
+    event: 'state',
+    listener: (change: { state: string; detail?: string; reason?: string }) => void,
+  ): unknown;
 }
 
 interface Deferred {
@@ -53,7 +59,11 @@ export async function withProgress<T>(
 ): Promise<T> {
   if (out.json) {
     const onState = (c: { state: string; detail?: string; reason?: string }) =>
-      out.record('state', { state: c.state, ...(c.reason ? { reason: c.reason } : {}), ...(c.detail ? { detail: c.detail } : {}) });
+      out.record('state', {
+        state: c.state,
+        ...(c.reason ? { reason: c.reason } : {}),
+        ...(c.detail ? { detail: c.detail } : {}),
+      });
     source.on('state', onState);
     try {
       return await operation();

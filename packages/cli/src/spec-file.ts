@@ -25,7 +25,8 @@ export function readText(file: string, what: string): string {
     return readFileSync(file, 'utf8');
   } catch (err) {
     const code = (err as { code?: string }).code;
-    if (code === 'ENOENT') throw new CliError('CLI_NOT_FOUND', `${what} ${file} does not exist`, { cause: err });
+    if (code === 'ENOENT')
+      throw new CliError('CLI_NOT_FOUND', `${what} ${file} does not exist`, { cause: err });
     throw new CliError('CLI_FAILED', `cannot read ${what} ${file}: ${(err as Error).message}`, {
       cause: err,
     });

@@ -40,7 +40,10 @@ ${extra}`,
 describe('cuju ft up: bad input is refused before anything starts', () => {
   it('names the path in the spec, exits 3, and says it as a JSON line too', async () => {
     const bad = join(dir, 'bad-mac.yaml');
-    writeFileSync(bad, `build: master\nbinary: sim\nvm: { monitorPath: ${join(dir, 'x.monitor')}, nic: { tap: tap0, mac: "ae:ae:zz" } }\n`);
+    writeFileSync(
+      bad,
+      `build: master\nbinary: sim\nvm: { monitorPath: ${join(dir, 'x.monitor')}, nic: { tap: tap0, mac: "ae:ae:zz" } }\n`,
+    );
     const r = await cuju(['ft', 'up', bad, '--json'], { cwd: dir });
     expect(r.code).toBe(3);
     const error = r.records.find((x) => x.type === 'error');
@@ -49,7 +52,10 @@ describe('cuju ft up: bad input is refused before anything starts', () => {
     expect(existsSync(join(dir, 'cuju-pair.json'))).toBe(false);
 
     const port = join(dir, 'bad-port.yaml');
-    writeFileSync(port, `build: master\nbinary: sim\nvm: { monitorPath: ${join(dir, 'y.monitor')} }\nftPort: 70000\n`);
+    writeFileSync(
+      port,
+      `build: master\nbinary: sim\nvm: { monitorPath: ${join(dir, 'y.monitor')} }\nftPort: 70000\n`,
+    );
     const p = await cuju(['ft', 'up', port, '--json'], { cwd: dir });
     expect(p.code).toBe(3);
     expect(p.records.at(-1)).toMatchObject({ type: 'error', path: 'ftPort' });
@@ -126,7 +132,11 @@ describe('cuju ft over a record, one process per command', () => {
     // A new process adopts the pair from the record and finds it protected.
     const status = await run('ft', 'status');
     expect(status.code).toBe(0);
-    expect(status.records.at(-1)).toMatchObject({ type: 'pair', state: 'protected', primary: { pid: primaryPid } });
+    expect(status.records.at(-1)).toMatchObject({
+      type: 'pair',
+      state: 'protected',
+      primary: { pid: primaryPid },
+    });
 
     // A second `up` on the same record is refused: its pair runs.
     const again = await cuju(['ft', 'up', spec, '--record', record, '--json'], { cwd: dir });
@@ -158,9 +168,9 @@ describe('cuju ft over a record, one process per command', () => {
     expect(existsSync(record)).toBe(false);
     expect(processesMentioning(join(dir, 'vm1'))).toEqual([]);
     // Every VM's log, socket and wrapper file is gone, those of replaced VMs too.
-    expect(readdirSync(dir).filter((f) => /\.(log|monitor|pid|exit|lock)$/.test(f) || f.includes('vm1-'))).toEqual(
-      [],
-    );
+    expect(
+      readdirSync(dir).filter((f) => /\.(log|monitor|pid|exit|lock)$/.test(f) || f.includes('vm1-')),
+    ).toEqual([]);
   });
 
   it('Ctrl-C (SIGINT) during up stops what it started: exit 130, no process, no file', async () => {
@@ -173,7 +183,7 @@ describe('cuju ft over a record, one process per command', () => {
     expect(up.records.at(-1)).toMatchObject({ type: 'error', code: 'CLI_INTERRUPTED', exitCode: 130 });
     expect(processesMentioning(join(dir, 'vm2'))).toEqual([]);
     expect(existsSync(record)).toBe(false);
-    expect(readdirSync(dir).filter((f) => f.includes("vm2") && !f.endsWith(".yaml"))).toEqual([]);
+    expect(readdirSync(dir).filter((f) => f.includes('vm2') && !f.endsWith('.yaml'))).toEqual([]);
     expect(readdirSync(dir).filter((f) => /\.(log|pid|exit|lock)$/.test(f))).toEqual([]);
   });
 });

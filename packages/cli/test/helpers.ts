@@ -37,7 +37,10 @@ function parseRecords(stdout: string): Outcome['records'] {
 }
 
 /** Runs `cuju ARGS` to its end in `cwd`; never rejects for an exit status. */
-export function cuju(args: readonly string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): Promise<Outcome> {
+export function cuju(
+  args: readonly string[],
+  options: { cwd: string; env?: NodeJS.ProcessEnv },
+): Promise<Outcome> {
   return new Promise((resolve, reject) => {
     execFile(
       CUJU[0]!,
@@ -71,7 +74,10 @@ export function start(args: readonly string[], options: { cwd: string }): Runnin
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const records: Outcome['records'] = [];
-  const waiters: Array<{ match: (r: Outcome['records'][number]) => boolean; resolve: (r: Outcome['records'][number]) => void }> = [];
+  const waiters: Array<{
+    match: (r: Outcome['records'][number]) => boolean;
+    resolve: (r: Outcome['records'][number]) => void;
+  }> = [];
   let buffer = '';
   let stderr = '';
   let stdout = '';

@@ -34,7 +34,9 @@ async function hmp(...lines: string[]): Promise<void> {
 
 describe.runIf(hasQemu)('cuju monitor events', () => {
   it('prints each event as it comes, as JSON lines with --json, and stops after --count', async () => {
-    const events = start(['monitor', 'events', '--socket', qemu.qmpPath, '--json', '--count', '2'], { cwd: cwd.dir });
+    const events = start(['monitor', 'events', '--socket', qemu.qmpPath, '--json', '--count', '2'], {
+      cwd: cwd.dir,
+    });
     await events.waitFor((r) => r.type === 'connected');
     // startQemu's VM starts paused (-S): cont, then stop.
     await hmp('cont', 'stop');
@@ -45,9 +47,12 @@ describe.runIf(hasQemu)('cuju monitor events', () => {
   });
 
   it('filters by --event and prints a human line per event', async () => {
-    const events = start(['monitor', 'events', '--socket', qemu.qmpPath, '--event', 'RESUME', '--count', '1'], {
-      cwd: cwd.dir,
-    });
+    const events = start(
+      ['monitor', 'events', '--socket', qemu.qmpPath, '--event', 'RESUME', '--count', '1'],
+      {
+        cwd: cwd.dir,
+      },
+    );
     // Without --json the only sign that it listens is its note on stderr.
     await new Promise<void>((resolve) => events.child.stderr!.once('data', () => resolve()));
     await hmp('cont', 'stop');
@@ -64,7 +69,9 @@ describe.runIf(hasQemu)('cuju monitor events', () => {
   });
 
   it('a missing socket exits 4', async () => {
-    const r = await cuju(['monitor', 'events', '--socket', `${cwd.dir}/none.qmp`, '--json'], { cwd: cwd.dir });
+    const r = await cuju(['monitor', 'events', '--socket', `${cwd.dir}/none.qmp`, '--json'], {
+      cwd: cwd.dir,
+    });
     expect(r.code).toBe(4);
     expect(r.records.at(-1)).toMatchObject({ type: 'error', code: 'CLI_NOT_FOUND' });
   });
@@ -73,7 +80,19 @@ describe.runIf(hasQemu)('cuju monitor events', () => {
 describe.runIf(hasQemu)('cuju monitor --execute', () => {
   it('runs QMP lines in qmp-shell syntax and prints the replies as JSON lines', async () => {
     const r = await cuju(
-      ['monitor', '--socket', qemu.qmpPath, '--qmp', '-e', 'cont', '-e', 'query-status', '-e', 'query-command-line-options option=chardev', '--json'],
+      [
+        'monitor',
+        '--socket',
+        qemu.qmpPath,
+        '--qmp',
+        '-e',
+        'cont',
+        '-e',
+        'query-status',
+        '-e',
+        'query-command-line-options option=chardev',
+        '--json',
+      ],
       { cwd: cwd.dir },
     );
     expect(r.code, r.stderr).toBe(0);
@@ -94,7 +113,9 @@ describe.runIf(hasQemu)('cuju monitor --execute', () => {
   });
 
   it('runs HMP lines on a readline monitor (not a Cuju build: no build detected)', async () => {
-    const r = await cuju(['monitor', '--socket', qemu.hmpPath, '-e', 'stop', '-e', 'info status', '--json'], { cwd: cwd.dir });
+    const r = await cuju(['monitor', '--socket', qemu.hmpPath, '-e', 'stop', '-e', 'info status', '--json'], {
+      cwd: cwd.dir,
+    });
     expect(r.code, r.stderr).toBe(0);
     expect(r.records[0]).toMatchObject({ type: 'connected', protocol: 'hmp', build: null });
     expect(r.records[1]).toMatchObject({ type: 'reply', line: 'stop', output: '' });

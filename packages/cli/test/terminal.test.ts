@@ -64,7 +64,19 @@ function tmux(name: string, command: string, env: Record<string, string> = {}): 
   const exports = Object.entries({ PATH: `${bin}:${process.env.PATH}`, ...env })
     .map(([k, v]) => `export ${k}='${v}';`)
     .join(' ');
-  execFileSync('tmux', ['new-session', '-d', '-s', session, '-x', '200', '-y', '50', '-c', dir, `${exports} ${command}`]);
+  execFileSync('tmux', [
+    'new-session',
+    '-d',
+    '-s',
+    session,
+    '-x',
+    '200',
+    '-y',
+    '50',
+    '-c',
+    dir,
+    `${exports} ${command}`,
+  ]);
   return session;
 }
 
@@ -92,7 +104,10 @@ async function until(session: string, match: (text: string) => boolean, what: st
 
 describe.runIf(hasTmux && hasZsh)('zsh completion in an interactive zsh', () => {
   it('Tab completes `cuju ft tu` to turn-o and lists turn-off, turn-on', async () => {
-    writeFileSync(join(dir, '.zshrc'), 'autoload -U compinit && compinit -u\nsource <(cuju completion zsh)\nPS1="zsh> "\n');
+    writeFileSync(
+      join(dir, '.zshrc'),
+      'autoload -U compinit && compinit -u\nsource <(cuju completion zsh)\nPS1="zsh> "\n',
+    );
     const s = tmux('zsh', 'zsh -i', { ZDOTDIR: dir });
     await until(s, (t) => t.includes('zsh>'), 'the zsh prompt');
     keys(s, 'cuju ft te', 'Tab');
@@ -113,7 +128,11 @@ describe.runIf(hasTmux)('in a terminal', () => {
     const up = tmux('up', 'cuju ft up pair.yaml --record vm1.json; echo "exit=$?"; sleep 600');
     const shown = await until(up, (t) => /exit=\d+/.test(t), 'ft up to end');
     expect(shown).toContain('exit=0');
-    for (const step of ['Launch the primary and the backup', 'Turn FT on', 'Synchronise (migrate -c) until protected']) {
+    for (const step of [
+      'Launch the primary and the backup',
+      'Turn FT on',
+      'Synchronise (migrate -c) until protected',
+    ]) {
       expect(shown).toMatch(new RegExp(`✔ ${step.replace(/[()]/g, '\\$&')}`));
     }
     expect(shown).toContain('state: protected');
@@ -131,9 +150,17 @@ describe.runIf(hasTmux)('in a terminal', () => {
     keys(sh, 'info status', 'Enter');
     await until(sh, (t) => t.includes('VM status: running'), 'info status');
     keys(sh, 'Up', 'Up');
-    await until(sh, (t) => t.trimEnd().endsWith('(qemu) cuju-get-ft-mode'), 'history recalling the first line');
+    await until(
+      sh,
+      (t) => t.trimEnd().endsWith('(qemu) cuju-get-ft-mode'),
+      'history recalling the first line',
+    );
     keys(sh, 'C-u', 'C-d');
-    await until(sh, () => !sessionAlive(sh) || !processesMentioning(`--history ${history}`).length, 'the shell to end');
+    await until(
+      sh,
+      () => !sessionAlive(sh) || !processesMentioning(`--history ${history}`).length,
+      'the shell to end',
+    );
     expect(readFileSync(history, 'utf8')).toBe('cuju-get-ft-mode\ninfo status\n');
 
     sim.child.kill('SIGINT');
@@ -155,6 +182,9 @@ function sessionAlive(session: string): boolean {
 
 function writeCluster(): string {
   const file = join(dir, 'cluster.yaml');
-  writeFileSync(file, `build: master\ndir: ${join(dir, 'cluster')}\nvms:\n  - { name: shell1, host: 127.0.0.2 }\n`);
+  writeFileSync(
+    file,
+    `build: master\ndir: ${join(dir, 'cluster')}\nvms:\n  - { name: shell1, host: 127.0.0.2 }\n`,
+  );
   return file;
 }

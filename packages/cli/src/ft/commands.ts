@@ -8,8 +8,8 @@ import { basename, dirname, join } from 'node:path';
 import { CujuArgumentError, type CujuVmSpec, FtPair, type FtPairRecord, LocalHost } from '@cuju/sdk';
 import type { CommandContext } from '../context.js';
 import { CliError } from '../errors.js';
-import { removeStaleSockets } from './cleanup.js';
 import { type ProgressStep, withProgress } from '../progress.js';
+import { removeStaleSockets } from './cleanup.js';
 import { pairPlan } from './plan.js';
 import { loadPairSpec, loadSavedPair, pairOptionsOf, type SavedPair, saveSavedPair } from './spec.js';
 
@@ -27,7 +27,13 @@ const SECONDARY_STEPS: readonly ProgressStep[] = [
 /** Where a VM of a record runs, for status output. */
 function vmSummary(vm: FtPairRecord['primary']) {
   return vm
-    ? { pid: vm.pid, host: vm.host.name, address: vm.host.address, monitor: vm.spec.monitorPath, log: vm.logPath }
+    ? {
+        pid: vm.pid,
+        host: vm.host.name,
+        address: vm.host.address,
+        monitor: vm.spec.monitorPath,
+        log: vm.logPath,
+      }
     : undefined;
 }
 
@@ -160,7 +166,8 @@ async function onRecord(
   if (after === 'remove' && failure === undefined) {
     // down() removed the files of the VMs it had; those of VMs replaced in earlier
     // processes (a failed-over primary, a turned-off secondary) are only known here.
-    for (const log of retired) for (const suffix of ['', '.pid', '.exit', '.lock']) rmSync(`${log}${suffix}`, { force: true });
+    for (const log of retired)
+      for (const suffix of ['', '.pid', '.exit', '.lock']) rmSync(`${log}${suffix}`, { force: true });
     if (saved.ownLogDir) rmSync(saved.ownLogDir, { recursive: true, force: true });
     rmSync(file, { force: true });
   } else saveSavedPair(file, { ...saved, record, ...(retired.length ? { retired } : {}) });
@@ -178,7 +185,9 @@ export async function ftStatus(ctx: CommandContext, file: string): Promise<void>
 /** `cuju ft turn-on`: a new secondary for a pair whose FT is off. */
 export async function ftTurnOn(ctx: CommandContext, file: string): Promise<void> {
   const pair = await onRecord(ctx, file, (p) =>
-    withProgress(ctx.out, p, SECONDARY_STEPS, () => p.turnOn({ signal: ctx.signal, ...freeSecondarySpec(p) })),
+    withProgress(ctx.out, p, SECONDARY_STEPS, () =>
+      p.turnOn({ signal: ctx.signal, ...freeSecondarySpec(p) }),
+    ),
   );
   describe(ctx, pair.record(), file);
 }

@@ -54,7 +54,8 @@ export type PairSpec = z.output<typeof PairSpecSchema>;
 
 /** The binary a spec names: cuju-sim runs the spec's build (`-sim-build`). */
 export function binaryOf(spec: PairSpec): CujuBinary {
-  if (spec.binary === 'sim') return { path: simBinary.path, args: [...simBinary.args, '-sim-build', spec.build] };
+  if (spec.binary === 'sim')
+    return { path: simBinary.path, args: [...simBinary.args, '-sim-build', spec.build] };
   return { path: spec.binary.path, ...(spec.binary.args ? { args: spec.binary.args } : {}) };
 }
 

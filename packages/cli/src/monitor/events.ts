@@ -29,7 +29,9 @@ export async function monitorEvents(ctx: CommandContext, o: MonitorEventsOptions
         seen++;
         const at = `${e.timestamp.seconds}.${String(e.timestamp.microseconds).padStart(6, '0')}`;
         out.record('event', { event: e.event, data: e.data ?? null, timestamp: e.timestamp, seq: e.seq });
-        out.line(`event ${e.event} at ${at}: ${e.data === undefined ? '<null>' : JSON.stringify(e.data, bigintSafe)}`);
+        out.line(
+          `event ${e.event} at ${at}: ${e.data === undefined ? '<null>' : JSON.stringify(e.data, bigintSafe)}`,
+        );
         if (o.count !== undefined && seen >= o.count) break;
       }
     } catch (err) {

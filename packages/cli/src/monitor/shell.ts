@@ -120,7 +120,12 @@ export async function monitorShell(ctx: CommandContext, o: MonitorShellOptions):
     }
   };
   try {
-    out.record('connected', { socket: o.socket, protocol: o.protocol, banner: session.banner, build: session.vocab.build ?? null });
+    out.record('connected', {
+      socket: o.socket,
+      protocol: o.protocol,
+      banner: session.banner,
+      build: session.vocab.build ?? null,
+    });
     if (o.execute && o.execute.length > 0) {
       for (const line of o.execute) await runLine(line);
     } else {

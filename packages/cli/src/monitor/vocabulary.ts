@@ -21,7 +21,8 @@ function namesFromHelp(help: string): string[] {
   const names = new Set<string>();
   for (const line of help.split(/\r?\n/)) {
     const first = line.split(' ', 1)[0];
-    if (first && /^[a-z][\w-]*(\|[\w-]+)*$/i.test(first)) for (const alias of first.split('|')) names.add(alias);
+    if (first && /^[a-z][\w-]*(\|[\w-]+)*$/i.test(first))
+      for (const alias of first.split('|')) names.add(alias);
   }
   return [...names].sort();
 }

@@ -61,12 +61,18 @@ interface Running {
 }
 
 /** Starts the cluster, prints its monitors, runs until interrupted, stops everything. */
-export async function simCluster(ctx: CommandContext, file: string, o: { readyTimeoutMs: number }): Promise<void> {
+export async function simCluster(
+  ctx: CommandContext,
+  file: string,
+  o: { readyTimeoutMs: number },
+): Promise<void> {
   const spec = loadSpec(ClusterSpecSchema, file, 'cluster spec');
   const names = new Set<string>();
   for (const [i, vm] of spec.vms.entries()) {
     if (names.has(vm.name)) {
-      throw new CliError('CLI_SPEC', `${file}: vms[${i}].name: ${vm.name} is given twice`, { path: `vms[${i}].name` });
+      throw new CliError('CLI_SPEC', `${file}: vms[${i}].name: ${vm.name} is given twice`, {
+        path: `vms[${i}].name`,
+      });
     }
     names.add(vm.name);
   }
@@ -101,9 +107,12 @@ export async function simCluster(ctx: CommandContext, file: string, o: { readyTi
     for (const { vm, vmSpec, argv } of plans) {
       ctx.signal.throwIfAborted();
       const host = new LocalHost({ address: vm.host });
-      const proc = await host.spawnVm([simBinary.path, ...simBinary.args, '-sim-build', spec.build, ...argv], {
-        logPath: join(dir, `${vm.name}.log`),
-      });
+      const proc = await host.spawnVm(
+        [simBinary.path, ...simBinary.args, '-sim-build', spec.build, ...argv],
+        {
+          logPath: join(dir, `${vm.name}.log`),
+        },
+      );
       running.push({
         name: vm.name,
         role: vm.incoming !== undefined ? 'receiver' : 'primary',
@@ -159,12 +168,26 @@ async function stopAll(running: Running[]): Promise<void> {
     running.map(async (r) => {
       await r.vm.kill('SIGTERM').catch(() => {});
       const grace = new Promise<'grace'>((done) => setTimeout(done, 2_000, 'grace').unref());
-      if ((await Promise.race([r.vm.exited.then(() => 'exited' as const, () => 'exited' as const), grace])) === 'grace') {
+      if (
+        (await Promise.race([
+          r.vm.exited.then(
+            () => 'exited' as const,
+            () => 'exited' as const,
+          ),
+          grace,
+        ])) === 'grace'
+      ) {
         await r.vm.kill('SIGKILL').catch(() => {});
         await r.vm.exited.catch(() => {});
       }
       // The monitor sockets and the wrapper's files beside the log.
-      for (const f of [r.monitor, r.qmp, `${r.vm.logPath}.pid`, `${r.vm.logPath}.exit`, `${r.vm.logPath}.lock`]) {
+      for (const f of [
+        r.monitor,
+        r.qmp,
+        `${r.vm.logPath}.pid`,
+        `${r.vm.logPath}.exit`,
+        `${r.vm.logPath}.lock`,
+      ]) {
         if (f) rmSync(f, { force: true });
       }
     }),
