@@ -13,7 +13,11 @@ const REQUIRED = ['Enum', 'Variable', 'Function', 'Class', 'Interface', 'TypeAli
 export default {
   name: 'Cuju FT SDK',
   entryPointStrategy: 'packages',
+<<<<<<< HEAD
   entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/cuju-sim', 'packages/cli'],
+=======
+  entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/gft', 'packages/cuju-sim'],
+>>>>>>> ws/gft
   packageOptions: {
     entryPoints: ['src/index.ts'],
     includeVersion: true,

@@ -135,7 +135,8 @@ export class FtService {
     const consoleDir = options.consoleDir === false ? undefined : (options.consoleDir ?? defaultConsoleDir());
     const health = async (): Promise<z.infer<typeof Health>> => {
       const leader = lease.current !== undefined;
-      const l = leader ? undefined : await store.readLease().catch(() => undefined);
+      // /healthz answers even while the database is slow: the leader's URL is a courtesy.
+      const l = leader ? undefined : await withinMs(store.readLease(), 1000).catch(() => undefined);
       return {
         ok: !ref.service?.closing,
         role: leader ? 'leader' : 'follower',
@@ -285,6 +286,15 @@ export class FtService {
     }, 1000);
     this.pollTimer.unref();
   }
+}
+
+/** `promise`, or a rejection after `ms`. */
+function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function isLoopback(host: string): boolean {

@@ -81,7 +81,7 @@ export class FtPairDriver implements FtDriver {
   async launch(req: LaunchRequest, o: DriverCallOptions): Promise<PairRecord> {
     const host = this.host(req.primary.name);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name}`);
-    return this.begin(req, host, host, undefined, o, 'launch', (pair) => pair.start({ signal: o.signal }));
+    return this.begin(req, host, host, undefined, 'launch', (pair) => pair.start({ signal: o.signal }));
   }
 
   async protect(req: LaunchRequest, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
@@ -89,7 +89,7 @@ export class FtPairDriver implements FtDriver {
     const backup = this.host(secondary.host.name);
     const ftPort = await this.freePort(secondary.host);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name} and its secondary on ${secondary.host.name}`);
-    return this.begin(req, primary, backup, ftPort, o, 'protect', (pair) => pair.up({ signal: o.signal }));
+    return this.begin(req, primary, backup, ftPort, 'protect', (pair) => pair.up({ signal: o.signal }));
   }
 
   async turnOn(record: PairRecord, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
@@ -188,7 +188,6 @@ export class FtPairDriver implements FtDriver {
     primary: Host,
     backup: Host,
     ftPort: number | undefined,
-    o: DriverCallOptions,
     operation: DriverOperationName,
     start: (pair: FtPair) => Promise<void>,
   ): Promise<PairRecord> {
