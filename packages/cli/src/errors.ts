@@ -4,6 +4,7 @@
  * here, in one place (`toCliError`), so each command only throws or lets through.
  */
 
+import { GftError, GroupSpecError } from '@cuju/gft';
 import { QmpAbortError, QmpArgumentError, QmpConnectError, QmpError } from '@cuju/qmp';
 import { CujuArgumentError, CujuError, FtPairError } from '@cuju/sdk';
 
@@ -67,6 +68,15 @@ export class CliError extends Error {
   }
 }
 
+/** @cuju/gft's codes that are not plain failures. */
+const GFT_CODES: Partial<Record<string, CliErrorCode>> = {
+  GFT_SPEC_INVALID: 'CLI_SPEC',
+  GFT_RECORD_INVALID: 'CLI_SPEC',
+  GFT_ABORTED: 'CLI_INTERRUPTED',
+  GFT_STATE: 'CLI_STATE',
+  GFT_NO_SPARES: 'CLI_STATE',
+};
+
 /** Whether an error (or its cause chain) says a file or socket does not exist. */
 function isMissing(err: unknown): boolean {
   for (let e = err as { code?: unknown; cause?: unknown } | undefined, i = 0; e && i < 5; i++) {
@@ -91,6 +101,13 @@ export function toCliError(err: unknown): CliError {
     if (err.code === 'CUJU_FT_PAIR_ABORTED') return new CliError('CLI_INTERRUPTED', message, { cause: err });
     if (err.code === 'CUJU_FT_PAIR_STATE') return new CliError('CLI_STATE', message, { cause: err });
     if (err.code === 'CUJU_FT_PAIR_RECORD') return new CliError('CLI_SPEC', message, { cause: err });
+  }
+  if (err instanceof GftError) {
+    const code = GFT_CODES[err.code];
+    // A spec's problems all name their path; the first is the one scripts get as `path`.
+    const path = err instanceof GroupSpecError ? err.problems[0]?.path : undefined;
+    if (code) return new CliError(code, message, { cause: err, ...(path ? { path } : {}) });
+    return new CliError('CLI_FAILED', `${err.code}: ${message}`, { cause: err });
   }
   if (err instanceof QmpAbortError) return new CliError('CLI_INTERRUPTED', message, { cause: err });
   if (err instanceof QmpConnectError && isMissing(err)) {

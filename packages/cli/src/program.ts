@@ -17,6 +17,7 @@ import {
   ftTurnOn,
   ftUp,
 } from './ft/commands.js';
+import { gftDown, gftReprotect, gftStatus, gftUp, gftWatch } from './gft/commands.js';
 import { monitorEvents } from './monitor/events.js';
 import { defaultHistoryFile, monitorShell } from './monitor/shell.js';
 import { type CliStreams, Output } from './output.js';
@@ -34,6 +35,7 @@ Exit status:
   130  interrupted (Ctrl-C / SIGTERM); what the command started was stopped`;
 
 const DEFAULT_RECORD = 'cuju-pair.json';
+const DEFAULT_GROUP_RECORD = 'cuju-group.json';
 
 /** The running program's streams and its last error, for run(). */
 interface RunState {
@@ -63,7 +65,9 @@ function examples(text: string): string {
 /** Builds the command tree; `state` receives each action's context. */
 export function buildProgram(state: RunState): Command {
   const program = new Command('cuju')
-    .description('Cuju fault tolerance from the command line: FT pairs, monitors, a simulated cluster.')
+    .description(
+      'Cuju fault tolerance from the command line: FT pairs and groups, monitors, a simulated cluster.',
+    )
     .version('0.1.0', '-V, --version')
     .showSuggestionAfterError(true)
     // A parent's options only before its subcommand: `monitor --socket` and `monitor events --socket`.
@@ -78,6 +82,7 @@ export function buildProgram(state: RunState): Command {
       `${examples(`
 cuju ft up pair.yaml --record vm1.json     # launch and protect a pair, save its record
 cuju ft status --record vm1.json --json     # its state, as a JSON line
+cuju gft up group.yaml --dry-run            # a group's plan: every line, in order
 cuju monitor --socket /run/vm1.monitor      # an HMP shell with completion
 cuju monitor events --socket /run/vm1.qmp   # QMP events, one a line
 cuju sim cluster cluster.yaml               # cuju-sim VMs on 127.0.0.2, .3, ...
@@ -194,6 +199,78 @@ pair.yaml:
     'Stop both VMs, remove their files and the record.',
     ftDown,
     'cuju ft down --record vm1.json',
+  );
+
+  // ---- gft -----------------------------------------------------------------------------
+  const gft = program
+    .command('gft')
+    .description('A Cuju group (the groupft build) from a group spec, over a saved record file.')
+    .addHelpText(
+      'after',
+      `${examples(`
+cuju gft up group.yaml --record group.json
+cuju gft watch --record group.json          # until the group fails over
+cuju gft reprotect --record group.json      # a new group, receivers on the spares
+cuju gft down --record group.json`)}${EXIT_TABLE}\n`,
+    );
+  const groupRecordOption = () =>
+    new Option('-r, --record <file>', 'the group record file').default(DEFAULT_GROUP_RECORD);
+  leaf(
+    gft,
+    'up',
+    'Start a group from a spec (YAML or JSON): receivers, primaries, gft_add_host, gft_init, until protected.',
+  )
+    .argument('<spec>', 'the group spec file')
+    .addOption(groupRecordOption())
+    .option(
+      '--dry-run',
+      "print the plan: each step's host, command line or monitor line, in order; start nothing",
+    )
+    .option('--force', 'overwrite an existing record file')
+    .addHelpText(
+      'after',
+      examples(`
+cuju gft up examples/gft/group.yaml --dry-run   # the lines add_host.sh and gft_init.sh send
+cuju gft up group.yaml --json                   # progress events as JSON lines`),
+    )
+    .action(
+      action((ctx, spec: string, o: { record: string; dryRun?: boolean; force?: boolean }) =>
+        gftUp(ctx, spec, o),
+      ),
+    );
+  const onGroupRecord = (
+    name: string,
+    description: string,
+    fn: (ctx: CommandContext, file: string) => Promise<void>,
+    example: string,
+  ) =>
+    leaf(gft, name, description)
+      .addOption(groupRecordOption())
+      .addHelpText('after', examples(example))
+      .action(action((ctx, o: { record: string }) => fn(ctx, o.record)));
+  onGroupRecord(
+    'status',
+    "The group's state as its VMs show it now (no monitor opened).",
+    gftStatus,
+    'cuju gft status --record group.json --json | jq -r .state',
+  );
+  onGroupRecord(
+    'watch',
+    'Report member deaths and takeovers until the group has failed over.',
+    gftWatch,
+    'cuju gft watch --record group.json',
+  );
+  onGroupRecord(
+    'reprotect',
+    'After a group failover: a new group from the VMs that run, receivers on the spares.',
+    gftReprotect,
+    'cuju gft reprotect --record group.json',
+  );
+  onGroupRecord(
+    'down',
+    'Stop every VM of the group, remove their files and the record.',
+    gftDown,
+    'cuju gft down --record group.json',
   );
 
   // ---- monitor -------------------------------------------------------------------------
