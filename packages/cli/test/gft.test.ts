@@ -83,10 +83,8 @@ describe('cuju gft', () => {
     const spec = await groupSpec();
     const r = await cuju(['gft', 'up', spec, '--dry-run'], { cwd: dir });
     expect(r.code, r.stderr).toBe(0);
-    const { readFileSync } = await import('node:fs');
-    expect(r.stdout).toBe(
-      `${formatPlan(planGroup(parseGroupSpec(readFileSync(spec, 'utf8'), { format: 'json' })))}\n`,
-    );
+    const plan = planGroup(parseGroupSpec(readFileSync(spec, 'utf8'), { format: 'json' }));
+    expect(r.stdout.trimEnd()).toBe(formatPlan(plan).trimEnd());
     expect(r.stdout).toContain('gft_init');
   });
 
