@@ -2,14 +2,15 @@
  * `cuju gft` over @cuju/gft on the groupft cuju-sim: a bad spec refused with its path
  * (exit 3) before anything starts; `--dry-run` prints formatPlan's text; a two-member
  * group on loopback hosts brought up with progress as JSON lines, adopted from its record
- * by `status` in a new process, and taken down with nothing left running.
+ * by each later command: `status`, `watch` through a member's death and the group
+ * failover, `reprotect` on the spare host, and `down` with nothing left running.
  */
 import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { formatPlan, parseGroupSpec, planGroup } from '@cuju/gft';
 import { simBinary } from '@cuju/sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { cuju, freePort, processesMentioning, tempDir } from './helpers.js';
+import { cuju, freePort, processesMentioning, start, tempDir } from './helpers.js';
 
 let dir: string;
 let cleanup: () => void;
@@ -22,13 +23,17 @@ afterAll(() => {
 });
 
 async function groupSpec(): Promise<string> {
-  const [j0, j1, f0, f1, b0, b1] = await Promise.all([
+  const [j0, j1, f0, f1, b0, b1, s0, s1, sj0, sj1] = await Promise.all([
     freePort('127.0.0.2'),
     freePort('127.0.0.2'),
     freePort('127.0.0.3'),
     freePort('127.0.0.3'),
     freePort('127.0.0.3'),
     freePort('127.0.0.3'),
+    freePort('127.0.0.4'),
+    freePort('127.0.0.4'),
+    freePort('127.0.0.4'),
+    freePort('127.0.0.4'),
   ]);
   const work = join(dir, 'work');
   const file = join(dir, 'group.json');
@@ -39,6 +44,7 @@ async function groupSpec(): Promise<string> {
       hosts: {
         p: { kind: 'local', address: '127.0.0.2' },
         b: { kind: 'local', address: '127.0.0.3' },
+        s: { kind: 'local', address: '127.0.0.4' },
       },
       members: [
         {
@@ -53,6 +59,10 @@ async function groupSpec(): Promise<string> {
           primary: { host: 'p', joinPort: j1 },
           backup: { host: 'b', ftPort: f1, joinPort: b1 },
         },
+      ],
+      spares: [
+        { host: 's', ftPort: s0, joinPort: sj0 },
+        { host: 's', ftPort: s1, joinPort: sj1 },
       ],
       options: {
         build: 'groupft',
@@ -88,7 +98,7 @@ describe('cuju gft', () => {
     expect(r.stdout).toContain('gft_init');
   });
 
-  it('up, status from the record in a new process, down', async () => {
+  it('up, status from the record in a new process, watch a group failover, reprotect, down', async () => {
     const spec = await groupSpec();
     const record = join(dir, 'group-record.json');
     const up = await cuju(['gft', 'up', spec, '--record', record, '--json'], { cwd: dir });
@@ -105,6 +115,33 @@ describe('cuju gft', () => {
     const group = status.records.at(-1)!;
     expect(group).toMatchObject({ type: 'group', state: 'protected' });
     expect((group.members as { state: string }[]).map((m) => m.state)).toEqual(['protected', 'protected']);
+
+    // A member's primary dies: `watch` reports the group failover (groupft's tip fails the
+    // whole group over), then `reprotect` forms a new group with receivers on the spares.
+    const watch = start(['gft', 'watch', '--record', record, '--json'], { cwd: dir });
+    await watch.waitFor((r) => r.type === 'watching');
+    const saved = JSON.parse(readFileSync(record, 'utf8')) as {
+      vms: { member: number; role: string; pid: number }[];
+    };
+    process.kill(saved.vms.find((v) => v.member === 1 && v.role === 'primary')!.pid, 'SIGKILL');
+    expect(await watch.exited).toBe(0);
+    expect(watch.records.find((r) => r.type === 'member-died')).toMatchObject({ member: 1, role: 'primary' });
+    expect(
+      watch.records
+        .filter((r) => r.type === 'took-over')
+        .map((r) => r.member)
+        .sort(),
+    ).toEqual([0, 1]);
+    expect(watch.records.at(-1)).toMatchObject({
+      type: 'group-failed-over',
+      state: { state: 'failed-over' },
+    });
+
+    const again = await cuju(['gft', 'reprotect', '--record', record, '--json'], { cwd: dir });
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.records.at(-1)).toMatchObject({ type: 'group', state: 'protected', generation: 2 });
+    const backups = (again.records.at(-1)!.members as { backup: { ip: string } }[]).map((m) => m.backup.ip);
+    expect(backups).toEqual(['127.0.0.4', '127.0.0.4']);
 
     const down = await cuju(['gft', 'down', '--record', record, '--json'], { cwd: dir });
     expect(down.code, down.stderr).toBe(0);

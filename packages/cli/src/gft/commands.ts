@@ -8,6 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { existsSync, rmSync, writeFileSync } from 'node:fs';
 import {
+  attachGroup,
   downGroup,
   type FtGroup,
   formatPlan,
@@ -123,22 +124,31 @@ export async function gftStatus(ctx: CommandContext, file: string): Promise<void
 
 /** `cuju gft watch`: member deaths and takeovers as they come, until the group has failed over. */
 export async function gftWatch(ctx: CommandContext, file: string): Promise<void> {
-  const report = await watchGroup(loadRecord(file), {
-    signal: ctx.signal,
-    onEvent: (e) => {
-      if (e.type === 'member-died') {
-        ctx.out.record('member-died', { ...e.death });
-        ctx.out.line(
-          `${e.death.at} member ${e.death.member} ${e.death.role} died (${e.death.exit.signal ?? `exit ${e.death.exit.code}`})`,
-        );
-      } else if (e.type === 'took-over') {
-        ctx.out.record('took-over', { ...e.takeover });
-        ctx.out.line(
-          `${e.takeover.at} member ${e.takeover.member}: its backup runs the guest (+${e.takeover.afterMs.toFixed(0)} ms)`,
-        );
-      }
-    },
-  });
+  // Adopted first, so that `watching` means every VM is followed from here on.
+  const group = await attachGroup(loadRecord(file));
+  ctx.out.record('watching', { record: file, generation: group.generation });
+  ctx.out.note(`watching group ${group.status().name ?? ''} (${file}); Ctrl-C ends`);
+  let report: Awaited<ReturnType<typeof watchGroup>>;
+  try {
+    report = await watchGroup(group, {
+      signal: ctx.signal,
+      onEvent: (e) => {
+        if (e.type === 'member-died') {
+          ctx.out.record('member-died', { ...e.death });
+          ctx.out.line(
+            `${e.death.at} member ${e.death.member} ${e.death.role} died (${e.death.exit.signal ?? `exit ${e.death.exit.code}`})`,
+          );
+        } else if (e.type === 'took-over') {
+          ctx.out.record('took-over', { ...e.takeover });
+          ctx.out.line(
+            `${e.takeover.at} member ${e.takeover.member}: its backup runs the guest (+${e.takeover.afterMs.toFixed(0)} ms)`,
+          );
+        }
+      },
+    });
+  } finally {
+    await group.release().catch(() => {});
+  }
   ctx.out.record('group-failed-over', { ...report });
   ctx.out.line(`the group failed over in ${report.failoverMs.toFixed(0)} ms: ${report.state.summary}`);
 }
