@@ -13,11 +13,7 @@ const REQUIRED = ['Enum', 'Variable', 'Function', 'Class', 'Interface', 'TypeAli
 export default {
   name: 'Cuju FT SDK',
   entryPointStrategy: 'packages',
-<<<<<<< HEAD
-  entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/cuju-sim', 'packages/cli'],
-=======
-  entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/gft', 'packages/cuju-sim'],
->>>>>>> ws/gft
+  entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/gft', 'packages/cuju-sim', 'packages/cli'],
   packageOptions: {
     entryPoints: ['src/index.ts'],
     includeVersion: true,
