@@ -48,7 +48,7 @@ _cuju; printf '%s\\n' "\${COMPREPLY[@]}"`;
 
 describe('bash completion', () => {
   it('offers the commands, subcommands, options and choices of the command tree', () => {
-    expect(bashComplete(['cuju', ''])).toEqual(['completion', 'ft', 'monitor', 'sim']);
+    expect(bashComplete(['cuju', ''])).toEqual(['completion', 'ft', 'gft', 'monitor', 'sim']);
     expect(bashComplete(['cuju', 'ft', 't'])).toEqual(['test-failover', 'turn-off', 'turn-on']);
     expect(bashComplete(['cuju', 'ft', 'up', '--d'])).toEqual(['--dry-run']);
     expect(bashComplete(['cuju', 'ft', 'status', '--'])).toEqual(['--help', '--json', '--record']);
