@@ -1,13 +1,14 @@
 /**
  * `cuju` in real terminals and shells: the completion scripts sourced in a real bash
  * (the candidates `_cuju` offers) and in an interactive zsh in tmux (what Tab types);
- * the live display of `cuju ft up` in a tmux pane; the interactive monitor shell on a
+ * the live display of `cuju ft up` and `cuju gft up` in a tmux pane; the interactive monitor shell on a
  * cuju-sim monitor in tmux (Tab completion from the build profile, history with Up,
  * the history file).
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { simBinary } from '@cuju/sim';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { cuju, cujuBinDir, freePort, processesMentioning, requirePeer, start, tempDir } from './helpers.js';
 
@@ -168,6 +169,49 @@ describe.runIf(hasTmux)('in a terminal', () => {
     const down = await cuju(['ft', 'down', '--record', 'vm1.json'], { cwd: dir });
     expect(down.code).toBe(0);
     expect(existsSync(monitor)).toBe(false);
+  });
+});
+
+describe.runIf(hasTmux)('cuju gft up in a terminal', () => {
+  it('ticks off each phase of the group plan live, then down leaves nothing', async () => {
+    const ports = await Promise.all(
+      [0, 1, 2, 3, 4, 5].map((i) => freePort(i < 2 ? '127.0.0.2' : '127.0.0.3')),
+    );
+    const work = join(dir, 'gwork');
+    const member = (id: number) => ({
+      id,
+      mac: `ae:ae:00:00:00:2${id + 1}`,
+      primary: { host: 'p', joinPort: ports[id]! },
+      backup: { host: 'b', ftPort: ports[2 + id]!, joinPort: ports[4 + id]! },
+    });
+    writeFileSync(
+      join(dir, 'group.json'),
+      JSON.stringify({
+        name: 'term',
+        hosts: { p: { kind: 'local', address: '127.0.0.2' }, b: { kind: 'local', address: '127.0.0.3' } },
+        members: [member(0), member(1)],
+        options: {
+          build: 'groupft',
+          workDir: work,
+          binary: { path: simBinary.path, args: [...simBinary.args, '-sim-build', 'groupft'] },
+        },
+      }),
+    );
+    const up = tmux('gft', 'cuju gft up group.json --record group-record.json; echo "exit=$?"; sleep 600');
+    const shown = await until(up, (t) => /exit=\d+/.test(t), 'gft up to end');
+    expect(shown).toContain('exit=0');
+    for (const title of [
+      'Launch the receivers (backups)',
+      'Launch the primaries',
+      'gft_init on the leader',
+      'Confirm that every member is protected',
+    ]) {
+      expect(shown).toContain(`✔ ${title}`);
+    }
+    expect(shown).toMatch(/group term: protected/);
+    const down = await cuju(['gft', 'down', '--record', 'group-record.json'], { cwd: dir });
+    expect(down.code, down.stderr).toBe(0);
+    expect(processesMentioning(work)).toEqual([]);
   });
 });
 
