@@ -164,6 +164,17 @@ describe.runIf(hasTmux)('in a terminal', () => {
     );
     expect(readFileSync(history, 'utf8')).toBe('cuju-get-ft-mode\ninfo status\n');
 
+    // The QMP shell: command names from the live schema, then the command's arguments.
+    const qmp = tmux('qmp', `cuju monitor --socket ${vm.qmp} --qmp --no-history`);
+    await until(qmp, (t) => t.includes('(QEMU)'), 'the QMP prompt');
+    keys(qmp, 'query-stat', 'Tab');
+    await until(qmp, (t) => t.includes('(QEMU) query-status'), 'Tab completing query-status');
+    keys(qmp, 'Enter');
+    await until(qmp, (t) => t.includes('"status": "running"'), 'the reply');
+    keys(qmp, 'migrate ur', 'Tab');
+    await until(qmp, (t) => t.includes('(QEMU) migrate uri='), 'the argument name');
+    keys(qmp, 'C-u', 'C-d');
+
     sim.child.kill('SIGINT');
     expect(await sim.exited).toBe(130);
     const down = await cuju(['ft', 'down', '--record', 'vm1.json'], { cwd: dir });
@@ -228,7 +239,7 @@ function writeCluster(): string {
   const file = join(dir, 'cluster.yaml');
   writeFileSync(
     file,
-    `build: master\ndir: ${join(dir, 'cluster')}\nvms:\n  - { name: shell1, host: 127.0.0.2 }\n`,
+    `build: master\ndir: ${join(dir, 'cluster')}\nvms:\n  - { name: shell1, host: 127.0.0.2, qmp: true }\n`,
   );
   return file;
 }
