@@ -67,6 +67,23 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'cli',
+          root: './packages/cli',
+          // The libraries from their sources, as the typecheck sees them (never a stale dist/);
+          // the CLI's own child processes run from sources through tsx and tsconfig paths.
+          alias: {
+            '@cuju/sdk': fileURLToPath(new URL('./packages/cuju-sdk/src/index.ts', import.meta.url)),
+            '@cuju/qmp': fileURLToPath(new URL('./packages/qmp/src/index.ts', import.meta.url)),
+            '@cuju/sim': fileURLToPath(new URL('./packages/cuju-sim/src/index.ts', import.meta.url)),
+            '@cuju/gft': fileURLToPath(new URL('./packages/gft/src/index.ts', import.meta.url)),
+          },
+          include: ['test/**/*.test.ts'],
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'zstack-plugin',
           root: './packages/zstack-plugin',
           // The SDK from its sources, as the typecheck sees it (a stale dist/ must not be tested).

@@ -4,7 +4,8 @@
 # Debian's packages, and only what is missing. Idempotent and quiet when everything is
 # present; says clearly what it could not do. libvirtd (with its QEMU driver), virsh and virt-xml-validate serve the libvirt transport and adapter tests.
 # PostgreSQL is Debian 12's (15): the FT service's HA tests start throwaway clusters with
-# its server binaries; Chromium runs the console's end-to-end tests.
+# its server binaries; Chromium runs the console's end-to-end tests. tmux gives the cuju
+# CLI's tests a real terminal; zsh (and bash) source its completion scripts.
 set -euo pipefail
 
 # "command it provides|Debian package". A command given as an absolute path is checked
@@ -26,6 +27,8 @@ PEERS=(
   "virsh|libvirt-clients"
   "virt-xml-validate|libvirt-clients"
   "xmllint|libxml2-utils"
+  "tmux|tmux"
+  "zsh|zsh"
 )
 
 have() {
