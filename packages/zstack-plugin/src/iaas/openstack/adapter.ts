@@ -15,7 +15,6 @@ import {
   FT_FLAVOR_SPEC,
   FT_HA_SAVED_KEY,
   FT_METADATA_KEY,
-  FT_STATUS_KEY,
   isManaged,
   MASAKARI_HA_KEY,
   statusMetadata,

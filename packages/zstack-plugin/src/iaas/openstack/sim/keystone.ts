@@ -80,6 +80,18 @@ export async function startKeystone(options: { timeoutMs?: number } = {}): Promi
     await Promise.all([
       (async () => {
         await km('db_sync');
+        // WAL: in the default rollback journal one request's open read transaction makes
+        // the next write fail with "database is locked" after 5 s (measured); in WAL
+        // readers never block the writer. The mode is stored in the file.
+        await run(
+          asUser('keystone', [
+            '/usr/bin/python3',
+            '-c',
+            'import sqlite3,sys; sqlite3.connect(sys.argv[1]).execute("pragma journal_mode=wal").fetchall()',
+            join(dir, 'keystone.db'),
+          ]),
+          { timeoutMs },
+        );
         await km(
           'bootstrap',
           '--bootstrap-password',
