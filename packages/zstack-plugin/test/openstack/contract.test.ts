@@ -35,8 +35,7 @@ let plainFlavor: string;
 
 beforeAll(async () => {
   if (!run) return;
-  // No token cache in the fake: a revoked token must be refused at once.
-  cloud = await startCloud({ rabbit: false, tokenCacheMs: 0 });
+  cloud = await startCloud({ rabbit: false });
   adapter = new OpenStackAdapter({
     credentials: cloud.credentials,
     onWarning: (message, field) => warnings.push({ message, field }),
@@ -261,21 +260,23 @@ describe.skipIf(!run || realCloud())('against the fake topology', () => {
   });
 
   it('a revoked token is refused by nova (checked with Keystone) and the adapter authenticates again', async () => {
-    const before = await adapter.session.token();
+    // A fresh adapter: its token has never been seen (nor cached) by nova.
+    const fresh = new OpenStackAdapter({ credentials: cloud.credentials });
+    const before = await fresh.session.token();
     // Revoke it with Keystone, as an operator or a password change would.
-    const admin = new KeystoneSession(cloud.credentials);
-    const r = await fetch(`${admin.authUrl}/auth/tokens`, {
+    const r = await fetch(`${adapter.session.authUrl}/auth/tokens`, {
       method: 'DELETE',
-      headers: { 'x-auth-token': (await admin.token()).id, 'x-subject-token': before.id },
+      headers: { 'x-auth-token': (await adapter.session.token()).id, 'x-subject-token': before.id },
       signal: AbortSignal.timeout(15_000),
     });
     expect(r.status).toBe(204);
-    const raw = await fetch(`${await adapter.session.endpoint('compute')}/servers`, {
+    const raw = await fetch(`${await fresh.session.endpoint('compute')}/servers`, {
       headers: { 'x-auth-token': before.id },
       signal: AbortSignal.timeout(15_000),
     });
     expect(raw.status).toBe(401);
-    await adapter.listVms();
-    expect((await adapter.session.token()).id).not.toBe(before.id);
+    await fresh.listVms();
+    expect((await fresh.session.token()).id).not.toBe(before.id);
+    await fresh.close();
   });
 });

@@ -22,7 +22,32 @@ export interface HttpResponse {
 }
 
 export async function httpJson(req: HttpRequest): Promise<HttpResponse> {
-  req.signal?.throwIfAborted();
+  try {
+    return await exchange(req);
+  } catch (err) {
+    // A kept-alive connection the server had just closed: the request never reached it.
+    // Once more on a fresh connection (reads and idempotent writes only).
+    if (
+      req.method !== 'POST' &&
+      err instanceof OpenStackError &&
+      err.reason === 'unreachable' &&
+      resetBeforeAnswer(err)
+    )
+      return exchange(req);
+    throw err;
+  }
+}
+
+function resetBeforeAnswer(err: OpenStackError): boolean {
+  for (let c: unknown = err.cause; c instanceof Error; c = c.cause) {
+    const code = (c as { code?: unknown }).code;
+    if (code === 'ECONNRESET' || code === 'UND_ERR_SOCKET') return true;
+  }
+  return false;
+}
+
+async function exchange(req: HttpRequest): Promise<HttpResponse> {
+  if (req.signal?.aborted) throw new OpenStackError('aborted', `${req.method} ${req.url}: aborted`);
   const signal = req.signal
     ? AbortSignal.any([req.signal, AbortSignal.timeout(req.timeoutMs)])
     : AbortSignal.timeout(req.timeoutMs);

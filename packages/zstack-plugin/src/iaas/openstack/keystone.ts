@@ -116,6 +116,7 @@ export class KeystoneSession {
 
   /** A token valid for at least `renewBeforeMs` more (one authentication at a time). */
   async token(signal?: AbortSignal): Promise<KeystoneToken> {
+    if (signal?.aborted) throw new OpenStackError('aborted', 'keystone: aborted');
     return (await this.session(signal)).token;
   }
 
@@ -155,7 +156,7 @@ export class KeystoneSession {
     });
     const p = this.pending;
     if (!signal) return p;
-    signal.throwIfAborted();
+    if (signal.aborted) throw new OpenStackError('aborted', 'keystone: aborted');
     return Promise.race([
       p,
       new Promise<never>((_, reject) =>

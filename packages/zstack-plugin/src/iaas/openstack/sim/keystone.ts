@@ -124,6 +124,10 @@ export async function startKeystone(options: { timeoutMs?: number } = {}): Promi
         'python3',
         '--http-socket',
         `127.0.0.1:${port}`,
+        // uwsgi's plain HTTP socket closes after each response without saying so; a client
+        // that reuses the connection then gets ECONNRESET (measured). Say it.
+        '--add-header',
+        'Connection: close',
         '--wsgi-file',
         '/usr/bin/keystone-wsgi-public',
         '--master',
