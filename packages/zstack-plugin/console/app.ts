@@ -55,8 +55,13 @@ export class FtsCreateForm extends LitElement {
     error: { state: true },
     busy: { state: true },
     ft: { state: true },
+    via: { state: true },
+    notice: { state: true },
   };
   declare hosts: Host[];
+  /** The IaaS the form creates VMs in (ZStack's CreateVmInstance with the tag); '' : the service itself. */
+  declare via: string;
+  declare notice: string;
   declare check: PlacementCheck | undefined;
   declare error: string;
   declare busy: boolean;
@@ -77,11 +82,19 @@ export class FtsCreateForm extends LitElement {
     this.error = '';
     this.busy = false;
     this.ft = false;
+    this.via = '';
+    this.notice = '';
   }
 
   override connectedCallback() {
     super.connectedCallback();
     void this.refreshCheck();
+    void call<{ create: string | null }>('GET', '/api/v1/iaas').then(
+      (r) => {
+        this.via = r.create ?? '';
+      },
+      () => {},
+    );
   }
 
   /** Whether a secondary could be placed for the chosen host and size (the checkbox's state). */
@@ -106,6 +119,7 @@ export class FtsCreateForm extends LitElement {
   private async submit(e: SubmitEvent) {
     e.preventDefault();
     this.error = '';
+    this.notice = '';
     this.busy = true;
     const host = this.input('host')!.value;
     const preferred = this.input('backup')?.value ?? '';
@@ -121,8 +135,18 @@ export class FtsCreateForm extends LitElement {
       },
     };
     try {
-      const view = await call<VmView>('POST', '/api/v1/vms', body);
-      this.dispatchEvent(new CustomEvent('created', { detail: view, bubbles: true, composed: true }));
+      if (this.via) {
+        // Created in the IaaS: the service imports it (ticked) with its next sync.
+        const made = await call<{ iaas: string; iaasId: string; id: string; name: string }>(
+          'POST',
+          '/api/v1/iaas/vms',
+          body,
+        );
+        this.notice = `${made.name} was created in ${made.iaas} (${made.iaasId}); it appears below once the service imports it.`;
+      } else {
+        const view = await call<VmView>('POST', '/api/v1/vms', body);
+        this.dispatchEvent(new CustomEvent('created', { detail: view, bubbles: true, composed: true }));
+      }
       (this.renderRoot.querySelector('form') as HTMLFormElement).reset();
       this.ft = false;
       await this.refreshCheck();
@@ -138,6 +162,7 @@ export class FtsCreateForm extends LitElement {
     return html`
       <section class="card" aria-labelledby="create-title">
         <h2 id="create-title">Create a VM</h2>
+        ${this.via ? html`<p class="muted" data-test="create-via">VMs are created in ${this.via}; Fault tolerance adds its <code>cuju::ft</code> tag.</p>` : nothing}
         <form @submit=${this.submit}>
           <label for="name">Name</label>
           <input id="name" name="name" required maxlength="63" pattern="[A-Za-z0-9][A-Za-z0-9 ._\\-]*" autocomplete="off" />
@@ -186,6 +211,7 @@ export class FtsCreateForm extends LitElement {
           <div class="full">
             <button class="primary" type="submit" ?disabled=${this.busy}>Create</button>
             ${this.error ? html`<span class="error" role="alert">${this.error}</span>` : nothing}
+            ${this.notice ? html`<span class="muted" role="status" data-test="create-notice">${this.notice}</span>` : nothing}
           </div>
         </form>
       </section>

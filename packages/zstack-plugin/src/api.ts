@@ -41,7 +41,24 @@ export class FtApi {
     private readonly store: FtStore,
     private readonly gate: WriteGate,
     private readonly changed: () => void,
+    /**
+     * Id prefixes the IaaS adapters own (`zstack-`, ...): a VM created here never gets
+     * one, so a console VM is never mistaken for an adapter's.
+     */
+    private readonly reservedPrefixes: readonly string[] = [],
   ) {}
+
+  /** Throws FTS_NOT_LEADER (with the leader's URL) unless this instance leads. */
+  async assertLeader(): Promise<void> {
+    if (this.gate.current !== undefined) return;
+    const leader = await this.gate.leaderUrl();
+    throw new FtServiceError(
+      'FTS_NOT_LEADER',
+      leader
+        ? `this instance is a follower: send writes to the leader at ${leader}`
+        : 'no instance leads yet: retry shortly',
+    );
+  }
 
   private async write<T>(fn: (w: StoreWriter) => Promise<T>): Promise<T> {
     const token = this.gate.current;
@@ -152,7 +169,11 @@ export class FtApi {
     if (world.vms.some((v) => v.name === input.name)) {
       throw new FtServiceError('FTS_CONFLICT', `a VM named ${input.name} exists`, { field: 'body.name' });
     }
-    const id = uniqueId(slug(input.name), new Set(world.vms.map((v) => v.id)));
+    const base = slug(input.name);
+    const id = uniqueId(
+      this.reservedPrefixes.some((p) => base.startsWith(p)) ? `vm-${base}`.slice(0, 56) : base,
+      new Set(world.vms.map((v) => v.id)),
+    );
     const now = nowIso();
     const vm: Vm = {
       id,
@@ -176,6 +197,54 @@ export class FtApi {
       });
       await w.addEvent({
         vmId: id,
+        kind: 'status',
+        message: describeStatus(status),
+        data: { state: status.state },
+      });
+    });
+    return { vm, intent, status };
+  }
+
+  /**
+   * The IaaS adapters' import path: a VM the IaaS created (and runs, or will), taken with
+   * the id, name, host and memory the adapter gives, and its FT intent. Unlike createVm
+   * the id is not derived from the name and the host is not chosen here; the backup
+   * placement is still checked only by the reconciler (the status says why none fits).
+   */
+  async importVm(body: unknown, source: string): Promise<VmView> {
+    const input = parseAt(ImportVm, body, 'body');
+    const world = await this.store.loadWorld();
+    if (!world.hosts.some((h) => h.name === input.host)) {
+      throw new FtServiceError('FTS_INVALID_INPUT', `body.host: no host named ${input.host}`, {
+        field: 'body.host',
+      });
+    }
+    if (world.vms.some((v) => v.id === input.id)) {
+      throw new FtServiceError('FTS_CONFLICT', `a VM with id ${input.id} exists`, { field: 'body.id' });
+    }
+    const now = nowIso();
+    const vm: Vm = {
+      id: input.id,
+      name: input.name,
+      host: input.host,
+      memoryMiB: input.memoryMiB,
+      desired: 'running',
+      createdAt: now,
+    };
+    const intent: FtIntent = { ...input.ft, vmId: vm.id, generation: 1, updatedAt: now };
+    const status = deriveStatus({ vm, intent, record: undefined, previous: undefined });
+    await this.write(async (w) => {
+      await w.insertVm(vm);
+      await w.putIntent(intent);
+      await w.putStatus(status, undefined);
+      await w.addEvent({
+        vmId: vm.id,
+        kind: 'vm',
+        message: `imported from ${source} on ${vm.host}${intent.enabled ? ' with fault tolerance' : ''}`,
+        data: { host: vm.host, ft: intent.enabled, source },
+      });
+      await w.addEvent({
+        vmId: vm.id,
         kind: 'status',
         message: describeStatus(status),
         data: { state: status.state },
@@ -285,6 +354,17 @@ export class FtApi {
     });
   }
 }
+
+/** What an IaaS adapter imports: its own id, name, host and memory, and the FT intent. */
+const ImportVm = z
+  .object({
+    id: Id,
+    name: z.string().min(1).max(100),
+    host: Id,
+    memoryMiB: z.number().int().min(16).max(1_048_576),
+    ft: FtIntentInput,
+  })
+  .strict();
 
 /** A non-negative integer given as query text. */
 const intParam = z

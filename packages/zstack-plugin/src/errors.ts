@@ -22,6 +22,8 @@ export type FtsErrorCode =
   | 'FTS_DRIVER_FAILED'
   /** The service's own configuration is unsafe or incomplete (e.g. no token beyond loopback). */
   | 'FTS_CONFIG'
+  /** An IaaS manager's API refused or failed a call (ZStack, nova, libvirt): its words are in the message. */
+  | 'FTS_IAAS'
   | 'FTS_STORE'
   | 'FTS_SHUTTING_DOWN'
   | 'FTS_ABORTED'

@@ -18,6 +18,9 @@ import { FtServiceError, messageOf } from './errors.js';
 import { LiveHub } from './http/live.js';
 import type { Health } from './http/openapi.js';
 import { buildHttp } from './http/server.js';
+import type { IaasAdapter } from './iaas/adapter.js';
+import type { IaasCreator } from './iaas/create.js';
+import { IaasSync, type IaasSyncOptions, iaasPrefix } from './iaas/sync.js';
 import { LeaderLease } from './leader.js';
 import { ServiceMetrics } from './metrics.js';
 import { Host, type HostInput, parseAt } from './model.js';
@@ -47,6 +50,19 @@ export interface FtServiceOptions {
    */
   leaseTtlMs?: number;
   reconciler?: ReconcilerOptions;
+  /**
+   * IaaS managers whose ticked VMs the service protects (ZStack, OpenStack, libvirt...).
+   * While this instance leads, each is synced every `iaas.pollMs` and at once on its hints;
+   * the service closes them when it stops.
+   */
+  adapters?: readonly IaasAdapter[];
+  /** The adapters' sync timing. */
+  iaas?: IaasSyncOptions;
+  /**
+   * The console's create form goes to this IaaS (one of `adapters`, e.g. the ZStackAdapter
+   * with its create defaults): the VM is created there, ticked, and imported by the sync.
+   */
+  createVia?: IaasCreator;
   /** A pino logger (default: JSON lines on stderr at `info`). */
   logger?: Logger;
   /** The built console (default: dist/console beside this module, when it exists). */
@@ -70,6 +86,7 @@ export class FtService {
     readonly log: Logger,
     readonly instanceId: string,
     readonly url: string,
+    readonly iaas: IaasSync,
   ) {}
 
   static async start(options: FtServiceOptions): Promise<FtService> {
@@ -81,6 +98,16 @@ export class FtService {
       );
     }
     const hosts = options.hosts.map((h, i) => parseAt(Host, h, `hosts[${i}]`));
+    IaasSync.check(options.adapters ?? []);
+    if (options.createVia && !(options.adapters ?? []).includes(options.createVia as never)) {
+      throw new FtServiceError(
+        'FTS_CONFIG',
+        `createVia: ${options.createVia.name} is not one of the adapters`,
+        {
+          field: 'createVia',
+        },
+      );
+    }
     const log =
       options.logger ??
       pino({ level: 'info', redact: ['req.headers.authorization', 'token', '*.token'] }, pino.destination(2));
@@ -131,11 +158,21 @@ export class FtService {
         },
       },
       () => reconciler.wake(),
+      (options.adapters ?? []).map(iaasPrefix),
     );
+    if (options.createVia && !(options.adapters ?? []).some((a) => a.name === options.createVia?.name)) {
+      await store.close();
+      throw new FtServiceError(
+        'FTS_CONFIG',
+        `createVia: ${options.createVia.name} is not one of the adapters`,
+      );
+    }
+    const iaas = new IaasSync(api, store, options.adapters ?? [], log.child({ part: 'iaas' }), options.iaas);
     const consoleDir = options.consoleDir === false ? undefined : (options.consoleDir ?? defaultConsoleDir());
     const health = async (): Promise<z.infer<typeof Health>> => {
       const leader = lease.current !== undefined;
-      const l = leader ? undefined : await store.readLease().catch(() => undefined);
+      // /healthz answers even while the database is slow: the leader's URL is a courtesy.
+      const l = leader ? undefined : await withinMs(store.readLease(), 1000).catch(() => undefined);
       return {
         ok: !ref.service?.closing,
         role: leader ? 'leader' : 'follower',
@@ -153,6 +190,11 @@ export class FtService {
       token: options.token,
       consoleDir,
       closing: () => ref.service?.closing ?? false,
+      iaas: {
+        adapters: (options.adapters ?? []).map((a) => a.name),
+        creator: options.createVia,
+        created: (name) => iaas.wake(name),
+      },
     });
     await http.listen({ host, port: options.listen?.port ?? 0 });
     const addr = http.server.address();
@@ -170,6 +212,7 @@ export class FtService {
       log,
       instanceId,
       ref.url,
+      iaas,
     );
     ref.service = service;
 
@@ -205,6 +248,7 @@ export class FtService {
           });
           readyFor = token;
           reconciler.wake();
+          if (lease.current === token && !service.closing) iaas.start();
         } catch (err) {
           log.error({ err: messageOf(err) }, 'could not write the hosts as the new leader');
         }
@@ -215,6 +259,7 @@ export class FtService {
       readyFor = undefined;
       log.warn({ instance: instanceId, why }, 'leader: lease lost');
       reconciler.demoted();
+      void iaas.stop();
     });
     lease.on('error', (err) => log.warn({ err: messageOf(err) }, 'lease round failed'));
     service.startFollowerFeed();
@@ -249,9 +294,11 @@ export class FtService {
       this.closing = true;
       clearInterval(this.pollTimer);
       this.hub.closeAll();
+      await this.iaas.stop();
       await this.http.close();
       await this.reconciler.stop();
       await this.driver.close();
+      await this.iaas.close();
       await this.reconciler.detach();
       await this.lease.stop({ release: true });
       await this.store.close();
@@ -285,6 +332,15 @@ export class FtService {
     }, 1000);
     this.pollTimer.unref();
   }
+}
+
+/** `promise`, or a rejection after `ms`. */
+function withinMs<T>(promise: Promise<T>, ms: number): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
 function isLoopback(host: string): boolean {

@@ -48,6 +48,12 @@ export interface FtPairDriverOptions {
   /** A free TCP port on a host for a secondary's -incoming (default: a free port of this machine). */
   freePort?: (host: HostRef) => Promise<number>;
   timeouts?: { launchMs?: number; syncMs?: number; failoverMs?: number };
+  /**
+   * The secondary's VM name (`-name`) for a service VM id; undefined: the primary's. An
+   * IaaS that keys on domain names must not see the primary's name on a second host
+   * (ZStack: zstackBackupName gives `cuju-bk-<uuid>`).
+   */
+  backupName?: (vmId: string) => string | undefined;
 }
 
 /** A pair this process holds, with the directory of its files and the record last published. */
@@ -81,7 +87,7 @@ export class FtPairDriver implements FtDriver {
   async launch(req: LaunchRequest, o: DriverCallOptions): Promise<PairRecord> {
     const host = this.host(req.primary.name);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name}`);
-    return this.begin(req, host, host, undefined, o, 'launch', (pair) => pair.start({ signal: o.signal }));
+    return this.begin(req, host, host, undefined, 'launch', (pair) => pair.start({ signal: o.signal }));
   }
 
   async protect(req: LaunchRequest, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
@@ -89,7 +95,7 @@ export class FtPairDriver implements FtDriver {
     const backup = this.host(secondary.host.name);
     const ftPort = await this.freePort(secondary.host);
     o.onProgress?.(`starting ${req.vmId} on ${req.primary.name} and its secondary on ${secondary.host.name}`);
-    return this.begin(req, primary, backup, ftPort, o, 'protect', (pair) => pair.up({ signal: o.signal }));
+    return this.begin(req, primary, backup, ftPort, 'protect', (pair) => pair.up({ signal: o.signal }));
   }
 
   async turnOn(record: PairRecord, secondary: SecondaryTarget, o: DriverCallOptions): Promise<PairRecord> {
@@ -188,7 +194,6 @@ export class FtPairDriver implements FtDriver {
     primary: Host,
     backup: Host,
     ftPort: number | undefined,
-    o: DriverCallOptions,
     operation: DriverOperationName,
     start: (pair: FtPair) => Promise<void>,
   ): Promise<PairRecord> {
@@ -204,7 +209,7 @@ export class FtPairDriver implements FtDriver {
       backup,
       build: this.buildOf(req),
       vm,
-      backupVm: { monitorPath: join(dir, 'backup.monitor') },
+      backupVm: { monitorPath: join(dir, 'backup.monitor'), ...this.backupNameOf(req.vmId) },
       binary,
       ...(ftPort !== undefined ? { ftPort } : {}),
       logDir: dir,
@@ -263,7 +268,7 @@ export class FtPairDriver implements FtDriver {
       await run({
         backup: this.host(secondary.host.name),
         ftPort,
-        backupVm: { monitorPath: join(held.dir, `s${o.stepId}.monitor`) },
+        backupVm: { monitorPath: join(held.dir, `s${o.stepId}.monitor`), ...this.backupNameOf(record.vmId) },
         signal: o.signal,
       });
     } catch (err) {
@@ -390,6 +395,11 @@ export class FtPairDriver implements FtDriver {
       );
     }
     return held;
+  }
+
+  private backupNameOf(vmId: string): { name?: string } {
+    const name = this.options.backupName?.(vmId);
+    return name === undefined ? {} : { name };
   }
 
   private host(name: string): Host {

@@ -36,6 +36,21 @@ export const Health = z.object({
 
 export const ActionResult = z.object({ view: VmView, request: ActionRequest.optional() });
 
+/** The IaaS adapters configured, and which one the create form goes through. */
+export const IaasInfo = z.object({
+  adapters: z.array(z.string()),
+  create: z.string().nullable(),
+});
+
+/** A VM created through the IaaS (the service imports it with its next sync). */
+export const IaasCreatedBody = z.object({
+  iaas: z.string(),
+  iaasId: z.string(),
+  id: z.string(),
+  name: z.string(),
+  ft: z.boolean(),
+});
+
 type Json = Record<string, unknown>;
 
 function schema(s: z.ZodType, io: 'input' | 'output'): Json {
@@ -64,6 +79,7 @@ const ERROR_TEXT: Record<number, string> = {
   404: 'FTS_NOT_FOUND',
   409: 'FTS_CONFLICT: the action does not fit the VM state',
   422: 'FTS_NO_BACKUP_HOST: no host qualifies for the secondary',
+  502: 'FTS_IAAS: the IaaS API refused or failed the call',
   503: 'FTS_NOT_LEADER (writes go to the leader) or FTS_SHUTTING_DOWN',
 };
 const idParam = { name: 'id', in: 'path', required: true, schema: { type: 'string' } };
@@ -93,6 +109,8 @@ export function openApiDocument(): Json {
         Step: schema(Step, 'output'),
         PlacementCheck: schema(PlacementCheck, 'output'),
         ActionResult: schema(ActionResult, 'output'),
+        IaasInfo: schema(IaasInfo, 'output'),
+        IaasCreated: schema(IaasCreatedBody, 'output'),
       },
     },
     security: secured,
@@ -195,6 +213,24 @@ export function openApiDocument(): Json {
           summary: 'The step journal of the VM',
           parameters: [idParam],
           responses: { '200': arrayOf('Step', 'steps, oldest first'), ...errors(400, 401, 404) },
+        },
+      },
+      '/api/v1/iaas': {
+        get: {
+          operationId: 'iaasInfo',
+          summary: 'The IaaS adapters, and which one the create form goes through',
+          responses: { '200': json('IaasInfo', 'the adapters'), ...errors(401) },
+        },
+      },
+      '/api/v1/iaas/vms': {
+        post: {
+          operationId: 'createIaasVm',
+          summary: "Create the VM in the IaaS (ZStack's CreateVmInstance, the cuju::ft tag when ticked)",
+          requestBody: { required: true, content: { 'application/json': { schema: ref('CreateVm') } } },
+          responses: {
+            '202': json('IaasCreated', 'created in the IaaS; the service imports it with its next sync'),
+            ...errors(400, 401, 404, 502, 503),
+          },
         },
       },
       '/api/v1/stream': {

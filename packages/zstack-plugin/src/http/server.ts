@@ -18,6 +18,7 @@ import type { Logger } from 'pino';
 import type { z } from 'zod';
 import type { FtApi } from '../api.js';
 import { FtServiceError, type FtsErrorCode } from '../errors.js';
+import type { IaasCreated, IaasCreator } from '../iaas/create.js';
 import type { ServiceMetrics } from '../metrics.js';
 import type { LiveHub } from './live.js';
 import { type Health, openApiDocument } from './openapi.js';
@@ -33,6 +34,8 @@ export interface HttpDeps {
   consoleDir: string | undefined;
   /** True once shutdown has begun: new writes get FTS_SHUTTING_DOWN. */
   closing: () => boolean;
+  /** The IaaS adapters' names, and the one the create form goes through. */
+  iaas?: { adapters: string[]; creator: IaasCreator | undefined; created: (adapter: string) => void };
 }
 
 const STATUS: Record<FtsErrorCode, number> = {
@@ -48,6 +51,7 @@ const STATUS: Record<FtsErrorCode, number> = {
   FTS_DRIVER_UNSUPPORTED: 500,
   FTS_DRIVER_FAILED: 500,
   FTS_CONFIG: 500,
+  FTS_IAAS: 502,
   FTS_STORE: 500,
   FTS_INTERNAL: 500,
 };
@@ -133,6 +137,27 @@ export function buildHttp(deps: HttpDeps): FastifyInstance {
   app.get<{ Params: { id: string } }>('/api/v1/vms/:id/events', async (req) =>
     api.events(req.params.id, req.query as Record<string, unknown>),
   );
+  app.get('/api/v1/iaas', async () => ({
+    adapters: deps.iaas?.adapters ?? [],
+    create: deps.iaas?.creator?.name ?? null,
+  }));
+  app.post('/api/v1/iaas/vms', async (req, reply): Promise<IaasCreated> => {
+    writing();
+    const iaas = deps.iaas;
+    if (!iaas?.creator) throw new FtServiceError('FTS_NOT_FOUND', 'no IaaS adapter creates VMs here');
+    // Only the leader syncs: a follower would create a VM nobody imports soon.
+    await api.assertLeader();
+    const vm = await iaas.creator.createVm(req.body as never, AbortSignal.timeout(120_000));
+    iaas.created(iaas.creator.name);
+    reply.code(202);
+    return {
+      iaas: iaas.creator.name,
+      iaasId: vm.iaasId,
+      id: vm.id,
+      name: vm.name,
+      ft: vm.ft?.enabled === true,
+    };
+  });
   app.get<{ Params: { id: string } }>('/api/v1/vms/:id/steps', async (req) => api.steps(req.params.id));
   app.get('/api/v1/stream', (req, reply) => {
     reply.hijack();

@@ -111,6 +111,9 @@ export class FtStore {
       const pool = new pg.Pool({
         connectionString: config.connectionString,
         max: config.poolSize ?? 4,
+        // A checkout (or a connect) waits at most this long: a pool whose clients all hang
+        // on a stalled server fails the caller instead of queueing it for ever.
+        connectionTimeoutMillis: stallMs,
         idle_in_transaction_session_timeout: stallMs,
         lock_timeout: stallMs,
       });

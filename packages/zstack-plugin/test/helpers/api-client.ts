@@ -21,7 +21,6 @@ export class ApiClient {
   readonly doc = openApiDocument() as { paths: Record<string, Record<string, Json>>; components: Json };
   readonly called = new Set<string>();
   private readonly ajv = new Ajv2020({ strict: false, allErrors: true, validateFormats: false });
-  private readonly validators = new Map<string, ReturnType<Ajv2020['compile']>>();
   private readonly routes: Array<{ template: string; re: RegExp }>;
 
   constructor(

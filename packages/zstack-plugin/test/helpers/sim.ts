@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type CujuBinary, LocalHost } from '@cuju/sdk';
 import { pino } from 'pino';
-import { FtPairDriver, FtService, type HostInput } from '../../src/index.js';
+import { FtPairDriver, type FtPairDriverOptions, FtService, type HostInput } from '../../src/index.js';
 
 export const SIM_BIN = fileURLToPath(new URL('../../../cuju-sim/bin/cuju-sim.mjs', import.meta.url));
 export const SIM: CujuBinary = { path: process.execPath, args: [SIM_BIN] };
@@ -18,7 +18,11 @@ export const SIM_HOSTS: HostInput[] = [
  * The FtPair driver over cuju-sim, stopping its VMs when closed (nothing left behind)
  * unless `stopOnClose` is false (a restart of the service that must find them again).
  */
-export function simDriver(runDir: string, stopOnClose = true): FtPairDriver {
+export function simDriver(
+  runDir: string,
+  stopOnClose = true,
+  extra: Pick<FtPairDriverOptions, 'backupName'> = {},
+): FtPairDriver {
   // The simulator runs from its sources (a stale dist/ must not be tested).
   process.env.CUJU_SIM_FROM_SOURCE = '1';
   return new FtPairDriver({
@@ -27,6 +31,7 @@ export function simDriver(runDir: string, stopOnClose = true): FtPairDriver {
     runDir,
     stopOnClose,
     timeouts: { launchMs: 30_000, syncMs: 30_000, failoverMs: 15_000 },
+    ...extra,
   });
 }
 
