@@ -6,6 +6,7 @@ export { type LiveEventName, LiveHub } from './http/live.js';
 export { ErrorBody, openApiDocument } from './http/openapi.js';
 export type { IaasAdapter, IaasHint, IaasVm } from './iaas/adapter.js';
 export type { IaasCreated, IaasCreator } from './iaas/create.js';
+export * from './iaas/openstack/index.js';
 export { IaasSync, type IaasSyncOptions, type IaasSyncPass, iaasPrefix, iaasVmId } from './iaas/sync.js';
 export * from './iaas/zstack/index.js';
 export { LeaderLease, type LeaderOptions } from './leader.js';

@@ -57,7 +57,11 @@ export function requireOpenStackPeers(withRabbit: boolean): boolean {
   return false;
 }
 
-export async function startCloud(options: { rabbit: boolean; tokenCacheMs?: number }): Promise<Cloud> {
+export async function startCloud(options: {
+  rabbit: boolean;
+  tokenCacheMs?: number;
+  hosts?: { name: string; zone: string }[];
+}): Promise<Cloud> {
   const env = credentialsFromEnv();
   if (env) {
     const imageRef = process.env.CUJU_OS_IMAGE_ID;
@@ -89,7 +93,7 @@ export async function startCloud(options: { rabbit: boolean; tokenCacheMs?: numb
     };
     fake = new NovaFake({
       keystone: new KeystoneSession(credentials),
-      hosts: FAKE_HOSTS,
+      hosts: options.hosts ?? FAKE_HOSTS,
       ...(rabbit ? { amqpUrl: rabbit.url } : {}),
       ...(options.tokenCacheMs !== undefined ? { tokenCacheMs: options.tokenCacheMs } : {}),
     });

@@ -7,6 +7,7 @@
  */
 import type { FtStatus } from '../../model.js';
 import type { IaasAdapter, IaasHint, IaasVm } from '../adapter.js';
+import { iaasVmId } from '../sync.js';
 import { OpenStackError } from './errors.js';
 import { KeystoneSession, type KeystoneSessionOptions, type OpenStackCredentials } from './keystone.js';
 import {
@@ -43,8 +44,17 @@ export interface OpenStackAdapterOptions {
   onWarning?: (message: string, field?: string) => void;
 }
 
-/** The model's VM id limit (model `Id`: 63 characters). */
+/** The model's id limit (model `Id`: 63 characters). */
 const ID_MAX = 63;
+
+/**
+ * `cuju-bk-<server uuid>`: the backup domain's name for a service VM id of this adapter
+ * (FtPairDriver's `backupName`). nova keys on the domain UUID and libvirt name
+ * `instance-%08x`; the backup never reuses either (reference §5.4).
+ */
+export function openstackBackupName(vmId: string): string | undefined {
+  return vmId.startsWith('openstack-') ? `cuju-bk-${vmId.slice('openstack-'.length)}` : undefined;
+}
 
 export class OpenStackAdapter implements IaasAdapter {
   readonly name = 'openstack';
@@ -67,10 +77,9 @@ export class OpenStackAdapter implements IaasAdapter {
     this.warn = options.onWarning ?? (() => {});
   }
 
-  /** The service's VM id for a nova server id. */
+  /** The service's VM id for a nova server id (`openstack-<uuid>`). */
   vmId(serverId: string): string {
-    const tail = serverId.toLowerCase().replace(/[^a-z0-9-]/g, '-');
-    return `${this.name}-${tail}`.slice(0, ID_MAX).replace(/-+$/, '');
+    return iaasVmId(this.name, serverId);
   }
 
   /** The service's host name for a nova compute host. */

@@ -1,5 +1,10 @@
 /** The OpenStack adapter (Keystone v3, nova compute API, versioned notifications on RabbitMQ). */
-export { foldStatus, OpenStackAdapter, type OpenStackAdapterOptions } from './adapter.js';
+export {
+  foldStatus,
+  OpenStackAdapter,
+  type OpenStackAdapterOptions,
+  openstackBackupName,
+} from './adapter.js';
 export { OpenStackError, type OpenStackErrorReason } from './errors.js';
 export {
   credentialsFromEnv,
