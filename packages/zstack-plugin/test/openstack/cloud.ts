@@ -5,6 +5,7 @@
  * cloud: then `CUJU_OS_IMAGE_ID` names an image the contract tests may boot (with
  * `networks: none`), and `CUJU_OS_AMQP_URL` nova's notification broker (optional).
  */
+import { execFileSync } from 'node:child_process';
 import {
   credentialsFromEnv,
   KeystoneSession,
@@ -26,7 +27,30 @@ export interface Cloud {
   amqpUrl: string | undefined;
   /** Generous deadline for a server to become ACTIVE (a real cloud builds for minutes). */
   buildMs: number;
-  stop(): Promise<void>;
+  /** Stops the peers; resolves to the pids still alive afterwards (must be none). */
+  stop(): Promise<number[]>;
+}
+
+/** Pids of processes whose command line mentions one of `dirs`, or among `pids` and alive. */
+function survivors(dirs: string[], pids: number[]): number[] {
+  const out = new Set<number>();
+  for (const pid of pids) {
+    try {
+      process.kill(pid, 0);
+      out.add(pid);
+    } catch {
+      // gone
+    }
+  }
+  for (const dir of dirs) {
+    try {
+      const found = execFileSync('pgrep', ['-f', dir], { encoding: 'utf8' });
+      for (const l of found.split('\n')) if (l.trim()) out.add(Number(l));
+    } catch {
+      // pgrep exits 1 when nothing matches
+    }
+  }
+  return [...out];
 }
 
 /** The compute hosts of the fake: two in zone `nova`, one in zone `az2`. */
@@ -74,7 +98,7 @@ export async function startCloud(options: {
       rabbit: undefined,
       amqpUrl: process.env.CUJU_OS_AMQP_URL,
       buildMs: 600_000,
-      stop: async () => {},
+      stop: async () => [],
     };
   }
   // Both peers are slow to start: side by side.
@@ -111,6 +135,10 @@ export async function startCloud(options: {
       stop: async () => {
         await f.stop();
         await Promise.all([keystone.stop(), rabbit?.stop()]);
+        return survivors(
+          [keystone.dir, ...(rabbit ? [rabbit.dir] : [])],
+          [keystone.pid, ...(rabbit ? [rabbit.pids.server, rabbit.pids.epmd] : [])],
+        );
       },
     };
   } catch (err) {

@@ -54,7 +54,8 @@ afterAll(async () => {
   for (const id of created.servers) await nova?.deleteServer(id).catch(() => {});
   for (const id of created.flavors) await nova?.deleteFlavor(id).catch(() => {});
   await adapter?.close();
-  await cloud?.stop();
+  const peersLeft = (await cloud?.stop()) ?? [];
+  expect(peersLeft).toEqual([]);
 }, 120_000);
 
 async function server(name: string, flavor: string, metadata: Record<string, string>): Promise<string> {

@@ -65,7 +65,8 @@ beforeAll(async () => {
 afterAll(async () => {
   if (!run) return;
   await service?.stop();
-  await cloud?.stop();
+  const peersLeft = (await cloud?.stop()) ?? [];
+  expect(peersLeft).toEqual([]);
   const left = simProcessesIn(t.dir);
   for (const pid of left) process.kill(pid, 'SIGKILL');
   t.cleanup();
