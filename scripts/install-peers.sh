@@ -4,7 +4,9 @@
 # Debian's packages, and only what is missing. Idempotent and quiet when everything is
 # present; says clearly what it could not do. Later issues add libvirt to PEERS.
 # PostgreSQL is Debian 12's (15): the FT service's HA tests start throwaway clusters with
-# its server binaries; Chromium runs the console's end-to-end tests.
+# its server binaries; Chromium runs the console's end-to-end tests. Keystone (served by
+# uwsgi's python3 plugin) and RabbitMQ are the OpenStack adapter's real peers (nova is a
+# fake); keystone alone is about 230 packages and several minutes to install.
 set -euo pipefail
 
 # "command it provides|Debian package". A command given as an absolute path is checked
@@ -21,10 +23,15 @@ PEERS=(
   "/usr/lib/postgresql/15/bin/initdb|postgresql"
   "/usr/bin/chromium|chromium"
   "stress-ng|stress-ng"
+  "/usr/bin/keystone-manage|keystone"
+  "/usr/lib/uwsgi/plugins/python3_plugin.so|uwsgi-plugin-python3"
+  "/usr/lib/rabbitmq/bin/rabbitmq-server|rabbitmq-server"
 )
 
 have() {
   case $1 in
+    # A plugin (.so) is a file, not an executable.
+    *.so) [ -f "$1" ] ;;
     /*) [ -x "$1" ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac

@@ -15,6 +15,7 @@ export const KEYSTONE_COMMANDS = [
   '/usr/bin/keystone-manage',
   '/usr/bin/keystone-wsgi-public',
   '/usr/bin/uwsgi',
+  '/usr/lib/uwsgi/plugins/python3_plugin.so',
 ];
 
 export function keystoneAvailable(): boolean {
