@@ -97,11 +97,11 @@ describe.skipIf(!run)('Keystone v3 (real)', () => {
     expect(await adapter.session.endpoint('compute')).toMatch(/^https?:\/\//);
   });
 
-  it('a wrong password is FTS_UNAUTHORIZED (reason auth), and no token is kept', async () => {
+  it('a wrong password is FTS_IAAS (reason auth, HTTP 401)', async () => {
     const bad = new KeystoneSession({ ...cloud.credentials, password: 'not-the-password' });
     const err = await bad.token().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(OpenStackError);
-    expect(err).toMatchObject({ code: 'FTS_UNAUTHORIZED', reason: 'auth', status: 401 });
+    expect(err).toMatchObject({ code: 'FTS_IAAS', reason: 'auth', status: 401 });
   });
 
   it('an unknown catalog type is FTS_CONFIG naming it', async () => {

@@ -198,7 +198,11 @@ describe('versioned notifications', () => {
       }
       return undefined;
     };
-    expect(bad('not json')).toMatchObject({ code: 'FTS_INVALID_INPUT', field: 'notification' });
+    expect(bad('not json')).toMatchObject({
+      code: 'FTS_IAAS',
+      reason: 'bad-response',
+      field: 'notification',
+    });
     expect(bad('{"oslo.version":"2.0","oslo.message":"{"}')).toMatchObject({
       field: 'notification.oslo.message',
     });

@@ -22,11 +22,12 @@ export type OpenStackErrorReason =
   | 'aborted';
 
 const CODE: Record<OpenStackErrorReason, FtsErrorCode> = {
-  auth: 'FTS_UNAUTHORIZED',
+  // The service's users are not at fault when Keystone refuses the adapter: an IaaS failure.
+  auth: 'FTS_IAAS',
   'no-endpoint': 'FTS_CONFIG',
-  http: 'FTS_INTERNAL',
-  'bad-response': 'FTS_INVALID_INPUT',
-  unreachable: 'FTS_INTERNAL',
+  http: 'FTS_IAAS',
+  'bad-response': 'FTS_IAAS',
+  unreachable: 'FTS_IAAS',
   config: 'FTS_CONFIG',
   'not-found': 'FTS_NOT_FOUND',
   aborted: 'FTS_ABORTED',
