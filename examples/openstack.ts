@@ -9,7 +9,7 @@
  * What is a fake: nova (NovaFake of @cuju/zstack-plugin/testing: the compute API
  * reference's shapes, every token checked with the real Keystone, notifications published
  * on the real RabbitMQ; it runs no VMs). Glance and Horizon are not run: the checkbox is
- * the metadata definition in src/iaas/openstack/metadefs (README, "OpenStack").
+ * the metadata definition in packages/zstack-plugin/metadefs (its README, "Horizon").
  *
  * The flow: an admin creates the flavor `ft.small` with the extra spec `cuju:ft=true`; a
  * server is created on it with the metadata `cuju_ft=true` (what Horizon's checkbox

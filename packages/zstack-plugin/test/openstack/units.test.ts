@@ -24,7 +24,7 @@ import {
 } from '../../src/iaas/openstack/index.js';
 
 const metadef = (name: string) =>
-  JSON.parse(readFileSync(new URL(`../../src/iaas/openstack/metadefs/${name}`, import.meta.url), 'utf8')) as {
+  JSON.parse(readFileSync(new URL(`../../metadefs/${name}`, import.meta.url), 'utf8')) as {
     namespace: string;
     resource_type_associations: { name: string; prefix?: string; properties_target?: string }[];
     properties: Record<string, { type: string; title: string; minimum?: number; maximum?: number }>;
