@@ -3,13 +3,15 @@
  * `cuju-fts --config service.json`: runs the FT service with the FtPair driver. The
  * config (JSON) names the store, where to listen, the hosts and the Cuju builds; the
  * bearer token comes from the FTS_TOKEN environment variable (never from a file that
- * gets logged or a command line that `ps` shows).
+ * gets logged or a command line that `ps` shows). An optional `zstack` section adds the
+ * ZStack adapter (its password from the environment variable `passwordEnv` names).
  */
 import { readFileSync } from 'node:fs';
 import { type Host, LocalHost, SshHost } from '@cuju/sdk';
 import { z } from 'zod';
 import { FtPairDriver } from './drivers/ftpair-driver.js';
 import { FtServiceError } from './errors.js';
+import { ZStackAdapter, zstackBackupName } from './iaas/zstack/adapter.js';
 import { Host as HostSchema, parseAt } from './model.js';
 import { FtService } from './service.js';
 
@@ -49,6 +51,42 @@ const Config = z
           .default({ kind: 'local' }),
       }),
     ),
+    /** The ZStack adapter: the FT checkbox as the `cuju::ft` user tag. */
+    zstack: z
+      .object({
+        url: z.string().url(),
+        accountName: z.string().min(1),
+        /** The environment variable holding the account's password. */
+        passwordEnv: z
+          .string()
+          .regex(/^[A-Z_][A-Z0-9_]*$/)
+          .default('ZSTACK_PASSWORD'),
+        webhook: z
+          .union([
+            z.literal(false),
+            z
+              .object({
+                host: z.string().min(1).optional(),
+                port: z.number().int().min(0).max(65_535).optional(),
+                publicUrl: z.string().url().optional(),
+              })
+              .strict(),
+          ])
+          .optional(),
+        /** CreateVmInstance's image and networks: the console's create form then creates VMs in ZStack. */
+        create: z
+          .object({
+            imageUuid: z.string().min(1),
+            l3NetworkUuids: z.array(z.string().min(1)).min(1),
+            instanceOfferingUuid: z.string().min(1).optional(),
+            cpuNum: z.number().int().min(1).optional(),
+          })
+          .strict()
+          .optional(),
+        pollMs: z.number().int().min(200).optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -75,8 +113,35 @@ async function main(argv: string[]): Promise<void> {
           }),
     );
   }
-  const driver = new FtPairDriver({ hosts, builds: config.builds, runDir: config.runDir });
+  const zs = config.zstack;
+  let zstack: ZStackAdapter | undefined;
+  if (zs) {
+    const password = process.env[zs.passwordEnv];
+    if (!password) {
+      throw new FtServiceError('FTS_CONFIG', `config.zstack.passwordEnv: ${zs.passwordEnv} is not set`, {
+        field: 'config.zstack.passwordEnv',
+      });
+    }
+    zstack = new ZStackAdapter({
+      zstack: { url: zs.url, accountName: zs.accountName, password },
+      ...(zs.webhook !== undefined ? { webhook: zs.webhook } : {}),
+      ...(zs.create ? { create: zs.create } : {}),
+    });
+  }
+  const driver = new FtPairDriver({
+    hosts,
+    builds: config.builds,
+    runDir: config.runDir,
+    ...(zstack ? { backupName: zstackBackupName } : {}),
+  });
   const service = await FtService.start({
+    ...(zstack
+      ? {
+          adapters: [zstack],
+          ...(zs?.create ? { createVia: zstack } : {}),
+          ...(zs?.pollMs ? { iaas: { pollMs: zs.pollMs } } : {}),
+        }
+      : {}),
     store: config.store,
     driver,
     hosts: config.hosts.map(({ via: _via, ...h }) => h),

@@ -219,6 +219,16 @@ describe('HTTP API', () => {
     expect(fleet.world().map((w) => w.vm_id)).toEqual(['db']);
   });
 
+  it('without IaaS adapters: /api/v1/iaas lists none and the IaaS create route is not found', async () => {
+    const info = await api.call<{ adapters: string[]; create: string | null }>('GET', '/api/v1/iaas');
+    expect(info.body).toEqual({ adapters: [], create: null });
+    const r = await api.call<{ error: { code: string } }>('POST', '/api/v1/iaas/vms', {
+      body: { name: 'nowhere', memoryMiB: 64 },
+    });
+    expect(r.status).toBe(404);
+    expect(r.body.error.code).toBe('FTS_NOT_FOUND');
+  });
+
   it('never logs the token, and documents every operation it serves', async () => {
     expect(logLines.length).toBeGreaterThan(10);
     expect(logLines.join('')).not.toContain(TOKEN);

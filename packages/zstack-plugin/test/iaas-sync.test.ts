@@ -38,7 +38,7 @@ class MemoryAdapter implements IaasAdapter {
 
   add(iaasId: string, o: { host?: string; state?: IaasVm['state']; ft?: FtIntentInput }): IaasVm {
     const vm: IaasVm = {
-      id: `mem-${iaasId}`,
+      id: `${this.name}-${iaasId}`,
       iaasId,
       name: iaasId,
       host: o.host ?? 'sim-a',
@@ -52,7 +52,9 @@ class MemoryAdapter implements IaasAdapter {
   hint(h: IaasHint): void {
     this.push?.(h);
   }
+  lists = 0;
   async listVms(): Promise<IaasVm[]> {
+    this.lists++;
     return [...this.vms.values()];
   }
   async getVm(iaasId: string): Promise<IaasVm | undefined> {
@@ -94,6 +96,7 @@ class MemoryAdapter implements IaasAdapter {
 
 const t = tempDir('fts-iaas-');
 const mem = new MemoryAdapter();
+const mem2 = new MemoryAdapter('mem2');
 let service: FtService;
 const passes: IaasSyncPass[] = [];
 
@@ -103,7 +106,7 @@ beforeAll(async () => {
     driver: new FakeFleet({ path: join(t.dir, 'fleet.db') }),
     hosts: HOSTS,
     reconciler: { intervalMs: 50 },
-    adapters: [mem],
+    adapters: [mem, mem2],
     // Only hints (and the first pass) make it look: a test that passes proves the hint did it.
     iaas: { pollMs: 600_000, backoff: { baseMs: 20, maxMs: 200 } },
     logger: quietLog(),
@@ -116,8 +119,8 @@ beforeAll(async () => {
 afterAll(async () => {
   await service?.stop();
   t.cleanup();
-  expect(mem.closed).toBe(true);
-  expect(mem.streams).toBe(0);
+  expect([mem.closed, mem2.closed]).toEqual([true, true]);
+  expect([mem.streams, mem2.streams]).toEqual([0, 0]);
 });
 
 const view = (id: string) => service.api.getVm(id).catch(() => undefined);
@@ -156,10 +159,11 @@ describe('IaasSync', () => {
     );
   });
 
-  it('skips a VM on a host the service lacks, a stopped one, an unticked one; no candidate: no backup host', async () => {
+  it('skips a VM on a host the service lacks (and one with a bad option, naming it), a stopped one, an unticked one; no candidate: no backup host', async () => {
     mem.add('far', { host: 'elsewhere' });
     mem.add('off', { state: 'stopped' });
     mem.add('plain', { ft: undefined });
+    mem.add('badopt', { ft: { enabled: true, epochUs: 5 } });
     mem.candidates = [];
     mem.add('lonely', { host: 'sim-c' });
     const before = passes.length;
@@ -169,6 +173,7 @@ describe('IaasSync', () => {
     );
     expect(pass.skipped).toEqual([
       { iaasId: 'far', why: "its host elsewhere is not one of the service's hosts" },
+      { iaasId: 'badopt', why: expect.stringMatching(/^body\.ft\.epochUs: /) },
     ]);
     expect(await view('mem-off')).toBeUndefined();
     expect(await view('mem-plain')).toBeUndefined();
@@ -193,6 +198,45 @@ describe('IaasSync', () => {
     mem.vms.delete('vm1');
     mem.hint({ kind: 'resync' });
     await eventually('mem-vm1 gone', async () => (await view('mem-vm1')) === undefined);
+  });
+
+  it('runs several adapters side by side: each imports its own VMs and gets its own statuses', async () => {
+    mem2.add('two', {});
+    mem2.hint({ kind: 'vm-changed', iaasId: 'two' });
+    await eventually(
+      'mem2-two protected',
+      async () => (await view('mem2-two'))?.status.state === 'protected',
+    );
+    await eventually('published to mem2', () => mem2.published.some((p) => p.id === 'mem2-two'));
+    expect(mem.published.some((p) => p.id === 'mem2-two')).toBe(false);
+    expect(mem2.published.every((p) => p.id.startsWith('mem2-'))).toBe(true);
+  });
+
+  it('a follower does not sync: its adapters are neither listed nor streamed until it leads', async () => {
+    const standby = new MemoryAdapter();
+    standby.add('vm9', {});
+    const follower = await FtService.start({
+      store: { kind: 'sqlite', path: join(t.dir, 'fts.db') },
+      driver: new FakeFleet({ path: join(t.dir, 'fleet.db') }),
+      hosts: HOSTS,
+      instanceId: 'standby',
+      adapters: [standby],
+      iaas: { pollMs: 50 },
+      logger: quietLog(),
+      consoleDir: false,
+    });
+    try {
+      // The leader's passes go on meanwhile; the follower's adapter is never asked.
+      const before = passes.length;
+      mem.hint({ kind: 'resync' });
+      await eventually('a leader pass', () => passes.length > before);
+      expect(follower.isLeader).toBe(false);
+      expect([standby.lists, standby.streams]).toEqual([0, 0]);
+      expect(await view('mem-vm9')).toBeUndefined();
+    } finally {
+      await follower.stop();
+    }
+    expect(standby.closed).toBe(true);
   });
 
   it('a console VM never takes an adapter prefix', async () => {

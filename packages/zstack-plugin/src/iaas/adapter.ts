@@ -1,7 +1,7 @@
 /**
  * The contract between the FT service and an IaaS manager (ZStack, OpenStack, libvirt...).
  * An adapter only reads the IaaS's view of its VMs and writes the FT status back; the
- * service's {@link IaasSync} decides what to do with it (level-triggered, hints only
+ * service's IaasSync (sync.ts) decides what to do with it (level-triggered, hints only
  * make it look sooner).
  */
 import type { FtIntentInput, FtStatus } from '../model.js';

@@ -11,10 +11,10 @@
 import type { Logger } from 'pino';
 import type { FtApi } from '../api.js';
 import { FtServiceError, isFtServiceError, messageOf } from '../errors.js';
-import type { FtIntentInput, FtStatus, VmView } from '../model.js';
-import { canonical } from '../status.js';
+import type { FtIntentInput, VmView } from '../model.js';
 import type { FtStore } from '../store/store.js';
 import type { IaasAdapter, IaasVm } from './adapter.js';
+import { AdapterRun, type RunHost } from './adapter-run.js';
 
 /** IaasSync's timing. */
 export interface IaasSyncOptions {
@@ -50,7 +50,7 @@ export function iaasVmId(adapter: string, iaasId: string): string {
 }
 
 /** Runs the adapters for a service; start()ed on lease acquisition, stop()ped on loss. */
-export class IaasSync {
+export class IaasSync implements RunHost {
   private readonly pollMs: number;
   private readonly callTimeoutMs: number;
   private readonly backoff: { baseMs: number; maxMs: number };
@@ -91,7 +91,7 @@ export class IaasSync {
     }
   }
 
-  /** Called after each sync pass (also a failed one's: `listed` is then -1). */
+  /** Called after each completed sync pass (a failed one is logged and retried with backoff). */
   onPass(listener: (p: IaasSyncPass) => void): () => void {
     this.passListeners.add(listener);
     return () => this.passListeners.delete(listener);
@@ -158,47 +158,14 @@ export class IaasSync {
       }
       seen.add(vm.id);
       run.known.set(vm.id, vm);
-      const view = views.get(vm.id);
-      if (vm.state === 'deleted') {
-        if (view && view.vm.desired !== 'deleting') {
-          await this.api.deleteVm(vm.id);
-          pass.deleted.push(vm.id);
-        }
-        continue;
+      try {
+        await this.syncVm(run, vm, views.get(vm.id), hosts, pass, signal);
+      } catch (err) {
+        // One VM's trouble (a bad option, its candidates unreadable) must not hold up the
+        // others; losing the lease, the store or the signal ends the pass.
+        if (signal.aborted || (isFtServiceError(err) && FATAL.has(err.code))) throw err;
+        pass.skipped.push({ iaasId: vm.iaasId, why: messageOf(err) });
       }
-      if (!view) {
-        // Only a ticked, running VM is taken in: the service starts what it protects.
-        if (vm.ft === undefined || !vm.ft.enabled || vm.state !== 'running') continue;
-        if (!hosts.has(vm.host)) {
-          pass.skipped.push({
-            iaasId: vm.iaasId,
-            why: `its host ${vm.host} is not one of the service's hosts`,
-          });
-          continue;
-        }
-        const ft = await this.intentFor(adapter, vm, hosts, signal);
-        try {
-          await this.api.importVm(
-            { id: vm.id, name: vm.name.slice(0, 100) || vm.id, host: vm.host, memoryMiB: vm.memoryMiB, ft },
-            adapter.name,
-          );
-          pass.imported.push(vm.id);
-        } catch (err) {
-          if (!isFtServiceError(err, 'FTS_INVALID_INPUT')) throw err;
-          pass.skipped.push({ iaasId: vm.iaasId, why: messageOf(err) });
-        }
-        continue;
-      }
-      if (view.vm.desired === 'deleting') continue;
-      // A stopped VM keeps its intent: the service does not stop or start VMs for the IaaS.
-      if (vm.state === 'stopped') continue;
-      const ft =
-        vm.ft === undefined
-          ? { ...stripIntent(view), enabled: false }
-          : await this.intentFor(adapter, vm, hosts, signal);
-      const after = await this.api.putIntent(vm.id, ft);
-      if (after.intent.generation !== view.intent.generation) pass.changed.push(vm.id);
-      run.catchUp(after);
     }
     // Not listed any more: the adapter no longer manages it (deleted, or untagged for good).
     for (const view of views.values()) {
@@ -211,6 +178,52 @@ export class IaasSync {
     }
     for (const p of this.passListeners) p(pass);
     return pass;
+  }
+
+  private async syncVm(
+    run: AdapterRun,
+    vm: IaasVm,
+    view: VmView | undefined,
+    hosts: ReadonlySet<string>,
+    pass: IaasSyncPass,
+    signal: AbortSignal,
+  ): Promise<void> {
+    const adapter = run.adapter;
+    if (vm.state === 'deleted') {
+      if (view && view.vm.desired !== 'deleting') {
+        await this.api.deleteVm(vm.id);
+        pass.deleted.push(vm.id);
+      }
+      return;
+    }
+    if (!view) {
+      // Only a ticked, running VM is taken in: the service starts what it protects.
+      if (vm.ft === undefined || !vm.ft.enabled || vm.state !== 'running') return;
+      if (!hosts.has(vm.host)) {
+        pass.skipped.push({
+          iaasId: vm.iaasId,
+          why: `its host ${vm.host} is not one of the service's hosts`,
+        });
+        return;
+      }
+      const ft = await this.intentFor(adapter, vm, hosts, signal);
+      await this.api.importVm(
+        { id: vm.id, name: vm.name.slice(0, 100) || vm.id, host: vm.host, memoryMiB: vm.memoryMiB, ft },
+        adapter.name,
+      );
+      pass.imported.push(vm.id);
+      return;
+    }
+    if (view.vm.desired === 'deleting') return;
+    // A stopped VM keeps its intent: the service does not stop or start VMs for the IaaS.
+    if (vm.state === 'stopped') return;
+    const ft =
+      vm.ft === undefined
+        ? { ...stripIntent(view), enabled: false }
+        : await this.intentFor(adapter, vm, hosts, signal);
+    const after = await this.api.putIntent(vm.id, ft);
+    if (after.intent.generation !== view.intent.generation) pass.changed.push(vm.id);
+    run.catchUp(after);
   }
 
   /** The intent of a ticked VM: its options, the backup limited to the adapter's candidates. */
@@ -255,173 +268,11 @@ export class IaasSync {
   }
 }
 
+/** Errors that end a pass: the service, not the VM, is in trouble. */
+const FATAL = new Set(['FTS_NOT_LEADER', 'FTS_FENCED', 'FTS_STORE', 'FTS_SHUTTING_DOWN', 'FTS_ABORTED']);
+
 /** The intent input of a view (what putIntent takes). */
 function stripIntent(view: VmView): FtIntentInput {
   const { vmId: _v, generation: _g, updatedAt: _u, ...rest } = view.intent;
   return rest;
-}
-
-/** What a published status is compared by (figures and timestamps change without news). */
-function publishKey(s: FtStatus): string {
-  return canonical({
-    state: s.state,
-    reason: s.reason,
-    detail: s.detail,
-    primaryHost: s.primaryHost,
-    secondaryHost: s.secondaryHost,
-    observedGeneration: s.observedGeneration,
-  });
-}
-
-/** @internal One adapter's loops while this instance leads: the sync, its hints, its publisher. */
-export class AdapterRun {
-  /** The last listed IaasVm of each service VM id (publishStatus needs it). */
-  readonly known = new Map<string, IaasVm>();
-  private readonly pending = new Map<string, FtStatus>();
-  private readonly published = new Map<string, string>();
-  private readonly failures = new Map<string, { n: number; until: number }>();
-  private syncWake: (() => void) | undefined;
-  private syncWoken = false;
-  private pubWake: (() => void) | undefined;
-  private pubWoken = false;
-
-  constructor(
-    readonly adapter: IaasAdapter,
-    private readonly sync: IaasSync,
-    private readonly signal: AbortSignal,
-  ) {}
-
-  async run(): Promise<void> {
-    await Promise.all([this.syncLoop(), this.hintLoop(), this.publishLoop()]);
-  }
-
-  wake(): void {
-    this.syncWoken = true;
-    this.syncWake?.();
-  }
-
-  /** A status to publish (the newest per VM wins). */
-  queue(s: FtStatus): void {
-    if (this.published.get(s.vmId) === publishKey(s)) return;
-    this.pending.set(s.vmId, s);
-    this.pubWoken = true;
-    this.pubWake?.();
-  }
-
-  /** A pass saw this VM: publish its status if the IaaS has not got it yet (after a restart, a failed publish). */
-  catchUp(view: VmView): void {
-    if (!this.pending.has(view.vm.id)) this.queue(view.status);
-  }
-
-  private async syncLoop(): Promise<void> {
-    const log = this.sync.logger;
-    let failures = 0;
-    while (!this.signal.aborted) {
-      this.syncWoken = false;
-      let waitMs = this.sync.timing.pollMs;
-      try {
-        await this.sync.syncOnce(this, this.signal);
-        failures = 0;
-      } catch (err) {
-        if (this.signal.aborted) break;
-        failures++;
-        waitMs = Math.min(waitMs, backoffMs(this.sync.timing.backoff, failures));
-        if (!isFtServiceError(err, 'FTS_NOT_LEADER') && !isFtServiceError(err, 'FTS_FENCED'))
-          log.warn({ adapter: this.adapter.name, err: messageOf(err) }, 'IaaS sync pass failed');
-      }
-      await sleep(waitMs, this.signal, (wake) => {
-        this.syncWake = wake;
-        if (this.syncWoken) wake();
-      });
-      this.syncWake = undefined;
-    }
-  }
-
-  private async hintLoop(): Promise<void> {
-    const log = this.sync.logger;
-    let failures = 0;
-    while (!this.signal.aborted) {
-      try {
-        for await (const hint of this.adapter.hints(this.signal)) {
-          failures = 0;
-          log.debug({ adapter: this.adapter.name, hint }, 'IaaS hint');
-          this.wake();
-        }
-      } catch (err) {
-        if (this.signal.aborted) break;
-        log.warn(
-          { adapter: this.adapter.name, err: messageOf(err) },
-          'IaaS hint stream failed: polling goes on',
-        );
-      }
-      if (this.signal.aborted) break;
-      // A stream that ended or broke is opened again after a backoff (polling covers the gap).
-      failures++;
-      await sleep(backoffMs(this.sync.timing.backoff, failures), this.signal, () => {});
-    }
-  }
-
-  private async publishLoop(): Promise<void> {
-    const log = this.sync.logger;
-    while (!this.signal.aborted) {
-      this.pubWoken = false;
-      const now = Date.now();
-      let nextDue = Number.POSITIVE_INFINITY;
-      for (const [vmId, status] of [...this.pending]) {
-        if (this.signal.aborted) break;
-        const f = this.failures.get(vmId);
-        if (f && f.until > now) {
-          nextDue = Math.min(nextDue, f.until);
-          continue;
-        }
-        const vm = this.known.get(vmId);
-        // Not listed yet: the next pass lists it and catches its status up.
-        if (!vm) {
-          this.pending.delete(vmId);
-          continue;
-        }
-        try {
-          await this.adapter.publishStatus(vm, status, this.sync.callSignal(this.signal));
-          this.published.set(vmId, publishKey(status));
-          this.failures.delete(vmId);
-          if (this.pending.get(vmId) === status) this.pending.delete(vmId);
-        } catch (err) {
-          if (this.signal.aborted) break;
-          const n = (f?.n ?? 0) + 1;
-          const until = Date.now() + backoffMs(this.sync.timing.backoff, n);
-          this.failures.set(vmId, { n, until });
-          nextDue = Math.min(nextDue, until);
-          log.warn(
-            { adapter: this.adapter.name, vmId, attempt: n, err: messageOf(err) },
-            'publishing the FT status failed: retrying',
-          );
-        }
-      }
-      const waitMs = Number.isFinite(nextDue) ? Math.max(0, nextDue - Date.now()) : this.sync.timing.pollMs;
-      await sleep(waitMs, this.signal, (wake) => {
-        this.pubWake = wake;
-        if (this.pubWoken) wake();
-      });
-      this.pubWake = undefined;
-    }
-  }
-}
-
-function backoffMs(b: { baseMs: number; maxMs: number }, failures: number): number {
-  return Math.min(b.maxMs, b.baseMs * 2 ** Math.min(failures - 1, 20));
-}
-
-/** Waits `ms`, or until `arm`'s wake is called, or the signal aborts. */
-function sleep(ms: number, signal: AbortSignal, arm: (wake: () => void) => void): Promise<void> {
-  if (signal.aborted) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      signal.removeEventListener('abort', done);
-      resolve();
-    };
-    const timer = setTimeout(done, ms);
-    signal.addEventListener('abort', done, { once: true });
-    arm(done);
-  });
 }

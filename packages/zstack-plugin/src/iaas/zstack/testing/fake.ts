@@ -184,6 +184,15 @@ export class ZStackFake {
     this.fire('/vm/state/change', { vmUuid, oldState: old, newState: state, inventory: vm });
   }
 
+  /** Changes a host's connection status and fires `/host/status/change`. */
+  setHostStatus(hostUuid: string, status: 'Connecting' | 'Connected' | 'Disconnected'): void {
+    const host = this.hosts.get(hostUuid);
+    if (!host) throw new Error(`the fake has no host ${hostUuid}`);
+    const old = host.status;
+    host.status = status;
+    this.fire('/host/status/change', { hostUuid, oldStatus: old, newStatus: status, inventory: { ...host } });
+  }
+
   /** DestroyVmInstance then expunge: the VM and its tags are gone. */
   expungeVm(vmUuid: string): void {
     this.setVmState(vmUuid, 'Destroyed');
