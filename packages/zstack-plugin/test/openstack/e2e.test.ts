@@ -163,6 +163,27 @@ describe.skipIf(!run)(
       await eventually('web-2 gone', async () => (await view(`openstack-${second}`)) === undefined, 90_000);
     });
 
+    it('the hint stream: resync on connect, a forced-down compute host as host-down (mapped), ended by its signal', async () => {
+      const watcher = new OpenStackAdapter({
+        credentials: cloud.credentials,
+        notifications: { url: cloud.amqpUrl! },
+        hostMap: { 'compute-a': 'sim-a', 'compute-b': 'sim-b' },
+      });
+      const ac = new AbortController();
+      const it = watcher.hints(ac.signal)[Symbol.asyncIterator]();
+      expect((await it.next()).value).toEqual({ kind: 'resync' });
+      // Its queue is bound before `resync` is said: what nova publishes now reaches it.
+      cloud.fake!.forceDown('compute-c');
+      cloud.fake!.forceDown('compute-b');
+      expect((await it.next()).value).toEqual({ kind: 'host-down', host: 'compute-c' });
+      expect((await it.next()).value).toEqual({ kind: 'host-down', host: 'sim-b' });
+      const pending = it.next();
+      ac.abort();
+      expect(await pending).toEqual({ done: true, value: undefined });
+      await watcher.close();
+      cloud.fake!.setHost('compute-b', { up: true, forcedDown: false });
+    });
+
     it('deleting the server in nova (instance.delete.end) deletes the VM and its pair', async () => {
       await adapter.nova.deleteServer(serverId);
       await eventually('web-1 gone', async () => (await view(`openstack-${serverId}`)) === undefined, 90_000);

@@ -163,7 +163,7 @@ export class NovaFake {
   }
 
   /** Test control: a compute host goes down/up or is disabled (os-hypervisors and zones show it). */
-  setHost(name: string, state: Partial<Pick<HostState, 'up' | 'enabled'>>): void {
+  setHost(name: string, state: Partial<Pick<HostState, 'up' | 'enabled' | 'forcedDown'>>): void {
     const h = this.hostStates.get(name);
     if (!h) throw new Error(`no compute host ${name}`);
     Object.assign(h, state);
