@@ -42,6 +42,7 @@ beforeAll(async () => {
     notifications: { url: cloud.amqpUrl! },
     hostMap: { 'compute-a': 'sim-a', 'compute-b': 'sim-b' },
     onWarning: (m) => warnings.push(m),
+    create: { imageRef: cloud.imageRef, networks: 'none' },
   });
   ftFlavor = await adapter.nova.createFlavor(
     { name: 'ft.small', ram: 128, vcpus: 1, disk: 0 },
@@ -53,6 +54,7 @@ beforeAll(async () => {
     hosts: SIM_HOSTS,
     reconciler: { intervalMs: 200 },
     adapters: [adapter],
+    createVia: adapter,
     // Far beyond any deadline below: what is learned in time came from a notification.
     iaas: { pollMs: 600_000, backoff: { baseMs: 200, maxMs: 2000 } },
     logger: pino({ level: process.env.FTS_TEST_LOG ?? 'silent' }),
@@ -182,6 +184,35 @@ describe.skipIf(!run)(
       expect(await pending).toEqual({ done: true, value: undefined });
       await watcher.close();
       cloud.fake!.setHost('compute-b', { up: true, forcedDown: false });
+    });
+
+    it("the console's create route creates a nova server on the form's host, ticked; it is protected", async () => {
+      const r = await api.call<{ iaas: string; iaasId: string; id: string; ft: boolean }>(
+        'POST',
+        '/api/v1/iaas/vms',
+        {
+          body: { name: 'db-1', host: 'sim-b', memoryMiB: 128, ft: { enabled: true } },
+        },
+      );
+      expect(r.status).toBe(202);
+      expect(r.body).toMatchObject({ iaas: 'openstack', id: `openstack-${r.body.iaasId}`, ft: true });
+      const s = (await adapter.nova.getServer(r.body.iaasId))!;
+      expect(s['OS-EXT-SRV-ATTR:host']).toBe('compute-b');
+      expect(s.metadata).toMatchObject({ cuju_ft: 'true' });
+      expect(s.flavor.original_name).toBe('ft.small');
+      await eventually(
+        'db-1 protected',
+        async () => (await view(r.body.id))?.status.state === 'protected',
+        90_000,
+      );
+      // No flavor of that size: refused before nova builds anything, naming the field.
+      const bad = await api.call<{ error: { code: string; field: string } }>('POST', '/api/v1/iaas/vms', {
+        body: { name: 'db-2', memoryMiB: 100, ft: { enabled: true } },
+      });
+      expect(bad.status).toBe(400);
+      expect(bad.body.error).toMatchObject({ code: 'FTS_INVALID_INPUT', field: 'body.memoryMiB' });
+      await adapter.nova.deleteServer(r.body.iaasId);
+      await eventually('db-1 gone', async () => (await view(r.body.id)) === undefined, 90_000);
     });
 
     it('deleting the server in nova (instance.delete.end) deletes the VM and its pair', async () => {

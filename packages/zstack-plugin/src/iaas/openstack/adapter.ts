@@ -5,8 +5,10 @@
  * The FT status goes back into the server's metadata, together with Masakari's
  * `HA_Enabled=False` (see masakari.ts).
  */
-import type { FtStatus } from '../../model.js';
+import { FtServiceError } from '../../errors.js';
+import { CreateVm, type FtStatus, parseAt } from '../../model.js';
 import type { IaasAdapter, IaasHint, IaasVm } from '../adapter.js';
+import type { IaasCreator } from '../create.js';
 import { iaasVmId } from '../sync.js';
 import { OpenStackError } from './errors.js';
 import { KeystoneSession, type KeystoneSessionOptions, type OpenStackCredentials } from './keystone.js';
@@ -42,6 +44,23 @@ export interface OpenStackAdapterOptions {
   keystone?: KeystoneSessionOptions;
   /** Things worth a log line (a bad option on a server, a dropped notification). */
   onWarning?: (message: string, field?: string) => void;
+  /** Enables createVm (the console's create form creates nova servers). */
+  create?: OpenStackCreateDefaults;
+}
+
+/** What a server created from the console's form is built from. */
+export interface OpenStackCreateDefaults {
+  /** The Glance image. */
+  imageRef: string;
+  /** The networks (default `auto`; `none` needs no Neutron network). */
+  networks?: 'none' | 'auto' | { uuid: string }[];
+  /**
+   * The flavor; default: a flavor whose RAM is the form's memory (with `cuju:ft=true` when
+   * the box is ticked).
+   */
+  flavorRef?: string;
+  /** How long to wait for nova to place the server (default 60 s). */
+  buildTimeoutMs?: number;
 }
 
 /** The model's id limit (model `Id`: 63 characters). */
@@ -56,7 +75,7 @@ export function openstackBackupName(vmId: string): string | undefined {
   return vmId.startsWith('openstack-') ? `cuju-bk-${vmId.slice('openstack-'.length)}` : undefined;
 }
 
-export class OpenStackAdapter implements IaasAdapter {
+export class OpenStackAdapter implements IaasAdapter, IaasCreator {
   readonly name = 'openstack';
   readonly session: KeystoneSession;
   readonly nova: NovaClient;
@@ -193,8 +212,84 @@ export class OpenStackAdapter implements IaasAdapter {
     }
   }
 
+  /**
+   * Creates a nova server from the console's form: its metadata `cuju_ft=true` when ticked
+   * (and `cuju_ft_epoch_us`), on the form's host (microversion 2.74 `host`, admin), from
+   * `create.imageRef`; resolves once nova has placed it (ERROR: FTS_IAAS).
+   */
+  async createVm(input: CreateVm, signal?: AbortSignal): Promise<IaasVm> {
+    const c = this.options.create;
+    if (!c)
+      throw new OpenStackError('config', 'the OpenStack adapter has no create defaults (create.imageRef)', {
+        field: 'create',
+      });
+    const form = parseAt(CreateVm, input, 'body');
+    const sig = this.signal(signal);
+    let host: string | undefined;
+    if (form.host) {
+      const names = (await this.nova.hypervisors(sig)).map((h) => h.service.host);
+      host = names.find((h) => this.hostName(h) === form.host);
+      if (!host) {
+        throw new FtServiceError(
+          'FTS_INVALID_INPUT',
+          `body.host: no nova compute host is service host ${form.host}`,
+          {
+            field: 'body.host',
+          },
+        );
+      }
+    }
+    const flavorRef = c.flavorRef ?? (await this.flavorFor(form.memoryMiB, form.ft.enabled, sig));
+    const metadata: Record<string, string> = form.ft.enabled
+      ? {
+          [FT_METADATA_KEY]: 'true',
+          ...(form.ft.epochUs ? { [FT_EPOCH_METADATA_KEY]: String(form.ft.epochUs) } : {}),
+        }
+      : {};
+    const id = await this.nova.createServer(
+      {
+        name: form.name,
+        flavorRef,
+        imageRef: c.imageRef,
+        metadata,
+        networks: c.networks ?? 'auto',
+        ...(host ? { host } : {}),
+      },
+      sig,
+    );
+    const deadline = Date.now() + (c.buildTimeoutMs ?? 60_000);
+    for (let wait = 100; ; wait = Math.min(wait * 2, 1000)) {
+      const s = await this.nova.getServer(id, sig);
+      if (s?.status === 'ERROR')
+        throw new OpenStackError('http', `nova: server ${form.name} (${id}) went to ERROR`);
+      const vm = s && this.toVm(s);
+      if (vm) return vm;
+      if (Date.now() > deadline)
+        throw new OpenStackError(
+          'unreachable',
+          `nova: server ${form.name} (${id}) not placed in ${c.buildTimeoutMs ?? 60_000} ms`,
+        );
+      await new Promise((r) => setTimeout(r, wait));
+      if (sig.aborted) throw new OpenStackError('aborted', 'createVm: aborted');
+    }
+  }
+
   async close(): Promise<void> {
     this.closer.abort();
+  }
+
+  /** A flavor of exactly `ram` MiB (gated with `cuju:ft=true` when FT is asked for). */
+  private async flavorFor(ram: number, ft: boolean, signal: AbortSignal): Promise<string> {
+    const sized = (await this.nova.listFlavors(signal)).filter((f) => f.ram === ram);
+    for (const f of sized) {
+      const gated = boolFromString((await this.nova.flavorExtraSpecs(f.id, signal))[FT_FLAVOR_SPEC]);
+      if (gated || !ft) return f.id;
+    }
+    throw new FtServiceError(
+      'FTS_INVALID_INPUT',
+      `body.memoryMiB: no nova flavor has ${ram} MiB${ft ? ` and ${FT_FLAVOR_SPEC}=true` : ''}`,
+      { field: 'body.memoryMiB' },
+    );
   }
 
   private signal(signal: AbortSignal | undefined): AbortSignal {

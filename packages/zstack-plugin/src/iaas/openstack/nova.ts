@@ -76,6 +76,8 @@ export interface NovaServerCreate {
   availability_zone?: string;
   /** 'none' (2.37+): no network, enough for a server that only has to exist. */
   networks: 'none' | 'auto' | { uuid: string }[];
+  /** The compute host it must be built on (admin; microversion 2.74, through the scheduler). */
+  host?: string;
 }
 
 export class NovaClient {
@@ -194,6 +196,17 @@ export class NovaClient {
     return id;
   }
 
+  /** Every flavor with its RAM (`GET /flavors/detail`; extra specs: {@link flavorExtraSpecs}). */
+  async listFlavors(signal?: AbortSignal): Promise<{ id: string; name: string; ram: number }[]> {
+    const res = await this.request('GET', '/flavors/detail', undefined, signal);
+    if (res.status !== 200) unexpected('nova: flavors', res);
+    return parseAt(
+      z.object({ flavors: z.array(z.object({ id: z.string(), name: z.string(), ram: z.number().int() })) }),
+      res.body,
+      'nova.flavors',
+    ).flavors;
+  }
+
   async deleteFlavor(id: string, signal?: AbortSignal): Promise<void> {
     const res = await this.request('DELETE', `/flavors/${encodeURIComponent(id)}`, undefined, signal);
     if (res.status !== 202 && res.status !== 404) unexpected(`nova: deleting flavor ${id}`, res);
@@ -201,7 +214,7 @@ export class NovaClient {
 
   /** Creates a server (202: it builds in the background); returns its id. */
   async createServer(server: NovaServerCreate, signal?: AbortSignal): Promise<string> {
-    const res = await this.request('POST', '/servers', { server }, signal);
+    const res = await this.request('POST', '/servers', { server }, signal, server.host ? '2.74' : undefined);
     if (res.status !== 202) unexpected(`nova: creating server ${server.name}`, res);
     return parseAt(z.object({ server: z.object({ id: z.string() }) }), res.body, 'nova.server').server.id;
   }
@@ -216,6 +229,7 @@ export class NovaClient {
     path: string,
     body: unknown,
     signal: AbortSignal | undefined,
+    microversion = NOVA_MICROVERSION,
   ): Promise<HttpResponse> {
     for (let attempt = 0; ; attempt++) {
       const token = await this.session.token(signal);
@@ -225,8 +239,8 @@ export class NovaClient {
         url: `${base.replace(/\/+$/, '')}${path}`,
         headers: {
           'x-auth-token': token.id,
-          'openstack-api-version': `compute ${NOVA_MICROVERSION}`,
-          'x-openstack-nova-api-version': NOVA_MICROVERSION,
+          'openstack-api-version': `compute ${microversion}`,
+          'x-openstack-nova-api-version': microversion,
         },
         body,
         timeoutMs: this.timeoutMs,

@@ -49,13 +49,15 @@ interface Flavor {
 interface FakeServer {
   id: string;
   name: string;
-  status: 'BUILD' | 'ACTIVE' | 'SHUTOFF' | 'DELETED';
+  status: 'BUILD' | 'ACTIVE' | 'SHUTOFF' | 'ERROR' | 'DELETED';
   projectId: string;
   userId: string;
   metadata: Record<string, string>;
   flavor: Flavor;
   imageRef: string;
   host: string | undefined;
+  /** The host asked for at create (2.74); the scheduler honours it or fails the build. */
+  requestedHost: string | undefined;
   zone: string;
   index: number;
   created: string;
@@ -274,6 +276,8 @@ export class NovaFake {
       if (seg[2] === 'metadata') return this.metadata(method, s, seg[3], body);
     }
     if (seg[0] === 'flavors') {
+      if (seg[1] === 'detail' && seg.length === 2 && method === 'GET')
+        return { status: 200, json: { flavors: [...this.flavors.values()].map((f) => this.flavorView(f)) } };
       if (seg.length === 1 && method === 'POST') {
         needAdmin('os_compute_api:os-flavor-manage:create');
         return { status: 200, json: { flavor: this.flavorView(this.createFlavor(body)) } };
@@ -363,6 +367,15 @@ export class NovaFake {
         "Invalid input for field/attribute server. Value: ... 'networks' is a required property",
       );
     const metadata = s.metadata === undefined ? {} : metadataRecord(s.metadata, 'metadata');
+    let requestedHost: string | undefined;
+    if (s.host !== undefined) {
+      if (!atLeast(version, '2.74'))
+        throw badRequest("Additional properties are not allowed ('host' was unexpected)");
+      if (!token.roles.includes('admin')) throw forbidden('compute:servers:create:requested_destination');
+      if (typeof s.host !== 'string' || !this.hostStates.has(s.host))
+        throw badRequest(`Compute host ${String(s.host)} could not be found.`);
+      requestedHost = s.host;
+    }
     const zone = typeof s.availability_zone === 'string' ? s.availability_zone : undefined;
     if (zone !== undefined && ![...this.hostStates.values()].some((h) => h.zone === zone))
       throw badRequest(`The requested availability zone is not available`);
@@ -377,7 +390,8 @@ export class NovaFake {
       flavor: { ...flavor, extraSpecs: { ...flavor.extraSpecs } },
       imageRef: s.imageRef,
       host: undefined,
-      zone: zone ?? 'nova',
+      zone: zone ?? (requestedHost ? this.hostStates.get(requestedHost)!.zone : 'nova'),
+      requestedHost,
       index: this.nextIndex++,
       created: now,
       updated: now,
@@ -399,10 +413,15 @@ export class NovaFake {
   private build(server: FakeServer): void {
     if (server.status === 'DELETED') return;
     const candidates = [...this.hostStates.entries()].filter(
-      ([, h]) => h.zone === server.zone && h.up && h.enabled,
+      ([name, h]) =>
+        h.zone === server.zone &&
+        h.up &&
+        h.enabled &&
+        (!server.requestedHost || name === server.requestedHost),
     );
     if (candidates.length === 0) {
-      server.status = 'SHUTOFF';
+      // nova: "No valid host was found"; the server goes to ERROR.
+      server.status = 'ERROR';
       return;
     }
     const load = (host: string) => [...this.servers.values()].filter((x) => x.host === host).length;
@@ -511,14 +530,13 @@ export class NovaFake {
           ...(admin ? { extra_specs: s.flavor.extraSpecs } : {}),
         }
       : { id: s.flavor.id, links: [{ rel: 'bookmark', href: `${this.url}/flavors/${s.flavor.id}` }] };
-    const vmState =
-      s.status === 'ACTIVE'
-        ? 'active'
-        : s.status === 'BUILD'
-          ? 'building'
-          : s.status === 'SHUTOFF'
-            ? 'stopped'
-            : 'deleted';
+    const vmState = {
+      ACTIVE: 'active',
+      BUILD: 'building',
+      SHUTOFF: 'stopped',
+      ERROR: 'error',
+      DELETED: 'deleted',
+    }[s.status];
     const v: Record<string, unknown> = {
       id: s.id,
       name: s.name,
