@@ -107,7 +107,12 @@ async function main(): Promise<number> {
     await nova.register(keystone.region);
     say(`nova (fake) at ${nova.url}, registered in Keystone's catalog as compute`);
 
-    const adapter = new OpenStackAdapter({ credentials, notifications: { url: rabbit.url } });
+    const adapter = new OpenStackAdapter({
+      credentials,
+      notifications: { url: rabbit.url },
+      // The console's create form creates nova servers (any image id does for the fake).
+      create: { imageRef: '70a599e0-31e7-49b7-b260-868f441e862b', networks: 'none' },
+    });
     const driver = new FtPairDriver({
       hosts: new Map(HOSTS.map((h) => [h.name, new LocalHost({ address: h.address })])),
       builds: { master: simBinary },
@@ -120,6 +125,7 @@ async function main(): Promise<number> {
       driver,
       hosts: HOSTS,
       adapters: [adapter],
+      createVia: adapter,
       // Notifications bring new servers at once; polling is the safety net.
       iaas: { pollMs: 30_000 },
       listen: { host: '127.0.0.1', port },
@@ -174,7 +180,7 @@ async function main(): Promise<number> {
       (p) => p.eventType === 'instance.create.end' && p.serverId === serverId,
     );
     say(`nova published instance.create.end for web-1: ${learned ? 'yes' : 'no'}`);
-    say(`console: ${service.url}/`);
+    say(`console: ${service.url}/  (its create form creates nova servers of 128 MiB; tick Fault tolerance)`);
     if (cli.values.once) return 0;
     say('Ctrl-C stops the service, its VMs, nova, Keystone and RabbitMQ');
     await new Promise<void>((resolve) => {
