@@ -13,7 +13,7 @@ const REQUIRED = ['Enum', 'Variable', 'Function', 'Class', 'Interface', 'TypeAli
 export default {
   name: 'Cuju FT SDK',
   entryPointStrategy: 'packages',
-  entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/cuju-sim'],
+  entryPoints: ['packages/qmp', 'packages/cuju-sdk', 'packages/gft', 'packages/cuju-sim'],
   packageOptions: {
     entryPoints: ['src/index.ts'],
     includeVersion: true,

@@ -52,6 +52,21 @@ export default defineConfig({
       },
       {
         test: {
+          name: 'gft',
+          root: './packages/gft',
+          // The SDK from its sources, as the typecheck sees it (a stale dist/ must not be tested).
+          alias: {
+            '@cuju/sdk': fileURLToPath(new URL('./packages/cuju-sdk/src/index.ts', import.meta.url)),
+            '@cuju/qmp': fileURLToPath(new URL('./packages/qmp/src/index.ts', import.meta.url)),
+          },
+          include: ['test/**/*.test.ts'],
+          // Group tests start several simulators each, slow on a loaded machine.
+          testTimeout: 120_000,
+          hookTimeout: 60_000,
+        },
+      },
+      {
+        test: {
           name: 'zstack-plugin',
           root: './packages/zstack-plugin',
           // The SDK from its sources, as the typecheck sees it (a stale dist/ must not be tested).

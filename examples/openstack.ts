@@ -24,11 +24,11 @@ import { join } from 'node:path';
 import { LocalHost } from '@cuju/sdk';
 import { simBinary } from '@cuju/sim';
 import {
-  FT_METADATA_KEY,
   FtPairDriver,
   FtService,
   type HostInput,
   KeystoneSession,
+  OPENSTACK_KEYS,
   OpenStackAdapter,
   openstackBackupName,
 } from '@cuju/zstack-plugin';
@@ -142,7 +142,7 @@ async function main(): Promise<number> {
       name: 'web-1',
       flavorRef: flavor,
       imageRef: '70a599e0-31e7-49b7-b260-868f441e862b',
-      metadata: { [FT_METADATA_KEY]: 'true' },
+      metadata: { [OPENSTACK_KEYS.ftMetadata]: 'true' },
       networks: 'none',
     });
     say(`nova: server web-1 (${serverId}) created with metadata cuju_ft=true`);

@@ -2,7 +2,7 @@
 # Installs the real peers the tests talk to, and the tools CI runs (shellcheck; patch for
 # native/build-kvm.sh's patch-and-retry; stress-ng for npm run test:stress), from
 # Debian's packages, and only what is missing. Idempotent and quiet when everything is
-# present; says clearly what it could not do. Later issues add libvirt to PEERS.
+# present; says clearly what it could not do. libvirtd (with its QEMU driver), virsh and virt-xml-validate serve the libvirt transport and adapter tests.
 # PostgreSQL is Debian 12's (15): the FT service's HA tests start throwaway clusters with
 # its server binaries; Chromium runs the console's end-to-end tests. Keystone (served by
 # uwsgi's python3 plugin) and RabbitMQ are the OpenStack adapter's real peers (nova is a
@@ -26,12 +26,16 @@ PEERS=(
   "/usr/bin/keystone-manage|keystone"
   "/usr/lib/uwsgi/plugins/python3_plugin.so|uwsgi-plugin-python3"
   "/usr/lib/rabbitmq/bin/rabbitmq-server|rabbitmq-server"
+  "/usr/sbin/libvirtd|libvirt-daemon"
+  "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so|libvirt-daemon-driver-qemu"
+  "virsh|libvirt-clients"
+  "virt-xml-validate|libvirt-clients"
+  "xmllint|libxml2-utils"
 )
 
 have() {
   case $1 in
-    # A plugin (.so) is a file, not an executable.
-    *.so) [ -f "$1" ] ;;
+    /*.so) [ -f "$1" ] ;; # a driver module: a library, not a program
     /*) [ -x "$1" ] ;;
     *) command -v "$1" >/dev/null 2>&1 ;;
   esac

@@ -48,6 +48,11 @@ const RATIOS: Record<string, RatioSpec[]> = {
   ],
   'qmp-wire': [{ key: 'serial_us_per_request_byte', better: 'lower' }],
   failover: [{ key: 'sdk_p50_over_floor_p50', better: 'lower' }],
+  gft: [
+    { key: 'sdk_over_seed_p50_n2', better: 'lower' },
+    { key: 'sdk_over_seed_p50_n8', better: 'lower' },
+    { key: 'sdk_over_seed_p50_n32', better: 'lower' },
+  ],
   prepare: [
     { key: 'prepare_p50_ratio_sdk_over_floor', better: 'lower' },
     { key: 'write_p50_ratio_sdk_over_floor', better: 'lower' },

@@ -18,6 +18,7 @@ const SUITES: Record<string, () => Promise<Suite>> = {
   'hmp-large': () => import('../hmp-large.js'),
   failover: () => import('../failover.js'),
   colo: () => import('../colo.js'),
+  gft: () => import('../gft.js'),
   prepare: () => import('../prepare.js'),
   service: () => import('../service.js'),
 };

@@ -16,6 +16,7 @@
  *   ├── QmpCommandError         QMP_COMMAND_FAILED     QEMU answered with an error
  *   ├── QmpOobError             QMP_OOB_NOT_ALLOWED    exec-oob refused before sending
  *   ├── QmpEventOverflowError   QMP_EVENT_OVERFLOW     an event stream fell behind
+ *   ├── QmpVirshError           QMP_VIRSH_FAILED       virsh (the libvirt transport) failed or could not run
  *   └── HmpOutputError          QMP_UNEXPECTED_OUTPUT  monitor text without the expected line
  */
 export type QmpErrorCode =
@@ -30,6 +31,7 @@ export type QmpErrorCode =
   | 'QMP_COMMAND_FAILED'
   | 'QMP_OOB_NOT_ALLOWED'
   | 'QMP_EVENT_OVERFLOW'
+  | 'QMP_VIRSH_FAILED'
   | 'QMP_UNEXPECTED_OUTPUT';
 
 /** The protocol a connection speaks, as named in messages. */
@@ -238,5 +240,44 @@ export class QmpEventOverflowError extends QmpError {
       `event subscriber fell behind: more than ${capacity} events buffered (raise bufferSize or consume faster)`,
     );
     this.capacity = capacity;
+  }
+}
+
+/**
+ * What went wrong in a virsh call, as far as its message tells: the domain or the
+ * metadata element does not exist, virsh itself could not be started, or anything else
+ * (read `stderr`).
+ */
+export type VirshFailure = 'no-domain' | 'no-metadata' | 'spawn' | 'failed';
+
+/**
+ * virsh (the libvirt transport) exited with an error or could not be started. `command`
+ * is the virsh command (`qemu-monitor-command`, `metadata`...), `exitCode` its status
+ * (null when it did not run or was killed), `stderr` what it said (cut to 2000
+ * characters), `failure` the class of failure read from it. A refused QMP command is a
+ * QmpCommandError instead, and a libvirt that cannot be reached a QmpConnectError.
+ */
+export class QmpVirshError extends QmpError {
+  readonly command: string;
+  readonly exitCode: number | null;
+  readonly stderr: string;
+  readonly failure: VirshFailure;
+  constructor(init: {
+    command: string;
+    exitCode: number | null;
+    stderr: string;
+    failure: VirshFailure;
+    uri: string;
+    cause?: unknown;
+  }) {
+    const said = init.stderr.trim().split('\n')[0] ?? '';
+    const status = init.exitCode === null ? 'did not run' : `exited with ${init.exitCode}`;
+    super('QMP_VIRSH_FAILED', `virsh ${init.command} (${init.uri}) ${status}${said ? `: ${said}` : ''}`, {
+      cause: init.cause,
+    });
+    this.command = init.command;
+    this.exitCode = init.exitCode;
+    this.stderr = init.stderr.length > 2000 ? `${init.stderr.slice(0, 2000)}…` : init.stderr;
+    this.failure = init.failure;
   }
 }

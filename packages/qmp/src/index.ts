@@ -18,6 +18,7 @@ export type {
   QmpErrorCode,
   QmpTimeoutPhase,
   TextPosition,
+  VirshFailure,
 } from './errors.js';
 export {
   HmpArgumentError,
@@ -34,6 +35,7 @@ export {
   QmpOobError,
   QmpProtocolError,
   QmpTimeoutError,
+  QmpVirshError,
 } from './errors.js';
 export type {
   EventMatcher,
@@ -65,3 +67,9 @@ export type * from './schema.js';
 export { DEFAULT_COMMAND_TIMEOUTS, DEFAULT_TIMEOUT_MS } from './timeouts.js';
 export type { MonitorEndpoint } from './transport.js';
 export type * from './types.js';
+export type { VirshBackoff, VirshLoopExit, VirshLoopOptions } from './virsh/loop.js';
+export { VirshLoop } from './virsh/loop.js';
+export type { VirshMonitorOptions } from './virsh/monitor.js';
+export { parseVirshEventLine, VirshHmp, VirshQmp } from './virsh/monitor.js';
+export type { VirshRunOptions, VirshTarget } from './virsh/run.js';
+export { MAX_VIRSH_OUTPUT_BYTES, runVirsh } from './virsh/run.js';

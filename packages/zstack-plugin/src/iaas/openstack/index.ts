@@ -3,6 +3,7 @@ export {
   foldStatus,
   OpenStackAdapter,
   type OpenStackAdapterOptions,
+  type OpenStackCreateDefaults,
   openstackBackupName,
 } from './adapter.js';
 export { OpenStackError, type OpenStackErrorReason } from './errors.js';

@@ -50,3 +50,16 @@ export function statusMetadata(status: FtStatus): Record<string, string> {
 export function isManaged(metadata: Record<string, string>): boolean {
   return FT_METADATA_KEY in metadata || FT_STATUS_KEY in metadata;
 }
+
+/** Every key of the adapter in one place (exported from the package under this name). */
+export const OPENSTACK_KEYS = {
+  ftMetadata: FT_METADATA_KEY,
+  epochMetadata: FT_EPOCH_METADATA_KEY,
+  flavorSpec: FT_FLAVOR_SPEC,
+  status: FT_STATUS_KEY,
+  reason: FT_REASON_KEY,
+  primaryHost: FT_PRIMARY_KEY,
+  secondaryHost: FT_SECONDARY_KEY,
+  savedHa: FT_HA_SAVED_KEY,
+  masakariHa: MASAKARI_HA_KEY,
+} as const;
