@@ -45,6 +45,7 @@ export {
   type MasakariConf,
   masakariRecovers,
   NOVA_MICROVERSION,
+  type NotificationHintOptions as NovaNotificationHintOptions,
   type NotificationSource as NovaNotificationSource,
   NovaClient,
   type NovaClientOptions,

@@ -25,6 +25,7 @@ import {
 import { type NotificationSource, notificationHints } from './notifications.js';
 import { NovaClient, type NovaServer } from './nova.js';
 
+/** How an {@link OpenStackAdapter} reaches OpenStack, and how it names hosts. */
 export interface OpenStackAdapterOptions {
   /** Keystone credentials of a user with the admin role (all projects' servers, hosts). */
   credentials: OpenStackCredentials;

@@ -33,6 +33,7 @@ const CODE: Record<OpenStackErrorReason, FtsErrorCode> = {
   aborted: 'FTS_ABORTED',
 };
 
+/** Every failure of the OpenStack adapter: an FTS code (see the map above) and a `reason`. */
 export class OpenStackError extends FtServiceError {
   readonly reason: OpenStackErrorReason;
   /** The HTTP status, for `http`/`auth`/`not-found`. */

@@ -81,6 +81,7 @@ export interface KeystoneToken {
   roles: string[];
 }
 
+/** Deadlines of a {@link KeystoneSession}. */
 export interface KeystoneSessionOptions {
   /** Per-request deadline (default 15 s). */
   timeoutMs?: number;
@@ -88,6 +89,7 @@ export interface KeystoneSessionOptions {
   renewBeforeMs?: number;
 }
 
+/** One Keystone user's project-scoped token, kept valid; the service catalog that came with it. */
 export class KeystoneSession {
   /** The identity v3 URL (`.../v3`). */
   readonly authUrl: string;

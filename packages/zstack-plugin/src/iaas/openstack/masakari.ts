@@ -30,6 +30,7 @@ export interface MasakariConf {
   haKey: string;
 }
 
+/** Masakari's own defaults (masakari/conf/engine_driver.py). */
 export const MASAKARI_DEFAULTS: MasakariConf = {
   evacuateAllInstances: true,
   processAllInstances: false,

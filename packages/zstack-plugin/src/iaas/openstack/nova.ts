@@ -60,6 +60,7 @@ export const NovaZone = z.object({
 });
 export type NovaZone = z.infer<typeof NovaZone>;
 
+/** Where a {@link NovaClient} finds nova and how long it waits. */
 export interface NovaClientOptions {
   /** Per-request deadline (default 15 s). */
   timeoutMs?: number;
@@ -80,6 +81,7 @@ export interface NovaServerCreate {
   host?: string;
 }
 
+/** nova's compute API with a Keystone session's token (microversion 2.47 unless a call needs more). */
 export class NovaClient {
   private readonly timeoutMs: number;
 
@@ -207,6 +209,7 @@ export class NovaClient {
     ).flavors;
   }
 
+  /** Deletes a flavor (admin); a missing one is fine. */
   async deleteFlavor(id: string, signal?: AbortSignal): Promise<void> {
     const res = await this.request('DELETE', `/flavors/${encodeURIComponent(id)}`, undefined, signal);
     if (res.status !== 202 && res.status !== 404) unexpected(`nova: deleting flavor ${id}`, res);
@@ -219,6 +222,7 @@ export class NovaClient {
     return parseAt(z.object({ server: z.object({ id: z.string() }) }), res.body, 'nova.server').server.id;
   }
 
+  /** Deletes a server; a missing one is fine. */
   async deleteServer(id: string, signal?: AbortSignal): Promise<void> {
     const res = await this.request('DELETE', `/servers/${encodeURIComponent(id)}`, undefined, signal);
     if (res.status !== 204 && res.status !== 404) unexpected(`nova: deleting server ${id}`, res);
