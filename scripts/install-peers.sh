@@ -2,10 +2,13 @@
 # Installs the real peers the tests talk to, and the tools CI runs (shellcheck; patch for
 # native/build-kvm.sh's patch-and-retry; stress-ng for npm run test:stress), from
 # Debian's packages, and only what is missing. Idempotent and quiet when everything is
-# present; says clearly what it could not do. libvirtd (with its QEMU driver), virsh and virt-xml-validate serve the libvirt transport and adapter tests.
+# present; says clearly what it could not do. libvirtd (with its QEMU driver), virsh and
+# virt-xml-validate serve the libvirt transport and adapter tests.
 # PostgreSQL is Debian 12's (15): the FT service's HA tests start throwaway clusters with
 # its server binaries; Chromium runs the console's end-to-end tests. tmux gives the cuju
-# CLI's tests a real terminal; zsh (and bash) source its completion scripts.
+# CLI's tests a real terminal; zsh (and bash) source its completion scripts. Keystone
+# (served by uwsgi's python3 plugin) and RabbitMQ are the OpenStack adapter's real peers
+# (nova is a fake); keystone alone is about 230 packages and several minutes to install.
 set -euo pipefail
 
 # "command it provides|Debian package". A command given as an absolute path is checked
@@ -22,6 +25,9 @@ PEERS=(
   "/usr/lib/postgresql/15/bin/initdb|postgresql"
   "/usr/bin/chromium|chromium"
   "stress-ng|stress-ng"
+  "/usr/bin/keystone-manage|keystone"
+  "/usr/lib/uwsgi/plugins/python3_plugin.so|uwsgi-plugin-python3"
+  "/usr/lib/rabbitmq/bin/rabbitmq-server|rabbitmq-server"
   "/usr/sbin/libvirtd|libvirt-daemon"
   "/usr/lib/x86_64-linux-gnu/libvirt/connection-driver/libvirt_driver_qemu.so|libvirt-daemon-driver-qemu"
   "virsh|libvirt-clients"

@@ -36,6 +36,33 @@ export {
   parseStatusElement,
   statusElement,
 } from './iaas/libvirt/metadata.js';
+export {
+  credentialsFromEnv as openstackCredentialsFromEnv,
+  KeystoneSession,
+  type KeystoneSessionOptions,
+  type KeystoneToken,
+  MASAKARI_DEFAULTS,
+  type MasakariConf,
+  masakariRecovers,
+  NOVA_MICROVERSION,
+  type NotificationHintOptions as NovaNotificationHintOptions,
+  type NotificationSource as NovaNotificationSource,
+  NovaClient,
+  type NovaClientOptions,
+  type NovaServerCreate,
+  notificationHints as novaNotificationHints,
+  OpenStackAdapter,
+  type OpenStackAdapterOptions,
+  type OpenStackCreateDefaults,
+  type OpenStackCredentials,
+  OpenStackError,
+  type OpenStackErrorReason,
+  openstackBackupName,
+  parseOsloMessage,
+  validateToken as validateKeystoneToken,
+} from './iaas/openstack/index.js';
+/** The server metadata keys and the flavor extra spec the OpenStack adapter reads and writes. */
+export { OPENSTACK_KEYS } from './iaas/openstack/metadata.js';
 export { IaasSync, type IaasSyncOptions, type IaasSyncPass, iaasPrefix, iaasVmId } from './iaas/sync.js';
 export * from './iaas/zstack/index.js';
 export { LeaderLease, type LeaderOptions } from './leader.js';
