@@ -373,7 +373,7 @@ export class FtPair extends Emitter {
     const o = checkSecondaryOptions(options);
     return this.#operation('turnOn', o.signal, ['disabled'], async (op) => {
       const primary = this.#livePrimary('turnOn');
-      await this.#protectWith('turn-on', primary, this.backupSpec, o, op);
+      await this.#protectWith('turn-on', primary, this.#freeSpec(primary), o, op);
     });
   }
 
@@ -407,7 +407,13 @@ export class FtPair extends Emitter {
         });
         this.#watchMonitor(primary);
       }
-      await this.#protectWith('restart-secondary', primary, this.#replaceable ?? this.backupSpec, o, op);
+      await this.#protectWith(
+        'restart-secondary',
+        primary,
+        this.#replaceable ?? this.#freeSpec(primary),
+        o,
+        op,
+      );
     });
   }
 
@@ -1328,6 +1334,17 @@ export class FtPair extends Emitter {
       ...(extra.detail ? { detail: extra.detail } : {}),
     });
     return true;
+  }
+
+  /**
+   * The spec a new secondary takes beside `primary`: the backup's, unless the primary is
+   * the survivor of a failover and runs with it (its monitor path is taken): then the lost
+   * primary's. In this process #replaceable says so; after attach() only the survivor's
+   * spec tells.
+   */
+  #freeSpec(primary: Session): CujuVmSpec {
+    const backup = this.backupSpec;
+    return primary.spec.monitorPath === backup.monitorPath ? this.#config.vm : backup;
   }
 
   #plan(backupHost: Host, backupSpec: CujuVmSpec, ftPort: number) {
