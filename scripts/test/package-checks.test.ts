@@ -80,8 +80,10 @@ describe('README links', () => {
 describe('every published package, as npm pack --dry-run lists it', () => {
   const packages = publishedPackages(ROOT);
 
-  it('is @cuju/qmp, @cuju/sdk, @cuju/sim and the FT service; the placeholders stay private', () => {
+  it('is every library, the FT service and the cuju command (bench and examples stay private)', () => {
     expect(packages.map((p) => p.manifest.name).sort()).toEqual([
+      '@cuju/cli',
+      '@cuju/gft',
       '@cuju/qmp',
       '@cuju/sdk',
       '@cuju/sim',
