@@ -17,21 +17,16 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalHost } from '@cuju/sdk';
-import { simBinary } from '@cuju/sim';
 import {
   FT_INTENT_NS,
   FT_STATUS_NS,
-  FtPairDriver,
-  FtService,
-  type HostInput,
   LibvirtAdapter,
   libvirtBackupName,
   primaryDomain,
 } from '@cuju/zstack-plugin';
-import { pino } from 'pino';
 import { libvirtAvailable, startLibvirtd } from '../scripts/lib/libvirtd.js';
 import { parseCommandLine, runMain, wholeNumber } from './lib/cli.js';
+import { say, serveConsole, startSimService, waitProtected } from './lib/iaas-example.js';
 
 const USAGE = `usage: npm run example:libvirt [-- --once] [--port 8742]
 
@@ -45,13 +40,6 @@ Prints the console URL.
   --help        this text
 
 Exit status: 0 the ticked domain was protected and its status written; 1 it was not.`;
-
-const HOSTS: HostInput[] = [
-  { name: 'sim-a', address: '127.0.0.2', capacity: { vms: 8, memoryMiB: 8192 } },
-  { name: 'sim-b', address: '127.0.0.3', capacity: { vms: 8, memoryMiB: 8192 } },
-];
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<number> {
   const cli = parseCommandLine(process.argv.slice(2), {
@@ -74,30 +62,23 @@ async function main(): Promise<number> {
     backupHosts: ['sim-b'],
     create: { type: 'qemu' },
   });
-  const service = await FtService.start({
-    store: { kind: 'sqlite', path: join(dir, 'fts.db') },
-    driver: new FtPairDriver({
-      hosts: new Map(HOSTS.map((h) => [h.name, new LocalHost({ address: h.address })])),
-      builds: { master: simBinary },
-      runDir: join(dir, 'run'),
-      stopOnClose: true,
-      backupName: libvirtBackupName,
-    }),
-    hosts: HOSTS,
-    adapters: [adapter],
-    createVia: adapter,
-    iaas: { pollMs: 2000 },
-    listen: { host: '127.0.0.1', port },
-    logger: pino({ level: 'error' }),
+  const service = await startSimService({
+    dir,
+    port,
+    adapter,
+    backupName: libvirtBackupName,
+    pollMs: 2000,
+  }).catch(async (err: unknown) => {
+    await lv.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   const stop = async () => {
     await service.stop();
     await lv.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  let ok = false;
   try {
-    await service.whenLeader(AbortSignal.timeout(30_000));
     // A domain as the Cuju generator writes it, run by stock QEMU (TCG): not ticked yet.
     const domain = primaryDomain({
       name: 'web-1',
@@ -126,36 +107,24 @@ async function main(): Promise<number> {
     );
     say(`virsh metadata web-1 --uri ${FT_INTENT_NS} --key cuju --set '${tick}' --live --config`);
     const id = `libvirt-${domain.uuid}`;
-    let last = '';
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
-      const view = await service.api.getVm(id).catch(() => undefined);
-      const state = view
-        ? `${view.status.state}${view.status.reason ? ` (${view.status.reason})` : ''}`
-        : 'not imported yet';
-      if (state !== last) say(`service: ${id} ${state}`);
-      last = state;
-      const published = await lv.virsh('metadata', 'web-1', '--uri', FT_STATUS_NS).catch(() => '');
-      if (view?.status.state === 'protected' && published.includes('state="protected"')) {
-        say(
-          `service: primary on ${view.status.primaryHost}, secondary cuju-bk-${domain.uuid} on ${view.status.secondaryHost}`,
-        );
-        say(`libvirt: metadata of web-1 now ${published.trim()}`);
-        ok = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    if (!ok) {
+    const view = await waitProtected(service, id, async () =>
+      (await lv.virsh('metadata', 'web-1', '--uri', FT_STATUS_NS).catch(() => '')).includes(
+        'state="protected"',
+      ),
+    );
+    if (!view) {
       say('the domain did not reach Protected with its status written within 120 s');
       return 1;
     }
-    say(`console: ${service.url}/  (its create form creates libvirt domains; tick Fault tolerance)`);
-    if (cli.values.once) return 0;
-    say('Ctrl-C stops the service, its VMs and libvirtd');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
+    say(
+      `service: primary on ${view.status.primaryHost}, secondary cuju-bk-${domain.uuid} on ${view.status.secondaryHost}`,
+    );
+    const published = await lv.virsh('metadata', 'web-1', '--uri', FT_STATUS_NS);
+    say(`libvirt: metadata of web-1 now ${published.trim()}`);
+    await serveConsole(service, {
+      once: cli.values.once === true,
+      creates: 'libvirt domains',
+      stops: 'the service, its VMs and libvirtd',
     });
     return 0;
   } finally {

@@ -21,12 +21,8 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalHost } from '@cuju/sdk';
-import { simBinary } from '@cuju/sim';
 import {
-  FtPairDriver,
-  FtService,
-  type HostInput,
+  type FtService,
   KeystoneSession,
   OPENSTACK_KEYS,
   OpenStackAdapter,
@@ -41,8 +37,8 @@ import {
   startKeystone,
   startRabbitMq,
 } from '@cuju/zstack-plugin/testing';
-import { pino } from 'pino';
 import { parseCommandLine, runMain, wholeNumber } from './lib/cli.js';
+import { SIM_HOSTS, say, serveConsole, startSimService, waitProtected } from './lib/iaas-example.js';
 
 const USAGE = `usage: npm run example:openstack [-- --once] [--port 8742]
 
@@ -57,13 +53,6 @@ Keystone and RabbitMQ take 20-60 s to start.
   --help        this text
 
 Exit status: 0 the ticked server was protected and its status written; 1 it was not.`;
-
-const HOSTS: HostInput[] = [
-  { name: 'sim-a', address: '127.0.0.2', capacity: { vms: 8, memoryMiB: 8192 } },
-  { name: 'sim-b', address: '127.0.0.3', capacity: { vms: 8, memoryMiB: 8192 } },
-];
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
 
 async function main(): Promise<number> {
   const cli = parseCommandLine(process.argv.slice(2), {
@@ -101,7 +90,7 @@ async function main(): Promise<number> {
     // The compute hosts carry the service's host names, so no hostMap is needed.
     nova = await new NovaFake({
       keystone: new KeystoneSession(credentials),
-      hosts: HOSTS.map((h) => ({ name: h.name, zone: 'nova' })),
+      hosts: SIM_HOSTS.map((h) => ({ name: h.name, zone: 'nova' })),
       amqpUrl: rabbit.url,
     }).start();
     await nova.register(keystone.region);
@@ -113,25 +102,14 @@ async function main(): Promise<number> {
       // The console's create form creates nova servers (any image id does for the fake).
       create: { imageRef: '70a599e0-31e7-49b7-b260-868f441e862b', networks: 'none' },
     });
-    const driver = new FtPairDriver({
-      hosts: new Map(HOSTS.map((h) => [h.name, new LocalHost({ address: h.address })])),
-      builds: { master: simBinary },
-      runDir: join(dir, 'run'),
-      stopOnClose: true,
+    // Notifications bring new servers at once; polling is the safety net.
+    service = await startSimService({
+      dir,
+      port,
+      adapter,
       backupName: openstackBackupName,
+      pollMs: 30_000,
     });
-    service = await FtService.start({
-      store: { kind: 'sqlite', path: join(dir, 'fts.db') },
-      driver,
-      hosts: HOSTS,
-      adapters: [adapter],
-      createVia: adapter,
-      // Notifications bring new servers at once; polling is the safety net.
-      iaas: { pollMs: 30_000 },
-      listen: { host: '127.0.0.1', port },
-      logger: pino({ level: 'error' }),
-    });
-    await service.whenLeader(AbortSignal.timeout(30_000));
 
     const flavor = await adapter.nova.createFlavor(
       { name: 'ft.small', ram: 128, vcpus: 1, disk: 0 },
@@ -147,45 +125,32 @@ async function main(): Promise<number> {
     });
     say(`nova: server web-1 (${serverId}) created with metadata cuju_ft=true`);
     const id = `openstack-${serverId}`;
-    let last = '';
-    let ok = false;
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
-      const view = await service.api.getVm(id).catch(() => undefined);
-      const state = view
-        ? `${view.status.state}${view.status.reason ? ` (${view.status.reason})` : ''}`
-        : 'not imported yet';
-      if (state !== last) say(`service: ${id} ${state}`);
-      last = state;
-      const meta = (await adapter.nova.getServer(serverId))?.metadata ?? {};
-      if (view?.status.state === 'protected' && meta.cuju_ft_status === 'protected') {
-        say(
-          `service: primary on ${view.status.primaryHost}, secondary cuju-bk-${serverId} on ${view.status.secondaryHost}`,
-        );
-        say(
-          `nova: metadata of web-1 now ${Object.entries(meta)
-            .map(([k, v]) => `${k}=${v}`)
-            .join(', ')}`,
-        );
-        ok = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    if (!ok) {
+    const view = await waitProtected(
+      service,
+      id,
+      async () => (await adapter.nova.getServer(serverId))?.metadata?.cuju_ft_status === 'protected',
+    );
+    if (!view) {
       say('the server did not reach Protected with its status in its metadata within 120 s');
       return 1;
     }
+    say(
+      `service: primary on ${view.status.primaryHost}, secondary cuju-bk-${serverId} on ${view.status.secondaryHost}`,
+    );
+    const meta = (await adapter.nova.getServer(serverId))?.metadata ?? {};
+    say(
+      `nova: metadata of web-1 now ${Object.entries(meta)
+        .map(([k, v]) => `${k}=${v}`)
+        .join(', ')}`,
+    );
     const learned = nova.published.some(
       (p) => p.eventType === 'instance.create.end' && p.serverId === serverId,
     );
     say(`nova published instance.create.end for web-1: ${learned ? 'yes' : 'no'}`);
-    say(`console: ${service.url}/  (its create form creates nova servers of 128 MiB; tick Fault tolerance)`);
-    if (cli.values.once) return 0;
-    say('Ctrl-C stops the service, its VMs, nova, Keystone and RabbitMQ');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
+    await serveConsole(service, {
+      once: cli.values.once === true,
+      creates: 'nova servers of 128 MiB',
+      stops: 'the service, its VMs, nova, Keystone and RabbitMQ',
     });
     return 0;
   } finally {

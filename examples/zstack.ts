@@ -19,18 +19,10 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LocalHost } from '@cuju/sdk';
-import { simBinary } from '@cuju/sim';
-import {
-  FtPairDriver,
-  FtService,
-  type HostInput,
-  ZStackAdapter,
-  zstackBackupName,
-} from '@cuju/zstack-plugin';
+import { ZStackAdapter, zstackBackupName } from '@cuju/zstack-plugin';
 import { ZStackFake } from '@cuju/zstack-plugin/testing';
-import { pino } from 'pino';
 import { parseCommandLine, runMain, wholeNumber } from './lib/cli.js';
+import { SIM_HOSTS, say, serveConsole, startSimService, waitProtected } from './lib/iaas-example.js';
 
 const USAGE = `usage: npm run example:zstack [-- --once] [--port 8741]
 
@@ -44,13 +36,6 @@ becomes Protected, and its status is written back as user tags. Prints the conso
 
 Exit status: 0 the ticked VM was protected and its status tag written; 1 it was not.`;
 
-const HOSTS: HostInput[] = [
-  { name: 'sim-a', address: '127.0.0.2', capacity: { vms: 8, memoryMiB: 8192 } },
-  { name: 'sim-b', address: '127.0.0.3', capacity: { vms: 8, memoryMiB: 8192 } },
-];
-
-const say = (line: string) => process.stdout.write(`${line}\n`);
-
 async function main(): Promise<number> {
   const cli = parseCommandLine(process.argv.slice(2), {
     usage: USAGE,
@@ -62,7 +47,7 @@ async function main(): Promise<number> {
 
   const fake = await ZStackFake.start({ accountName: 'admin', password: 'password' });
   const cluster = fake.addCluster();
-  const zsHosts = HOSTS.map((h) =>
+  const zsHosts = SIM_HOSTS.map((h) =>
     fake.addHost({ name: h.name, managementIp: h.address, clusterUuid: cluster }),
   );
   say(`ZStack (fake) at ${fake.url}: cluster ${cluster}, hosts sim-a, sim-b`);
@@ -75,31 +60,23 @@ async function main(): Promise<number> {
       l3NetworkUuids: ['5e4d3c2b1a0f4e9d8c7b6a5f4e3d2c1b'],
     },
   });
-  const driver = new FtPairDriver({
-    hosts: new Map(HOSTS.map((h) => [h.name, new LocalHost({ address: h.address })])),
-    builds: { master: simBinary },
-    runDir: join(dir, 'run'),
-    stopOnClose: true,
+  const service = await startSimService({
+    dir,
+    port,
+    adapter: zstack,
     backupName: zstackBackupName,
-  });
-  const service = await FtService.start({
-    store: { kind: 'sqlite', path: join(dir, 'fts.db') },
-    driver,
-    hosts: HOSTS,
-    adapters: [zstack],
-    createVia: zstack,
-    iaas: { pollMs: 2000 },
-    listen: { host: '127.0.0.1', port },
-    logger: pino({ level: 'error' }),
+    pollMs: 2000,
+  }).catch(async (err: unknown) => {
+    await fake.stop();
+    rmSync(dir, { recursive: true, force: true });
+    throw err;
   });
   const stop = async () => {
     await service.stop();
     await fake.stop();
     rmSync(dir, { recursive: true, force: true });
   };
-  let ok = false;
   try {
-    await service.whenLeader(AbortSignal.timeout(30_000));
     const vm = fake.addVm({
       name: 'web-1',
       hostUuid: zsHosts[0]!.uuid,
@@ -108,41 +85,27 @@ async function main(): Promise<number> {
     });
     say(`ZStack: VM web-1 (${vm.uuid}) created on sim-a with the user tag cuju::ft`);
     const id = `zstack-${vm.uuid}`;
-    let last = '';
-    const deadline = Date.now() + 120_000;
-    while (Date.now() < deadline) {
-      const view = await service.api.getVm(id).catch(() => undefined);
-      const state = view
-        ? `${view.status.state}${view.status.reason ? ` (${view.status.reason})` : ''}`
-        : 'not imported yet';
-      if (state !== last) say(`service: ${id} ${state}`);
-      last = state;
+    const view = await waitProtected(service, id, async (v) => {
       const tags = fake.tagsOf(vm.uuid);
       // The written-back tags settle after the status (new tags first, stale ones after).
-      const settled =
+      return (
         tags.includes('cuju::ft::status::protected') &&
-        tags.includes(`cuju::ft::secondary-on::${view?.status.secondaryHost}`) &&
-        tags.filter((t) => t.startsWith('cuju::ft::status::')).length === 1;
-      if (view?.status.state === 'protected' && settled) {
-        say(
-          `service: primary on ${view.status.primaryHost}, secondary cuju-bk-${vm.uuid} on ${view.status.secondaryHost}`,
-        );
-        say(`ZStack: tags of web-1 now ${tags.join(', ')}`);
-        ok = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 200));
-    }
-    if (!ok) {
+        tags.includes(`cuju::ft::secondary-on::${v.status.secondaryHost}`) &&
+        tags.filter((t) => t.startsWith('cuju::ft::status::')).length === 1
+      );
+    });
+    if (!view) {
       say('the VM did not reach Protected with its status tag within 120 s');
       return 1;
     }
-    say(`console: ${service.url}/  (its create form creates VMs in ZStack; tick Fault tolerance)`);
-    if (cli.values.once) return 0;
-    say('Ctrl-C stops the service, its VMs and the fake');
-    await new Promise<void>((resolve) => {
-      process.once('SIGINT', () => resolve());
-      process.once('SIGTERM', () => resolve());
+    say(
+      `service: primary on ${view.status.primaryHost}, secondary cuju-bk-${vm.uuid} on ${view.status.secondaryHost}`,
+    );
+    say(`ZStack: tags of web-1 now ${fake.tagsOf(vm.uuid).join(', ')}`);
+    await serveConsole(service, {
+      once: cli.values.once === true,
+      creates: 'VMs in ZStack',
+      stops: 'the service, its VMs and the fake',
     });
     return 0;
   } finally {
