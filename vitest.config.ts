@@ -1,6 +1,19 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+/**
+ * Our packages from their sources, as the typecheck sees them: a project that imports
+ * another of ours must never test a stale dist/.
+ */
+const SOURCES = {
+  sdk: './packages/cuju-sdk/src/index.ts',
+  qmp: './packages/qmp/src/index.ts',
+  sim: './packages/cuju-sim/src/index.ts',
+  gft: './packages/gft/src/index.ts',
+} as const;
+const fromSources = (...names: Array<keyof typeof SOURCES>) =>
+  Object.fromEntries(names.map((n) => [`@cuju/${n}`, fileURLToPath(new URL(SOURCES[n], import.meta.url))]));
+
 // One config, a project per package that has tests. Real-peer tests start their own
 // peers (qemu-system-x86_64, sshd, ...); with CUJU_REQUIRE_PEERS=1 a missing peer fails.
 export default defineConfig({
@@ -54,11 +67,7 @@ export default defineConfig({
         test: {
           name: 'gft',
           root: './packages/gft',
-          // The SDK from its sources, as the typecheck sees it (a stale dist/ must not be tested).
-          alias: {
-            '@cuju/sdk': fileURLToPath(new URL('./packages/cuju-sdk/src/index.ts', import.meta.url)),
-            '@cuju/qmp': fileURLToPath(new URL('./packages/qmp/src/index.ts', import.meta.url)),
-          },
+          alias: fromSources('sdk', 'qmp'),
           include: ['test/**/*.test.ts'],
           // Group tests start several simulators each, slow on a loaded machine.
           testTimeout: 120_000,
@@ -69,14 +78,8 @@ export default defineConfig({
         test: {
           name: 'cli',
           root: './packages/cli',
-          // The libraries from their sources, as the typecheck sees them (never a stale dist/);
-          // the CLI's own child processes run from sources through tsx and tsconfig paths.
-          alias: {
-            '@cuju/sdk': fileURLToPath(new URL('./packages/cuju-sdk/src/index.ts', import.meta.url)),
-            '@cuju/qmp': fileURLToPath(new URL('./packages/qmp/src/index.ts', import.meta.url)),
-            '@cuju/sim': fileURLToPath(new URL('./packages/cuju-sim/src/index.ts', import.meta.url)),
-            '@cuju/gft': fileURLToPath(new URL('./packages/gft/src/index.ts', import.meta.url)),
-          },
+          // The CLI's own child processes run from sources too, through tsx and tsconfig paths.
+          alias: fromSources('sdk', 'qmp', 'sim', 'gft'),
           include: ['test/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 60_000,
@@ -86,11 +89,7 @@ export default defineConfig({
         test: {
           name: 'zstack-plugin',
           root: './packages/zstack-plugin',
-          // The SDK from its sources, as the typecheck sees it (a stale dist/ must not be tested).
-          alias: {
-            '@cuju/sdk': fileURLToPath(new URL('./packages/cuju-sdk/src/index.ts', import.meta.url)),
-            '@cuju/qmp': fileURLToPath(new URL('./packages/qmp/src/index.ts', import.meta.url)),
-          },
+          alias: fromSources('sdk', 'qmp'),
           include: ['test/**/*.test.ts'],
           testTimeout: 120_000,
           hookTimeout: 120_000,
