@@ -6,6 +6,7 @@
  */
 import { z } from 'zod';
 import { FtServiceError } from './errors.js';
+import { parseOrFirstIssue } from './first-issue.js';
 
 /** VM and host identifiers: short, URL- and path-safe. */
 export const Id = z
@@ -202,14 +203,9 @@ export type PlacementCheck = z.infer<typeof PlacementCheck>;
  * `where.path.to[0].field`. Values are not echoed (they may be secrets).
  */
 export function parseAt<S extends z.ZodType>(schema: S, value: unknown, where: string): z.output<S> {
-  const r = schema.safeParse(value);
-  if (r.success) return r.data;
-  const issue = r.error.issues[0]!;
-  const field = issue.path.reduce<string>(
-    (acc, p) => (typeof p === 'number' ? `${acc}[${p}]` : `${acc}.${String(p)}`),
-    where,
-  );
-  throw new FtServiceError('FTS_INVALID_INPUT', `${field}: ${issue.message}`, { field });
+  const r = parseOrFirstIssue(schema, value, where);
+  if (r.ok) return r.data;
+  throw new FtServiceError('FTS_INVALID_INPUT', r.message, { field: r.field });
 }
 
 export const nowIso = (): string => new Date().toISOString();
