@@ -261,16 +261,21 @@ export class FtGroup {
   down(options: DownOptions = {}): Promise<void> {
     this.#down ??= (async () => {
       await this.#stopVms([...this.#vms.keys()], options.signal);
-      for (const w of this.#workDirs.splice(0)) {
-        if (w.created)
-          await this.#hosts
-            .get(w.host)
-            ?.run(['rmdir', '--', w.dir])
-            .catch(() => {});
-      }
-      if (this.#ownHosts) await closeHosts(this.#hosts);
+      await this.#releaseHosts();
     })();
     return this.#down;
+  }
+
+  /** Removes the (empty) work directories the group made and closes the hosts it opened. */
+  async #releaseHosts(): Promise<void> {
+    for (const w of this.#workDirs.splice(0)) {
+      if (w.created)
+        await this.#hosts
+          .get(w.host)
+          ?.run(['rmdir', '--', w.dir])
+          .catch(() => {});
+    }
+    if (this.#ownHosts) await closeHosts(this.#hosts);
   }
 
   /** Lets the VMs run on and stops following them (the record lets a later process find them). */
@@ -409,16 +414,7 @@ export class FtGroup {
       unwatch();
       await this.#stopVms(onFailure === 'stop-all' ? [...this.#vms.keys()] : started);
       await this.#removeFailedLaunches(plan, started);
-      if (onFailure === 'stop-all') {
-        for (const w of this.#workDirs.splice(0)) {
-          if (w.created)
-            await this.#hosts
-              .get(w.host)
-              ?.run(['rmdir', '--', w.dir])
-              .catch(() => {});
-        }
-        if (this.#ownHosts) await closeHosts(this.#hosts);
-      }
+      if (onFailure === 'stop-all') await this.#releaseHosts();
       emit({ type: 'failed', error, at: Date.now() });
       throw error;
     } finally {

@@ -50,7 +50,13 @@ export class FtApi {
 
   /** Throws FTS_NOT_LEADER (with the leader's URL) unless this instance leads. */
   async assertLeader(): Promise<void> {
-    if (this.gate.current !== undefined) return;
+    await this.leaderToken();
+  }
+
+  /** The fencing token while this instance leads; FTS_NOT_LEADER otherwise. */
+  private async leaderToken(): Promise<number> {
+    const token = this.gate.current;
+    if (token !== undefined) return token;
     const leader = await this.gate.leaderUrl();
     throw new FtServiceError(
       'FTS_NOT_LEADER',
@@ -61,16 +67,7 @@ export class FtApi {
   }
 
   private async write<T>(fn: (w: StoreWriter) => Promise<T>): Promise<T> {
-    const token = this.gate.current;
-    if (token === undefined) {
-      const leader = await this.gate.leaderUrl();
-      throw new FtServiceError(
-        'FTS_NOT_LEADER',
-        leader
-          ? `this instance is a follower: send writes to the leader at ${leader}`
-          : 'no instance leads yet: retry shortly',
-      );
-    }
+    const token = await this.leaderToken();
     const result = await this.store.write(token, fn);
     this.changed();
     return result;
