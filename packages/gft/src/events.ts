@@ -99,9 +99,9 @@ export type GroupWatchEvent =
 
 /** What watch() resolves with: who died first, who followed, which backups took over and when, and the state after. */
 export interface GroupFailoverReport {
-  /** The first VM whose death was seen (the failure's cause). */
+  /** The VM that died first by its host's exit stamp (the failure's cause), whichever death was seen first. */
   firstDeath: GroupDeath;
-  /** Every death, in order: on groupft the surviving primaries exit(-1) after the first. */
+  /** Every death, in exit order: on groupft the surviving primaries exit(-1) after the first. */
   deaths: GroupDeath[];
   /** Every member whose backup took over. */
   takeovers: GroupTakeover[];

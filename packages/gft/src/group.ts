@@ -175,6 +175,8 @@ export class FtGroup {
     return new Promise<GroupFailoverReport>((resolve, reject) => {
       const told = new Set<string>();
       const deaths: GroupDeath[] = [];
+      /** Each death's exit time as the host stamped it (ms, unrounded: ties at ms are common). */
+      const diedAt = new Map<GroupDeath, number>();
       const takeovers: GroupTakeover[] = [];
       let done = false;
       const finish = (err?: Error) => {
@@ -192,10 +194,12 @@ export class FtGroup {
           if (v.death && !told.has(`d:${v.plan.key}`)) {
             told.add(`d:${v.plan.key}`);
             const death = toDeath(v);
+            const at = v.death.at;
             news.push({
-              at: v.death.at,
+              at,
               event: () => {
                 deaths.push(death);
+                diedAt.set(death, at);
                 onEvent?.({ type: 'member-died', death });
               },
             });
@@ -232,6 +236,9 @@ export class FtGroup {
         const settled = state.members.every(
           (m) => (m.state === 'failed-over' && m.primary?.running !== true) || m.state === 'down',
         );
+        // The failure is the death that came first by the hosts' exit stamps, not the first
+        // one seen: a survivor that exits because of it may be seen before it.
+        deaths.sort((a, b) => diedAt.get(a)! - diedAt.get(b)!);
         const firstDeath = deaths[0];
         if (firstDeath && settled && state.members.some((m) => m.state === 'failed-over')) {
           const last = Math.max(Date.parse(firstDeath.at), ...takeovers.map((t) => Date.parse(t.at)));

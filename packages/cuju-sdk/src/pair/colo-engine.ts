@@ -96,6 +96,8 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
   readonly #heartbeatLost = new WeakMap<FtVm<ColoVmMonitor>, Promise<void>>();
   /** The COLO mode each watched VM had when its monitor was first watched (see #learnRole). */
   readonly #modes = new Map<FtVm<ColoVmMonitor>, 'primary' | 'secondary'>();
+  /** A VM died before its role was learned (see forget()). */
+  #lostBeforeRoles = false;
   /** VMs launched with colo.disk's images open or colo.network's objects (until they are forgotten). */
   readonly #replicaVms = new Set<FtVm<ColoVmMonitor>>();
 
@@ -377,6 +379,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
       (status) => {
         if (status.mode !== 'primary' && status.mode !== 'secondary') return;
         this.#modes.set(vm, status.mode === 'primary' ? 'primary' : 'secondary');
+        if (status.mode === 'primary') this.#releaseLonePrimary();
         const live = [...this.#modes].filter(([v]) => v.running);
         const primaries = live.filter(([, mode]) => mode === 'primary');
         const secondaries = live.filter(([, mode]) => mode === 'secondary');
@@ -406,6 +409,7 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
    * checkpoint, waiting for a secondary that is gone).
    */
   forget(vm: FtVm<ColoVmMonitor>): void {
+    const mode = this.#modes.get(vm);
     this.#modes.delete(vm);
     this.#replicaVms.delete(vm);
     for (const [key, receiver] of this.#receivers) if (receiver.vm === vm) this.#receivers.delete(key);
@@ -413,7 +417,27 @@ export class ColoEngine implements FtEngine<ColoVmMonitor> {
     this.#partner.delete(vm);
     if (primary?.running && primary.monitor && !vm.running) {
       this.#loseHeartbeat(primary, 'primary', { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
+    } else if (!primary && !vm.running && mode !== 'primary') {
+      // Gone before its role was learned (killed right after attach()): if it was the
+      // secondary, the primary is told once its own role is known.
+      this.#lostBeforeRoles = true;
+      this.#releaseLonePrimary();
     }
+  }
+
+  /**
+   * A VM that died before the roles were learned may have been the secondary: the one
+   * live primary in COLO, with no live secondary beside it, is told to run on.
+   */
+  #releaseLonePrimary(): void {
+    if (!this.#lostBeforeRoles) return;
+    const live = [...this.#modes].filter(([v]) => v.running);
+    if (live.some(([, m]) => m === 'secondary')) return;
+    const primaries = live.filter(([, m]) => m === 'primary');
+    const lone = primaries.length === 1 ? primaries[0]![0] : undefined;
+    if (!lone?.monitor) return;
+    this.#lostBeforeRoles = false;
+    this.#loseHeartbeat(lone, 'primary', { timeoutMs: LOST_HEARTBEAT_MS }).catch(() => {});
   }
 
   /**
