@@ -23,6 +23,7 @@ import { BlockServerPair, type BlockServerPairOptions, type Host, LocalHost } fr
 import { simBinary } from '@cuju/sim';
 import {
   connectSsh,
+  PAIR_HOST_OPTIONS,
   parseCommandLine,
   requireOptions,
   runMain,
@@ -143,14 +144,7 @@ async function main(argv: string[]): Promise<number> {
   const args = parseCommandLine(argv, {
     usage: USAGE,
     options: {
-      local: { type: 'boolean' },
-      primary: { type: 'string' },
-      backup: { type: 'string' },
-      key: { type: 'string' },
-      'known-hosts': { type: 'string' },
-      cuju: { type: 'string' },
-      'work-dir': { type: 'string' },
-      image: { type: 'string' },
+      ...PAIR_HOST_OPTIONS,
       'server-ip': { type: 'string' },
       'listen-port': { type: 'string' },
       'join-port': { type: 'string' },

@@ -25,6 +25,7 @@ import { type CujuBinary, FtPair, type FtPairRecord, type Host, LocalHost } from
 import { simBinary } from '@cuju/sim';
 import {
   connectSsh,
+  PAIR_HOST_OPTIONS,
   parseCommandLine,
   requireOptions,
   runMain,
@@ -79,14 +80,7 @@ async function main(argv: string[]): Promise<number> {
     usage: USAGE,
     positionals: { min: 0, max: 1 },
     options: {
-      local: { type: 'boolean' },
-      primary: { type: 'string' },
-      backup: { type: 'string' },
-      key: { type: 'string' },
-      'known-hosts': { type: 'string' },
-      cuju: { type: 'string' },
-      'work-dir': { type: 'string' },
-      image: { type: 'string' },
+      ...PAIR_HOST_OPTIONS,
       port: { type: 'string' },
       'no-failover-test': { type: 'boolean' },
       'leave-running': { type: 'boolean' },

@@ -21,6 +21,21 @@ export type Parsed<O extends OptionSpecs> = ReturnType<
   typeof parseArgs<{ args: string[]; options: WithHelp<O>; strict: true; allowPositionals: true }>
 >;
 
+/**
+ * The options of an example that runs VMs on two hosts: `--local`, or SSH targets with
+ * their key (and known_hosts), the Cuju binary, a work directory and a disk image there.
+ */
+export const PAIR_HOST_OPTIONS = {
+  local: { type: 'boolean' },
+  primary: { type: 'string' },
+  backup: { type: 'string' },
+  key: { type: 'string' },
+  'known-hosts': { type: 'string' },
+  cuju: { type: 'string' },
+  'work-dir': { type: 'string' },
+  image: { type: 'string' },
+} as const;
+
 export interface CommandLine<O extends OptionSpecs> {
   /** The usage text, printed by --help (stdout) and after every usage error (stderr). */
   usage: string;
