@@ -47,7 +47,12 @@ async function fixture(o: Parameters<typeof makePair>[0] = {}): Promise<PairFixt
 /** cuju-sim processes (not their wrappers or followers) that name `dir`. */
 function vmsRunning(dir: string): number[] {
   return processesMentioning(dir).filter((pid) => {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    let argv: string[];
+    try {
+      argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    } catch {
+      return false; // it ended between the listing and this read: not running
+    }
     return argv[0] === process.execPath && argv.some((a) => a.endsWith('cuju-sim.mjs'));
   });
 }
